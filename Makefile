@@ -1,0 +1,34 @@
+# Quick start: `make serve` and `make test`. Both set up .venv from scratch when needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SOURCES := pyproject.toml setup.py $(wildcard proto/engine/v1/*.proto) $(wildcard native/*.pyx native/*.pxd native/*.h)
+
+.PHONY: setup serve test lint bench clean
+
+$(STAMP): $(SOURCES)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q 'setuptools>=77' wheel 'Cython~=3.1' 'grpcio-tools~=1.85'
+	$(PY) -m pip install -q --no-build-isolation -e '.[dev]'
+	$(PY) setup.py -q build_ext --inplace
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+serve: setup
+	$(VENV)/bin/engine serve
+
+test: setup
+	$(VENV)/bin/ruff check engine tests bench
+	$(PY) -m pytest tests
+
+bench: setup
+	$(PY) -m pytest bench --benchmark-only --benchmark-columns=min,mean,ops
+
+lint: setup
+	$(VENV)/bin/ruff check engine tests bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info engine/_hotpath*.so native/*.c engine/v1/*_pb2*.py engine/v1/*_pb2.pyi

@@ -1,0 +1,30 @@
+"""Node configuration: what `engine serve` was told, in one typed place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_DATA_DIR = Path("engine-data")
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Object layout knobs; the defaults are the ones DESIGN.md documents."""
+
+    stripe_size: int = 1 * MIB
+    inline_threshold: int = 128 * 1024  # objects up to this size live in their record
+    max_object_size: int = 5 * 1024 * MIB  # S3's single-PUT ceiling
+    lmdb_map_size: int = 64 * 1024 * MIB  # virtual reservation, not disk use
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    data_dir: Path = DEFAULT_DATA_DIR
+    listen: str = DEFAULT_LISTEN
+    node_id: str = "node-1"
+    zone: str = "local-a"
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    grpc_workers: int = 16  # threads for blocking disk work

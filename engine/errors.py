@@ -1,0 +1,179 @@
+"""AWS-style errors and their gRPC wire form.
+
+Every failure a user can cause is an :class:`EngineError` carrying the AWS error code
+(``NoSuchKey``), the HTTP status AWS would send, and a gRPC status. On the wire it is a
+gRPC status whose details hold a ``google.rpc.ErrorInfo``: ``reason`` is the AWS code and
+``metadata`` carries ``http_status`` plus whatever identifies the resource. Encoding and
+decoding live together here so server and SDK can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+C = grpc.StatusCode
+ERROR_DOMAIN = "engine.v1"
+
+# code -> (HTTP status, gRPC status, AWS's default message)
+CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
+    # S3
+    "AccessDenied": (403, C.PERMISSION_DENIED, "Access Denied"),
+    "BadDigest": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The Content-MD5 or checksum value you specified did not match what we received.",
+    ),
+    "BucketAlreadyExists": (
+        409,
+        C.ALREADY_EXISTS,
+        "The requested bucket name is not available. Please select a different name.",
+    ),
+    "BucketAlreadyOwnedByYou": (
+        409,
+        C.ALREADY_EXISTS,
+        "Your previous request to create the named bucket succeeded and you already own it.",
+    ),
+    "BucketNotEmpty": (409, C.FAILED_PRECONDITION, "The bucket you tried to delete is not empty"),
+    "ConditionalRequestConflict": (
+        409,
+        C.ABORTED,
+        "A conflicting operation occurred. If using PutObject you can retry the request.",
+    ),
+    "EntityTooLarge": (
+        400,
+        C.INVALID_ARGUMENT,
+        "Your proposed upload exceeds the maximum allowed object size.",
+    ),
+    "IncompleteBody": (
+        400,
+        C.INVALID_ARGUMENT,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    ),
+    "InternalError": (500, C.INTERNAL, "We encountered an internal error. Please try again."),
+    "InvalidArgument": (400, C.INVALID_ARGUMENT, "Invalid Argument"),
+    "InvalidBucketName": (400, C.INVALID_ARGUMENT, "The specified bucket is not valid."),
+    "InvalidDigest": (400, C.INVALID_ARGUMENT, "The Content-MD5 you specified is not valid."),
+    "InvalidObjectState": (
+        403,
+        C.FAILED_PRECONDITION,
+        "The operation is not valid for the object's storage class.",
+    ),
+    "InvalidRange": (416, C.OUT_OF_RANGE, "The requested range is not satisfiable"),
+    "InvalidRequest": (400, C.INVALID_ARGUMENT, "Invalid Request"),
+    "InvalidStorageClass": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The storage class you specified is not valid",
+    ),
+    "KeyTooLongError": (400, C.INVALID_ARGUMENT, "Your key is too long"),
+    "MalformedXML": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The XML you provided was not well-formed or did not validate against our "
+        "published schema",
+    ),
+    "MetadataTooLarge": (
+        400,
+        C.INVALID_ARGUMENT,
+        "Your metadata headers exceed the maximum allowed metadata size",
+    ),
+    "MissingRequestBodyError": (400, C.INVALID_ARGUMENT, "Request Body is empty"),
+    "NoSuchBucket": (404, C.NOT_FOUND, "The specified bucket does not exist"),
+    "NoSuchKey": (404, C.NOT_FOUND, "The specified key does not exist."),
+    "NoSuchVersion": (
+        404,
+        C.NOT_FOUND,
+        "The version ID specified in the request does not match an existing version.",
+    ),
+    "NotImplemented": (
+        501,
+        C.UNIMPLEMENTED,
+        "A header you provided implies functionality that is not implemented",
+    ),
+    # Not an error in HTTP, but GET/HEAD with a failed If-None-Match/If-Modified-Since
+    # returns no body; botocore surfaces it as ClientError with code "304".
+    "NotModified": (304, C.FAILED_PRECONDITION, "Not Modified"),
+    "PreconditionFailed": (
+        412,
+        C.FAILED_PRECONDITION,
+        "At least one of the pre-conditions you specified did not hold",
+    ),
+    "ServiceUnavailable": (503, C.UNAVAILABLE, "Please reduce your request rate."),
+    "SlowDown": (503, C.UNAVAILABLE, "Please reduce your request rate."),
+}
+
+
+class EngineError(Exception):
+    """A failure with an AWS error code; raised by services, rendered by the api layer."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        http_status: int | None = None,
+        grpc_status: grpc.StatusCode | None = None,
+        **details: str,
+    ) -> None:
+        known = CATALOGUE.get(code, (500, C.INTERNAL, code))
+        self.code = code
+        self.message = message or known[2]
+        self.http_status = http_status or known[0]
+        self.grpc_status = grpc_status or known[1]
+        self.details = {k: str(v) for k, v in details.items()}
+        super().__init__(f"{code}: {self.message}")
+
+    def to_rpc_status(self) -> status_pb2.Status:
+        """The google.rpc.Status a servicer aborts with."""
+        info = error_details_pb2.ErrorInfo(
+            reason=self.code,
+            domain=ERROR_DOMAIN,
+            metadata={"http_status": str(self.http_status), **self.details},
+        )
+        detail = any_pb2.Any()
+        detail.Pack(info)
+        return status_pb2.Status(
+            code=self.grpc_status.value[0], message=self.message, details=[detail]
+        )
+
+    @classmethod
+    def from_rpc_error(cls, exc: grpc.RpcError) -> EngineError:
+        """Decode a failed call; errors without our detail (deadline, transport) keep
+        their gRPC status name as the code so callers can still branch on it."""
+        status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+        grpc_code: grpc.StatusCode = exc.code() if isinstance(exc, grpc.Call) else C.UNKNOWN
+        message = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        if status is not None:
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Is(info.DESCRIPTOR) and detail.Unpack(info):
+                    meta = dict(info.metadata)
+                    http = int(meta.pop("http_status", "500"))
+                    return cls(
+                        info.reason,
+                        status.message,
+                        http_status=http,
+                        grpc_status=grpc_code,
+                        **meta,
+                    )
+        http = _HTTP_FOR_GRPC.get(grpc_code, 500)
+        return cls(grpc_code.name, message or grpc_code.name, http_status=http,
+                   grpc_status=grpc_code)
+
+
+_HTTP_FOR_GRPC: dict[Any, int] = {
+    C.DEADLINE_EXCEEDED: 504,
+    C.UNAVAILABLE: 503,
+    C.RESOURCE_EXHAUSTED: 503,
+    C.CANCELLED: 499,
+    C.UNIMPLEMENTED: 501,
+    C.INVALID_ARGUMENT: 400,
+    C.NOT_FOUND: 404,
+    C.PERMISSION_DENIED: 403,
+    C.UNAUTHENTICATED: 401,
+}

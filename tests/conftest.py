@@ -1,0 +1,126 @@
+"""Fixtures shared by every test layer: free ports and real `engine serve` processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """An `engine serve` subprocess on a loopback port, restartable on the same data."""
+
+    data_dir: Path
+    port: int
+    extra_args: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        cmd = [sys.executable, "-m", "engine", "serve", "--data", str(self.data_dir),
+               "--listen", self.endpoint, *self.extra_args]
+        log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
+        log.close()
+        wait_healthy(self.endpoint, timeout, self.proc)
+        return self
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+
+def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes] | None) -> None:
+    """Block until the node's gRPC health service answers SERVING."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(endpoint) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while True:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"engine serve exited with {proc.returncode}")
+            try:
+                resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{endpoint} not healthy after {timeout}s")
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
+    """Make servers on fresh data dirs; every one started is stopped afterwards."""
+    started: list[ServerProcess] = []
+
+    class Factory(ServerProcess):
+        def start(self, timeout: float = 30.0) -> ServerProcess:
+            started.append(self)
+            return super().start(timeout)
+
+    def make(*extra: str, data_dir: Path | None = None) -> ServerProcess:
+        d = data_dir or tmp_path / f"data-{len(started)}"
+        d.mkdir(parents=True, exist_ok=True)
+        return Factory(data_dir=d, port=free_port(), extra_args=extra)
+
+    yield make  # type: ignore[misc]
+    for s in started:
+        if s.proc is not None and s.proc.poll() is None:
+            s.proc.kill()
+            s.proc.wait(10)
+
+
+@pytest.fixture
+def server(server_factory) -> ServerProcess:  # noqa: ANN001
+    """One running single-node server on a fresh data directory."""
+    return server_factory().start()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for a whole module, for tests that only need isolation by bucket name."""
+    d = tmp_path_factory.mktemp("shared") / "data"
+    d.mkdir()
+    s = ServerProcess(data_dir=d, port=free_port()).start()
+    yield s
+    s.stop()
+    if os.environ.get("ENGINE_KEEP_DATA") is None and s.proc is not None:
+        s.proc.wait(5)

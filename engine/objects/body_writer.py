@@ -1,0 +1,139 @@
+"""Streams an object body into an erasure set with bounded memory.
+
+Small bodies (up to the inline threshold) are returned whole to be stored inside the
+metadata record. Larger ones are cut into stripes by the hot path, each stripe encoded
+and its shard blocks sent to the set's drives in parallel, while the MD5 (the ETag) and
+the whole-object CRC32C are computed. At most one stripe per drive is in flight, so
+memory is O(stripe size) whatever the object size. Shard files become durable (fsync,
+rename) in :meth:`BodyWriter.finish`; the caller then commits metadata, or calls
+:meth:`BodyWriter.discard` so no orphaned shards remain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from engine._hotpath import StripeCutter, crc32c, crc32c_combine
+from engine.cluster.placement import ErasureSet
+from engine.config import StorageConfig
+from engine.errors import EngineError
+from engine.objects.quorum import fan_out
+from engine.storage.drive import AsyncShardWriter, Drive
+from engine.v1.records_pb2 import DataLayout
+
+
+@dataclass
+class WrittenBody:
+    size: int
+    md5_hex: str
+    md5_digest: bytes
+    crc32c: int
+    inline: bytes | None = None
+    layout: DataLayout | None = None
+
+
+class BodyWriter:
+    def __init__(self, eset: ErasureSet, config: StorageConfig) -> None:
+        self.eset = eset
+        self.config = config
+        self.data_id = uuid.uuid4().hex
+        self._writers: list[AsyncShardWriter | None] = []
+        self._md5 = hashlib.md5()
+        self._crc = 0
+        self._size = 0
+        self._block_size = 0
+
+    async def write(self, chunks: AsyncIterator[bytes], max_size: int) -> WrittenBody:
+        """Consume the whole body. Raises EntityTooLarge past `max_size` bytes."""
+        head: list[bytes] = []
+        head_len = 0
+        inline_limit = self.config.inline_threshold
+        async for chunk in chunks:
+            head.append(chunk)
+            head_len += len(chunk)
+            if head_len > inline_limit:
+                break
+        else:
+            data = b"".join(head)
+            self._check_size(len(data), max_size)
+            md5 = hashlib.md5(data)
+            return WrittenBody(len(data), md5.hexdigest(), md5.digest(), crc32c(data),
+                               inline=data)
+        cutter = StripeCutter(self.config.stripe_size)
+        await self._open()
+        try:
+            for chunk in head:
+                await self._feed(cutter, chunk, max_size)
+            async for chunk in chunks:
+                await self._feed(cutter, chunk, max_size)
+            tail = cutter.flush()
+            if tail is not None:
+                await self._write_stripe(tail)
+            await self._finish()
+        except BaseException:
+            await self.discard()
+            raise
+        layout = DataLayout(
+            data_id=self.data_id, data_shards=self.eset.codec.data_shards,
+            parity_shards=self.eset.codec.parity_shards, stripe_size=self.config.stripe_size,
+            block_size=self._block_size, codec=self.eset.codec.name,
+        )
+        return WrittenBody(self._size, self._md5.hexdigest(), self._md5.digest(), self._crc,
+                           layout=layout)
+
+    def _check_size(self, size: int, max_size: int) -> None:
+        if size > max_size:
+            raise EngineError("EntityTooLarge", MaxSizeAllowed=str(max_size))
+
+    async def _feed(self, cutter: StripeCutter, chunk: bytes, max_size: int) -> None:
+        self._check_size(self._size + cutter.buffered + len(chunk), max_size)
+        for stripe in cutter.feed(chunk):
+            await self._write_stripe(stripe)
+
+    async def _open(self) -> None:
+        async def create(drive: Drive) -> AsyncShardWriter:
+            return await drive.create_shard(self.data_id, self.eset.drives.index(drive))
+
+        self._writers = await fan_out(self.eset.drives, create, self.eset.write_quorum)
+
+    async def _write_stripe(self, stripe: memoryview) -> None:
+        blocks, stripe_crc = await asyncio.to_thread(self._encode, stripe)
+        self._crc = crc32c_combine(self._crc, stripe_crc, len(stripe))
+        self._size += len(stripe)
+        self._block_size = max(self._block_size, len(blocks[0][0]))
+        live = [(i, w) for i, w in enumerate(self._writers) if w is not None]
+        results = await asyncio.gather(
+            *(w.write_block(*blocks[i]) for i, w in live), return_exceptions=True
+        )
+        for (i, _), result in zip(live, results, strict=True):
+            if isinstance(result, BaseException):
+                self._writers[i] = None  # that drive is out of this write
+        if sum(w is not None for w in self._writers) < self.eset.write_quorum:
+            raise EngineError("ServiceUnavailable", "too few drives accepted the data")
+
+    def _encode(self, stripe: memoryview) -> tuple[list[tuple[bytes | memoryview, int]], int]:
+        """Hash and encode one stripe (in a worker thread: hashing releases the GIL)."""
+        self._md5.update(stripe)
+        stripe_crc = crc32c(stripe)
+        shards = self.eset.codec.encode(stripe)
+        if len(shards) == 1:
+            return [(shards[0], stripe_crc)], stripe_crc
+        return [(s, crc32c(s)) for s in shards], stripe_crc
+
+    async def _finish(self) -> None:
+        live = [w for w in self._writers if w is not None]
+        results = await asyncio.gather(*(w.commit() for w in live), return_exceptions=True)
+        if sum(not isinstance(r, BaseException) for r in results) < self.eset.write_quorum:
+            raise EngineError("ServiceUnavailable", "too few drives made the data durable")
+
+    async def discard(self) -> None:
+        """Remove every trace of this write from every drive (best effort per drive)."""
+        live = [w for w in self._writers if w is not None]
+        await asyncio.gather(*(w.abort() for w in live), return_exceptions=True)
+        await asyncio.gather(*(d.discard(self.data_id) for d in self.eset.drives),
+                             return_exceptions=True)
+        self._writers = []

@@ -1,0 +1,55 @@
+"""Buckets on a node whose drives are all local: a bucket is a volume on every drive.
+
+Creating or deleting a bucket creates or drops the volume on every drive by quorum;
+a drive refuses to drop a non-empty volume and to commit into a missing one, inside its
+metadata transaction. The cluster replaces this registry with a Raft-replicated one.
+"""
+
+from __future__ import annotations
+
+from engine.clock import Clock
+from engine.cluster.placement import Placement
+from engine.errors import EngineError
+from engine.objects.names import check_bucket_name
+from engine.objects.quorum import fan_out
+from engine.storage.drive import Drive
+from engine.storage.errors import VolumeExists, VolumeNotEmpty, VolumeNotFound
+from engine.v1.records_pb2 import BucketRecord
+
+REGION = "us-east-1"
+
+
+class BucketRegistry:
+    def __init__(self, placement: Placement, clock: Clock) -> None:
+        self._drives: list[Drive] = [d for s in placement.sets() for d in s.drives]
+        self._quorum = len(self._drives) // 2 + 1
+        self._clock = clock
+
+    async def create(self, name: str, region: str = "") -> BucketRecord:
+        check_bucket_name(name)
+        record = BucketRecord(name=name, created_ns=self._clock.now_ns(), region=region or REGION)
+        try:
+            await fan_out(self._drives, lambda d: d.make_volume(record), self._quorum)
+        except VolumeExists as exc:
+            raise EngineError("BucketAlreadyOwnedByYou", BucketName=name) from exc
+        return record
+
+    async def get(self, name: str) -> BucketRecord:
+        """The bucket's record, or NoSuchBucket."""
+        for drive in self._drives:
+            record = await drive.get_volume(name)
+            if record is not None:
+                return record
+        raise EngineError("NoSuchBucket", BucketName=name)
+
+    async def list(self) -> list[BucketRecord]:
+        return sorted(await self._drives[0].list_volumes(), key=lambda r: r.name)
+
+    async def delete(self, name: str) -> None:
+        await self.get(name)
+        try:
+            await fan_out(self._drives, lambda d: d.delete_volume(name), self._quorum)
+        except VolumeNotEmpty as exc:
+            raise EngineError("BucketNotEmpty", BucketName=name) from exc
+        except VolumeNotFound as exc:
+            raise EngineError("NoSuchBucket", BucketName=name) from exc

@@ -1,0 +1,113 @@
+"""ListObjectsV2 over the erasure sets: merge, page and continue.
+
+Each set's listing is already sorted and rolls keys under a common prefix into one
+item, so a page merges at most ``max_keys + 1`` items per set and its cost does not grow
+with the number of keys in the bucket. The continuation token is the last item the
+page returned (a key or a common prefix), base64-encoded; listing resumes after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import heapq
+from dataclasses import dataclass, field
+from operator import itemgetter
+
+from engine.cluster.placement import ErasureSet
+from engine.errors import EngineError
+from engine.storage.entries import latest
+from engine.v1.records_pb2 import ObjectVersion
+
+MAX_KEYS = 1000
+
+
+@dataclass
+class ListPage:
+    contents: list[tuple[str, ObjectVersion]] = field(default_factory=list)
+    common_prefixes: list[str] = field(default_factory=list)
+    is_truncated: bool = False
+    next_token: str = ""
+
+
+def encode_token(after: str) -> str:
+    return base64.urlsafe_b64encode(b"v1:" + after.encode()).decode()
+
+
+def decode_token(token: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(token.encode())
+        if not raw.startswith(b"v1:"):
+            raise ValueError
+        return raw[3:].decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise EngineError(
+            "InvalidArgument", "The continuation token provided is incorrect",
+            ArgumentName="continuation-token",
+        ) from exc
+
+
+async def list_page(
+    sets: list[ErasureSet], bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+) -> ListPage:
+    """One page of at most `max_keys` keys and common prefixes after `after`.
+
+    Each round asks every set for one item more than the page still has room for. Items
+    up to the smallest "last scanned" name of the sets that have more are in their true
+    order; past it a set may still hold smaller unseen items, so the round stops there
+    and the next one resumes from it.
+    """
+    page = ListPage()
+    if max_keys == 0:
+        return page
+    while True:
+        room = max_keys - len(page.contents) - len(page.common_prefixes)
+        batches = await asyncio.gather(
+            *(_set_listing(s, bucket, prefix, after, delimiter, room + 1) for s in sets)
+        )
+        ends = [end for _, end in batches if end is not None]
+        boundary = min(ends) if ends else None
+        for name, version in heapq.merge(*(items for items, _ in batches), key=itemgetter(0)):
+            if name <= after:
+                continue  # the same common prefix from several sets
+            if boundary is not None and name > boundary:
+                break
+            if room == 0:
+                page.is_truncated = True
+                page.next_token = encode_token(after)
+                return page
+            after = name
+            room -= 1
+            if version is None:
+                page.common_prefixes.append(name)
+            else:
+                page.contents.append((name, version))
+        if boundary is None:
+            return page
+        after = max(after, boundary)
+
+
+async def _set_listing(
+    eset: ErasureSet, bucket: str, prefix: str, after: str, delimiter: str, limit: int
+) -> tuple[list[tuple[str, ObjectVersion | None]], str | None]:
+    """One set's sorted items without keys whose newest version is a delete marker, and
+    the last name it scanned if it may hold more (None when it is exhausted).
+
+    Reads the first drive that answers; the cluster replaces this with a quorum merge.
+    """
+    last_error: Exception | None = None
+    for drive in eset.drives:
+        try:
+            items = await drive.list_entries(bucket, prefix, after, delimiter, limit)
+        except (OSError, ConnectionError) as exc:
+            last_error = exc
+            continue
+        out: list[tuple[str, ObjectVersion | None]] = []
+        for name, entry in items:
+            if entry is None:
+                out.append((name, None))
+            elif (current := latest(entry)) is not None:
+                out.append((name, current))
+        return out, (items[-1][0] if len(items) >= limit else None)
+    raise EngineError("ServiceUnavailable", "no drive could list the bucket") from last_error

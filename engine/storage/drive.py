@@ -1,0 +1,201 @@
+"""A drive: one directory with its metadata store and shard files, behind an async API.
+
+The object service talks to drives only through :class:`Drive`. :class:`LocalDrive`
+runs the blocking LMDB and file work in worker threads; the cluster adds a remote
+drive that speaks the same API over node.proto. Every method is idempotent or
+reports a definite outcome, which is what a quorum protocol needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+from engine.storage.entries import add_version, check_expectation
+from engine.storage.metastore import GARBAGE, Listing, MetaStore
+from engine.storage.shardstore import ShardReader, ShardStore, ShardWriter
+from engine.v1.admin_pb2 import DriveStatus
+from engine.v1.records_pb2 import BucketRecord, ObjectEntry, ObjectVersion
+
+log = logging.getLogger(__name__)
+
+
+class AsyncShardWriter(Protocol):
+    async def write_block(self, payload: bytes | memoryview, crc: int) -> None: ...
+    async def commit(self) -> None: ...
+    async def abort(self) -> None: ...
+
+
+class AsyncShardReader(Protocol):
+    async def read_block(self, index: int, block_size: int) -> bytes: ...
+    async def close(self) -> None: ...
+
+
+class Drive(Protocol):
+    name: str
+
+    async def make_volume(self, record: BucketRecord) -> None: ...
+    async def put_volume(self, record: BucketRecord) -> None: ...
+    async def get_volume(self, name: str) -> BucketRecord | None: ...
+    async def list_volumes(self) -> list[BucketRecord]: ...
+    async def delete_volume(self, name: str) -> None: ...
+    async def read_entry(self, bucket: str, key: str) -> ObjectEntry | None: ...
+    async def write_version(
+        self, bucket: str, key: str, version: ObjectVersion, *, versioning: str,
+        if_match: str | None = None, if_none_match: str | None = None,
+    ) -> None: ...
+    async def delete_entry(self, bucket: str, key: str) -> bool: ...
+    async def list_entries(
+        self, bucket: str, prefix: str, after: str, delimiter: str, limit: int
+    ) -> Listing: ...
+    async def create_shard(self, data_id: str, index: int) -> AsyncShardWriter: ...
+    async def open_shard(self, data_id: str, index: int) -> AsyncShardReader: ...
+    async def discard(self, data_id: str) -> None:
+        """Forget a write: its shard files and its intent record."""
+        ...
+    async def status(self) -> DriveStatus: ...
+
+
+class _LocalShardWriter:
+    def __init__(self, writer: ShardWriter) -> None:
+        self._writer = writer
+
+    async def write_block(self, payload: bytes | memoryview, crc: int) -> None:
+        await asyncio.to_thread(self._writer.write_block, payload, crc)
+
+    async def commit(self) -> None:
+        await asyncio.to_thread(self._writer.commit)
+
+    async def abort(self) -> None:
+        await asyncio.to_thread(self._writer.abort)
+
+
+class _LocalShardReader:
+    def __init__(self, reader: ShardReader) -> None:
+        self._reader = reader
+
+    async def read_block(self, index: int, block_size: int) -> bytes:
+        return await asyncio.to_thread(self._reader.read_block, index, block_size)
+
+    async def close(self) -> None:
+        self._reader.close()
+
+
+class LocalDrive:
+    def __init__(self, path: Path, map_size: int) -> None:
+        self.path = path
+        self.name = str(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.meta = MetaStore(path / "meta", map_size)
+        self.shards = ShardStore(path)
+        self.recover()
+
+    def close(self) -> None:
+        self.meta.close()
+
+    def recover(self) -> None:
+        """Finish what a crash interrupted: unfinished temp files, shard files of writes
+        that never committed, and shard files of versions that were replaced."""
+        tmp = self.shards.clean_tmp()
+        intents = self.meta.intents()
+        for data_id in intents:
+            self.shards.delete(data_id)
+        self.meta.clear_intents(list(intents))
+        if tmp or intents:
+            pending = sum(1 for v in intents.values() if v != GARBAGE)
+            log.info("drive %s: recovered %d temp files, %d unfinished writes, %d garbage",
+                     self.name, tmp, pending, len(intents) - pending)
+
+    def forget(self, data_id: str) -> None:
+        self.shards.delete(data_id)
+        self.meta.clear_intents([data_id])
+
+    def collect(self, garbage: list[str]) -> None:
+        for data_id in garbage:
+            self.shards.delete(data_id)
+        if garbage:
+            self.meta.clear_intents(garbage)
+
+    # -- volumes ---------------------------------------------------------------------
+
+    async def make_volume(self, record: BucketRecord) -> None:
+        await asyncio.to_thread(self.meta.make_volume, record)
+
+    async def put_volume(self, record: BucketRecord) -> None:
+        await asyncio.to_thread(self.meta.put_volume, record)
+
+    async def get_volume(self, name: str) -> BucketRecord | None:
+        return self.meta.get_volume(name)  # one LMDB read: cheaper than a thread hop
+
+    async def list_volumes(self) -> list[BucketRecord]:
+        return self.meta.list_volumes()
+
+    async def delete_volume(self, name: str) -> None:
+        await asyncio.to_thread(self.meta.delete_volume, name)
+
+    # -- objects ---------------------------------------------------------------------
+
+    async def read_entry(self, bucket: str, key: str) -> ObjectEntry | None:
+        return self.meta.get_entry(bucket, key)
+
+    async def write_version(
+        self, bucket: str, key: str, version: ObjectVersion, *, versioning: str,
+        if_match: str | None = None, if_none_match: str | None = None,
+    ) -> None:
+        def update(entry: ObjectEntry | None) -> ObjectEntry:
+            check_expectation(entry, if_match, if_none_match)
+            return add_version(entry, version, versioning)
+
+        def run() -> None:
+            intent = version.layout.data_id if version.WhichOneof("body") == "layout" else None
+            self.collect(self.meta.update_entry(bucket, key, update, commit_intent=intent))
+
+        await asyncio.to_thread(run)
+
+    async def delete_entry(self, bucket: str, key: str) -> bool:
+        existed = False
+
+        def update(entry: ObjectEntry | None) -> None:
+            nonlocal existed
+            existed = entry is not None
+
+        def run() -> None:
+            self.collect(self.meta.update_entry(bucket, key, update))
+
+        await asyncio.to_thread(run)
+        return existed
+
+    async def list_entries(
+        self, bucket: str, prefix: str, after: str, delimiter: str, limit: int
+    ) -> Listing:
+        return await asyncio.to_thread(
+            self.meta.list_entries, bucket, prefix, after, delimiter, limit
+        )
+
+    # -- shards ----------------------------------------------------------------------
+
+    async def create_shard(self, data_id: str, index: int) -> AsyncShardWriter:
+        def run() -> ShardWriter:
+            self.meta.add_intent(data_id)
+            return self.shards.create(data_id, index)
+
+        return _LocalShardWriter(await asyncio.to_thread(run))
+
+    async def open_shard(self, data_id: str, index: int) -> AsyncShardReader:
+        return _LocalShardReader(self.shards.open(data_id, index))
+
+    async def discard(self, data_id: str) -> None:
+        await asyncio.to_thread(self.forget, data_id)
+
+    async def status(self) -> DriveStatus:
+        def run() -> DriveStatus:
+            usage = shutil.disk_usage(self.path)
+            return DriveStatus(
+                path=str(self.path.resolve()), total_bytes=usage.total,
+                free_bytes=usage.free, used_bytes=self.shards.used_bytes(),
+            )
+
+        return await asyncio.to_thread(run)

@@ -1,0 +1,53 @@
+"""Pure operations on an ObjectEntry (all versions of one key, newest first).
+
+They run inside the drive's metadata transaction, so checks and changes are atomic per
+drive. Kept free of I/O so the same rules apply wherever a drive lives.
+"""
+
+from __future__ import annotations
+
+from engine.storage.errors import StorageError
+from engine.v1.records_pb2 import ObjectEntry, ObjectVersion
+
+NULL_VERSION = "null"
+
+
+class PreconditionMismatch(StorageError):
+    """A conditional write's expectation about the current object did not hold."""
+
+
+def latest(entry: ObjectEntry | None) -> ObjectVersion | None:
+    """The current version, or None when absent or the newest is a delete marker."""
+    if entry is None or not entry.versions or entry.versions[0].delete_marker:
+        return None
+    return entry.versions[0]
+
+
+def check_expectation(
+    entry: ObjectEntry | None, if_match: str | None, if_none_match: str | None
+) -> None:
+    """Conditional-write rules: If-Match needs the current ETag, If-None-Match "*" needs
+    no current object. ETags are compared unquoted."""
+    current = latest(entry)
+    if if_match is not None and (current is None or current.etag != if_match.strip('"')):
+        raise PreconditionMismatch("If-Match")
+    if if_none_match is not None and current is not None:
+        raise PreconditionMismatch("If-None-Match")
+
+
+def add_version(entry: ObjectEntry | None, version: ObjectVersion, versioning: str) -> ObjectEntry:
+    """Entry after writing `version` under the bucket's versioning state.
+
+    Unversioned: the version replaces everything. Enabled: it is prepended. Suspended:
+    it replaces the ``null`` version and keeps the others (S3 semantics).
+    """
+    out = ObjectEntry()
+    if versioning == "Enabled":
+        kept = list(entry.versions) if entry else []
+    elif versioning == "Suspended":
+        kept = [v for v in entry.versions if v.version_id != NULL_VERSION] if entry else []
+    else:
+        kept = []
+    out.versions.append(version)
+    out.versions.extend(kept)
+    return out

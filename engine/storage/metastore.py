@@ -1,0 +1,235 @@
+"""A drive's metadata: bucket volumes, object entries and write intents, in LMDB.
+
+One LMDB environment per drive, opened with full durability (a committed transaction
+has been fsynced). Three sub-databases:
+
+- ``volumes``: bucket name -> BucketRecord. An object can only be committed into an
+  existing volume and a volume can only be dropped when empty, both checked inside the
+  same transaction, so DeleteBucket never races a PUT into leaving orphans.
+- ``objects``: see :mod:`engine.storage.keyspace`; values are ObjectEntry records
+  (all versions of a key, newest first) or OverflowEntry records.
+- ``intents``: data id -> b"P" (shard files being written, not yet referenced) or b"G"
+  (no longer referenced, to be deleted). A crash leaves at most these behind, and
+  :meth:`MetaStore.intents` lets recovery finish the job without scanning the drive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import lmdb
+
+from engine.storage import keyspace
+from engine.storage.errors import VolumeExists, VolumeNotEmpty, VolumeNotFound
+from engine.v1.records_pb2 import BucketRecord, ObjectEntry, OverflowEntry
+
+PENDING = b"P"
+GARBAGE = b"G"
+
+EntryUpdate = Callable[[ObjectEntry | None], ObjectEntry | None]
+Listing = list[tuple[str, ObjectEntry | None]]  # None marks a common prefix
+
+
+def data_ids(entry: ObjectEntry | None) -> set[str]:
+    """Shard-file data ids an entry refers to."""
+    if entry is None:
+        return set()
+    return {v.layout.data_id for v in entry.versions if v.WhichOneof("body") == "layout"}
+
+
+def successor(raw: bytes) -> bytes:
+    """The smallest byte string greater than every string that starts with `raw`."""
+    trimmed = raw.rstrip(b"\xff")
+    return trimmed[:-1] + bytes([trimmed[-1] + 1]) if trimmed else raw + b"\xff"
+
+
+class MetaStore:
+    def __init__(self, path: Path, map_size: int) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(
+            str(path), map_size=map_size, max_dbs=4, sync=True, metasync=True,
+            max_readers=256, readahead=False,
+        )
+        self._volumes = self.env.open_db(b"volumes")
+        self._objects = self.env.open_db(b"objects")
+        self._intents = self.env.open_db(b"intents")
+
+    def close(self) -> None:
+        self.env.close()
+
+    # -- volumes ---------------------------------------------------------------------
+
+    def make_volume(self, record: BucketRecord) -> None:
+        with self.env.begin(write=True, db=self._volumes) as txn:
+            if not txn.put(record.name.encode(), record.SerializeToString(), overwrite=False):
+                raise VolumeExists(record.name)
+
+    def put_volume(self, record: BucketRecord) -> None:
+        with self.env.begin(write=True, db=self._volumes) as txn:
+            if txn.get(record.name.encode()) is None:
+                raise VolumeNotFound(record.name)
+            txn.put(record.name.encode(), record.SerializeToString())
+
+    def get_volume(self, name: str) -> BucketRecord | None:
+        with self.env.begin(db=self._volumes) as txn:
+            raw = txn.get(name.encode())
+        return None if raw is None else BucketRecord.FromString(raw)
+
+    def list_volumes(self) -> list[BucketRecord]:
+        with self.env.begin(db=self._volumes) as txn:
+            return [BucketRecord.FromString(v) for _, v in txn.cursor()]
+
+    def delete_volume(self, name: str) -> None:
+        with self.env.begin(write=True) as txn:
+            if txn.get(name.encode(), db=self._volumes) is None:
+                raise VolumeNotFound(name)
+            cursor = txn.cursor(db=self._objects)
+            prefix = keyspace.bucket_prefix(name)
+            if cursor.set_range(prefix) and cursor.key().startswith(prefix):
+                raise VolumeNotEmpty(name)
+            txn.delete(name.encode(), db=self._volumes)
+
+    # -- objects ---------------------------------------------------------------------
+
+    def get_entry(self, bucket: str, key: str) -> ObjectEntry | None:
+        lkey, overflow = keyspace.lmdb_key(bucket, key)
+        with self.env.begin(db=self._objects) as txn:
+            raw = txn.get(lkey)
+        if raw is None:
+            return None
+        if not overflow:
+            return ObjectEntry.FromString(raw)
+        members = OverflowEntry.FromString(raw).entries
+        return members[key] if key in members else None
+
+    def update_entry(
+        self, bucket: str, key: str, update: EntryUpdate, commit_intent: str | None = None
+    ) -> list[str]:
+        """Atomically replace a key's entry with ``update(old)`` (None deletes it).
+
+        `update` may raise to abort. Data ids the old entry referenced and the new one
+        does not become garbage in the same transaction, and `commit_intent` (the data
+        id of the write being committed) stops being pending. Returns the garbage ids,
+        which the caller deletes and then clears with :meth:`clear_intents`.
+        """
+        lkey, overflow = keyspace.lmdb_key(bucket, key)
+        with self.env.begin(write=True) as txn:
+            if txn.get(bucket.encode(), db=self._volumes) is None:
+                raise VolumeNotFound(bucket)
+            raw = txn.get(lkey, db=self._objects)
+            holder = OverflowEntry.FromString(raw) if overflow and raw else OverflowEntry()
+            old: ObjectEntry | None
+            if overflow:
+                old = ObjectEntry() if key in holder.entries else None
+                if old is not None:
+                    old.CopyFrom(holder.entries[key])
+            else:
+                old = None if raw is None else ObjectEntry.FromString(raw)
+            before = data_ids(old)  # taken first: `update` may modify `old` in place
+            new = update(old)
+            if new is not None and not new.versions:
+                new = None
+            if overflow:
+                if new is None:
+                    holder.entries.pop(key, None)
+                else:
+                    holder.entries[key].CopyFrom(new)
+                if holder.entries:
+                    txn.put(lkey, holder.SerializeToString(), db=self._objects)
+                else:
+                    txn.delete(lkey, db=self._objects)
+            elif new is None:
+                txn.delete(lkey, db=self._objects)
+            else:
+                txn.put(lkey, new.SerializeToString(), db=self._objects)
+            garbage = sorted(before - data_ids(new))
+            if commit_intent is not None:
+                txn.delete(commit_intent.encode(), db=self._intents)
+            for data_id in garbage:
+                txn.put(data_id.encode(), GARBAGE, db=self._intents)
+        return garbage
+
+    def list_entries(
+        self, bucket: str, prefix: str, after: str, delimiter: str, limit: int
+    ) -> Listing:
+        """Up to `limit` items in key order: keys > `after` that start with `prefix`,
+        with keys sharing a common prefix (up to the next `delimiter` after `prefix`)
+        rolled into one ``(common_prefix, None)`` item.
+
+        A common prefix is skipped by seeking past it, so a page costs O(page) LMDB
+        lookups however many keys each prefix holds. A common prefix that `after` lies
+        in (or equals) was returned by an earlier page and is not returned again.
+        """
+        out: Listing = []
+        if limit <= 0:
+            return out
+        pos = max(prefix, after).encode()
+        skip: str | None = None
+        with self.env.begin(db=self._objects) as txn:
+            while True:
+                reseek: bytes | None = None
+                for key, entry in self._entries_from(txn, bucket, pos):
+                    if key <= after or (skip is not None and key.startswith(skip)):
+                        continue
+                    if not key.startswith(prefix):
+                        if key > prefix:
+                            return out
+                        continue
+                    cut = key.find(delimiter, len(prefix)) if delimiter else -1
+                    if cut >= 0:
+                        common = key[: cut + len(delimiter)]
+                        skip = common
+                        if not after.startswith(common):
+                            out.append((common, None))
+                            after = common
+                            if len(out) >= limit:
+                                return out
+                        reseek = successor(common.encode())
+                        break
+                    out.append((key, entry))
+                    after = key
+                    if len(out) >= limit:
+                        return out
+                if reseek is None:
+                    return out
+                pos = reseek
+
+    def _entries_from(
+        self, txn: lmdb.Transaction, bucket: str, start: bytes
+    ) -> Iterator[tuple[str, ObjectEntry]]:
+        bprefix = keyspace.bucket_prefix(bucket)
+        cursor = txn.cursor(db=self._objects)
+        if not cursor.set_range(bprefix + start[: keyspace.DIRECT_LIMIT]):
+            return
+        for stored, raw in cursor.iternext():
+            if not stored.startswith(bprefix):
+                return
+            part, overflow = keyspace.split(bucket, stored)
+            if not overflow:
+                yield part, ObjectEntry.FromString(raw)
+                continue
+            members = OverflowEntry.FromString(raw).entries
+            for name in sorted(members):
+                yield name, members[name]
+
+    def count_records(self) -> int:
+        """Object records on this drive (an overflow record counts once): for status."""
+        with self.env.begin(db=self._objects) as txn:
+            return int(txn.stat(self._objects)["entries"])
+
+    # -- intents ---------------------------------------------------------------------
+
+    def add_intent(self, data_id: str) -> None:
+        with self.env.begin(write=True, db=self._intents) as txn:
+            txn.put(data_id.encode(), PENDING)
+
+    def clear_intents(self, data_ids_: list[str]) -> None:
+        with self.env.begin(write=True, db=self._intents) as txn:
+            for data_id in data_ids_:
+                txn.delete(data_id.encode())
+
+    def intents(self) -> dict[str, bytes]:
+        """Every data id whose shard files may need deleting: pending or garbage."""
+        with self.env.begin(db=self._intents) as txn:
+            return {k.decode(): v for k, v in txn.cursor()}

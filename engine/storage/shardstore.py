@@ -1,0 +1,144 @@
+"""Shard files on one drive: a sequence of checksummed blocks.
+
+A shard file is ``[u32 length][u32 crc32c][payload]`` repeated, little-endian. Every
+block but the last has the same payload length (the layout's block size), so block i
+starts at ``i * (8 + block_size)`` and a range read touches only the blocks it needs.
+Each block's CRC32C is checked on every read; a mismatch is bitrot, never returned.
+
+Files are named by data id (a random id per write), never by object key, so a key can
+never steer a path. They are written under ``tmp/``, fsynced, and renamed into
+``shards/`` (then the directory is fsynced) before any metadata refers to them.
+Open readers keep their file descriptor, so a concurrent overwrite that deletes the
+files does not disturb a GET already streaming them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import struct
+from pathlib import Path
+
+from engine._hotpath import crc32c
+from engine.storage.errors import BitrotError, ShardMissing
+
+HEADER = struct.Struct("<II")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ShardWriter:
+    """Appends blocks to a temporary file; :meth:`commit` makes it durable and visible."""
+
+    def __init__(self, tmp: Path, final: Path) -> None:
+        self._tmp = tmp
+        self._final = final
+        self._fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self.bytes_written = 0
+
+    def write_block(self, payload: bytes | memoryview, crc: int) -> None:
+        parts: list[bytes | memoryview] = [HEADER.pack(len(payload), crc), payload]
+        total = HEADER.size + len(payload)
+        done = os.writev(self._fd, parts)
+        while done < total:  # short writes are legal; finish the rest
+            rest = (HEADER.pack(len(payload), crc) + bytes(payload))[done:]
+            done += os.write(self._fd, rest)
+        self.bytes_written += total
+
+    def commit(self) -> None:
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = -1
+        parent = self._final.parent
+        created = not parent.exists()
+        parent.mkdir(parents=True, exist_ok=True)
+        os.rename(self._tmp, self._final)
+        _fsync_dir(parent)
+        if created:
+            _fsync_dir(parent.parent)
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        with contextlib.suppress(FileNotFoundError):
+            self._tmp.unlink()
+
+
+class ShardReader:
+    """Random access to the verified blocks of one shard file."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError as exc:
+            raise ShardMissing(str(path)) from exc
+        self.path = path
+
+    def read_block(self, index: int, block_size: int) -> bytes:
+        offset = index * (HEADER.size + block_size)
+        header = os.pread(self._fd, HEADER.size, offset)
+        if len(header) != HEADER.size:
+            raise BitrotError(f"{self.path}: block {index} missing")
+        length, expected = HEADER.unpack(header)
+        if length > block_size:
+            raise BitrotError(f"{self.path}: block {index} has a corrupt header")
+        payload = os.pread(self._fd, length, offset + HEADER.size)
+        if len(payload) != length or crc32c(payload) != expected:
+            raise BitrotError(f"{self.path}: block {index} fails its CRC32C")
+        return payload
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class ShardStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.shards = root / "shards"
+        self.tmp = root / "tmp"
+        self.shards.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+
+    def path(self, data_id: str, index: int) -> Path:
+        if not data_id.isalnum():  # ids are ours, but never let one become a path
+            raise ValueError(f"bad data id {data_id!r}")
+        return self.shards / data_id[:2] / f"{data_id}.{index}"
+
+    def create(self, data_id: str, index: int) -> ShardWriter:
+        final = self.path(data_id, index)
+        tmp = self.tmp / f"{data_id}.{index}.{secrets.token_hex(4)}"
+        return ShardWriter(tmp, final)
+
+    def open(self, data_id: str, index: int) -> ShardReader:
+        return ShardReader(self.path(data_id, index))
+
+    def delete(self, data_id: str) -> int:
+        """Remove every shard file of `data_id` on this drive; returns how many."""
+        folder = self.path(data_id, 0).parent
+        removed = 0
+        for f in folder.glob(f"{data_id}.*") if folder.exists() else []:
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+                removed += 1
+        return removed
+
+    def clean_tmp(self) -> int:
+        """Drop unfinished writes; nothing refers to files under tmp/."""
+        removed = 0
+        for f in self.tmp.iterdir():
+            f.unlink()
+            removed += 1
+        return removed
+
+    def used_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.shards.rglob("*") if f.is_file())

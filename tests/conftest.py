@@ -109,7 +109,7 @@ def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
 
 
 @pytest.fixture
-def server(server_factory) -> ServerProcess:  # noqa: ANN001
+def server(server_factory) -> ServerProcess:
     """One running single-node server on a fresh data directory."""
     return server_factory().start()
 

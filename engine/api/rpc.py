@@ -37,7 +37,7 @@ def unary(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> R:
         try:
             return await fn(self, request, context)
-        except Exception as exc:  # noqa: BLE001 - the boundary: every failure is answered
+        except Exception as exc:
             await _abort(context, _to_engine_error(exc, fn.__name__))
             raise AssertionError("unreachable") from exc
 
@@ -51,7 +51,7 @@ def streaming(fn: Callable[..., AsyncIterator[R]]) -> Callable[..., AsyncIterato
         try:
             async for item in fn(self, request, context):
                 yield item
-        except Exception as exc:  # noqa: BLE001 - the boundary: every failure is answered
+        except Exception as exc:
             await _abort(context, _to_engine_error(exc, fn.__name__))
 
     return wrapper

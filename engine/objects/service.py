@@ -29,6 +29,7 @@ from engine.v1.records_pb2 import ContentRecord, ObjectEntry, ObjectVersion
 
 MAX_DELETE_KEYS = 1000
 MAX_COPY_SOURCE = 5 * 1024**3
+NO_CONDITIONS = cond.Conditions()
 
 
 @dataclass
@@ -97,7 +98,7 @@ class ObjectService:
 
     async def head_object(
         self, bucket: str, key: str, *, version_id: str = "", range_header: str | None = None,
-        conditions: cond.Conditions = cond.Conditions(),
+        conditions: cond.Conditions = NO_CONDITIONS,
     ) -> ObjectRead:
         version = await self._version(bucket, key, version_id)
         cond.check(conditions, version.etag, version.mtime_ns)
@@ -105,13 +106,14 @@ class ObjectService:
 
     async def get_object(
         self, bucket: str, key: str, *, version_id: str = "", range_header: str | None = None,
-        conditions: cond.Conditions = cond.Conditions(),
+        conditions: cond.Conditions = NO_CONDITIONS,
     ) -> ObjectRead:
         read = await self.head_object(bucket, key, version_id=version_id,
                                       range_header=range_header, conditions=conditions)
         eset = self.placement.set_for(bucket, key)
         reader = await BodyReader(read.version, eset).open()
-        first, last = (read.range.first, read.range.last) if read.range else (0, read.version.size - 1)
+        whole = (0, read.version.size - 1)
+        first, last = (read.range.first, read.range.last) if read.range else whole
         read.body = reader.stream(first, last)
         return read
 
@@ -218,7 +220,7 @@ class ObjectService:
     async def copy_object(
         self, source_bucket: str, source_key: str, bucket: str, key: str, *,
         source_version_id: str = "", directive: str = "",
-        source_conditions: cond.Conditions = cond.Conditions(),
+        source_conditions: cond.Conditions = NO_CONDITIONS,
         options: WriteOptions | None = None,
     ) -> tuple[ObjectVersion, ObjectVersion]:
         """(source version, new version). The body streams from source to destination."""

@@ -100,8 +100,7 @@ class MetaStore:
             return None
         if not overflow:
             return ObjectEntry.FromString(raw)
-        members = OverflowEntry.FromString(raw).entries
-        return members[key] if key in members else None
+        return OverflowEntry.FromString(raw).entries.get(key)
 
     def update_entry(
         self, bucket: str, key: str, update: EntryUpdate, commit_intent: str | None = None

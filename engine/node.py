@@ -76,8 +76,21 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         log.info("shutting down")
         await health_servicer.enter_graceful_shutdown()
         await server.stop(GRACE_SECONDS)
+        await _drain(loop)
         drive.close()
         log.info("stopped")
+
+
+async def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """Let cancelled calls finish their cleanup (discarding half-written shards) and
+    every worker thread leave its LMDB transaction before storage is closed: LMDB must
+    not be closed under an open transaction."""
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    if others:
+        _, stuck = await asyncio.wait(others, timeout=GRACE_SECONDS)
+        if stuck:
+            log.warning("%d calls did not finish cleaning up; recovery will", len(stuck))
+    await loop.shutdown_default_executor()
 
 
 def serve(config: NodeConfig) -> None:

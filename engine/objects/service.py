@@ -180,7 +180,9 @@ class ObjectService:
                 eset.write_quorum,
             )
         except PreconditionMismatch as exc:
-            raise EngineError("PreconditionFailed", Condition=str(exc)) from exc
+            if exc.missing:
+                raise EngineError("NoSuchKey", Key=key) from exc
+            raise EngineError("PreconditionFailed", Condition=exc.header) from exc
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
 

@@ -13,7 +13,13 @@ NULL_VERSION = "null"
 
 
 class PreconditionMismatch(StorageError):
-    """A conditional write's expectation about the current object did not hold."""
+    """A conditional write's expectation about the current object did not hold;
+    `missing` when If-Match found no object at all (S3 answers that with 404)."""
+
+    def __init__(self, header: str, missing: bool = False) -> None:
+        super().__init__(header)
+        self.header = header
+        self.missing = missing
 
 
 def latest(entry: ObjectEntry | None) -> ObjectVersion | None:
@@ -29,7 +35,9 @@ def check_expectation(
     """Conditional-write rules: If-Match needs the current ETag, If-None-Match "*" needs
     no current object. ETags are compared unquoted."""
     current = latest(entry)
-    if if_match is not None and (current is None or current.etag != if_match.strip('"')):
+    if if_match is not None and current is None:
+        raise PreconditionMismatch("If-Match", missing=True)
+    if if_match is not None and current is not None and current.etag != if_match.strip('"'):
         raise PreconditionMismatch("If-Match")
     if if_none_match is not None and current is not None:
         raise PreconditionMismatch("If-None-Match")

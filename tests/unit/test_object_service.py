@@ -154,6 +154,7 @@ def test_conditional_writes(env: Env) -> None:
     assert code_of(env, lambda: env.put("k", b"two", if_match="nope")) == "PreconditionFailed"
     run(env.put("k", b"two", if_match=f'"{v.etag}"'))
     run(env.put("new", b"x", if_none_match="*"))
+    assert code_of(env, lambda: env.put("absent", b"x", if_match='"abc"')) == "NoSuchKey"
     assert run(env.get("k")) == b"two"
 
 

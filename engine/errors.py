@@ -145,7 +145,10 @@ class EngineError(Exception):
     def from_rpc_error(cls, exc: grpc.RpcError) -> EngineError:
         """Decode a failed call; errors without our detail (deadline, transport) keep
         their gRPC status name as the code so callers can still branch on it."""
-        status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+        try:
+            status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+        except ValueError:  # a detail that contradicts the call's own status: ignore it
+            status = None
         grpc_code: grpc.StatusCode = exc.code() if isinstance(exc, grpc.Call) else C.UNKNOWN
         message = exc.details() if isinstance(exc, grpc.Call) else str(exc)
         if status is not None:

@@ -166,6 +166,7 @@ class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
             max_keys=request.max_keys if request.HasField("max_keys") else None,
             continuation_token=request.continuation_token, start_after=request.start_after,
         )
+        owner = OWNER_ID if request.fetch_owner else ""
         return pb.ListObjectsV2Response(
             name=request.bucket, prefix=request.prefix, delimiter=request.delimiter,
             max_keys=max_keys, key_count=len(page.contents) + len(page.common_prefixes),
@@ -174,7 +175,8 @@ class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
             contents=[
                 pb.ObjectSummary(key=key, last_modified=convert.timestamp(v.mtime_ns),
                                  etag=f'"{v.etag}"', size=v.size,
-                                 storage_class=v.storage_class or "STANDARD")
+                                 storage_class=v.storage_class or "STANDARD",
+                                 owner_id=owner, owner_display_name=owner)
                 for key, v in page.contents
             ],
             common_prefixes=page.common_prefixes,

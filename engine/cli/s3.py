@@ -1,9 +1,316 @@
-"""Placeholder: `engine s3` is being written."""
+"""`engine s3`: the aws-cli `s3` helpers (mb, rb, ls, cp, rm) on top of the SDK.
+
+Output lines follow the aws cli ("upload: a to s3://b/a", `ls` columns) so scripts and
+habits carry over. Every failure prints `engine: <Code>: <Message>` and exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import mimetypes
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import IO
+
+from engine.client import ClientError, S3Client, client
+from engine.config import DEFAULT_LISTEN
+
+PROGRESS_THRESHOLD = 8 * 1024 * 1024  # smaller transfers finish before a bar helps
+SCHEME = "s3://"
+
+Advance = Callable[[int], object]
+Command = Callable[[S3Client, argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """A usage problem found before calling the service, reported like a service error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("s3", help="(not yet available)").set_defaults(run=lambda _a: 2)
+    p = sub.add_parser("s3", help="S3 helpers: mb, rb, ls, cp, rm (like `aws s3`)")
+    cmds = p.add_subparsers(dest="s3_command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--endpoint", default=DEFAULT_LISTEN,
+                        help=f"node to talk to (default: {DEFAULT_LISTEN})")
+
+    mb = cmds.add_parser("mb", parents=[common], help="make a bucket")
+    mb.add_argument("uri", metavar="s3://BUCKET")
+    mb.set_defaults(run=_runner(make_bucket))
+
+    rb = cmds.add_parser("rb", parents=[common], help="remove an empty bucket")
+    rb.add_argument("uri", metavar="s3://BUCKET")
+    rb.add_argument("--force", action="store_true", help="delete every object first")
+    rb.set_defaults(run=_runner(remove_bucket))
+
+    ls = cmds.add_parser("ls", parents=[common], help="list buckets, or objects and prefixes")
+    ls.add_argument("uri", nargs="?", metavar="s3://BUCKET[/PREFIX]")
+    ls.add_argument("--recursive", action="store_true", help="list every key under the prefix")
+    ls.set_defaults(run=_runner(list_command))
+
+    cp = cmds.add_parser("cp", parents=[common], help="copy a file to, from or within S3")
+    cp.add_argument("src", metavar="SRC", help="local path, s3://BUCKET/KEY, or - for stdin")
+    cp.add_argument("dst", metavar="DST", help="local path, s3://BUCKET/KEY, or - for stdout")
+    cp.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    cp.add_argument("--quiet", action="store_true", help="print nothing on success")
+    cp.add_argument("--content-type", help="Content-Type to store (default: guessed from SRC)")
+    cp.set_defaults(run=_runner(copy_command))
+
+    rm = cmds.add_parser("rm", parents=[common], help="delete an object")
+    rm.add_argument("uri", metavar="s3://BUCKET/KEY")
+    rm.set_defaults(run=_runner(remove_object))
+
+
+def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
+    """Wrap a command: one client for its duration, every failure as one stderr line."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with client("s3", endpoint=args.endpoint) as s3:
+                return command(s3, args)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            return _fail(error.get("Code", "Unknown"), error.get("Message", str(exc)))
+        except CliError as exc:
+            return _fail(exc.code, exc.message)
+        except BrokenPipeError:
+            # A reader such as `head` went away: stop quietly, without a flush error at exit.
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
+        except ValueError as exc:  # a malformed --endpoint or parameter
+            return _fail("InvalidArgument", str(exc))
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:  # OSError and anything unforeseen: still one line
+            return _fail(type(exc).__name__, str(exc))
+
+    return run
+
+
+def _fail(code: str, message: str) -> int:
+    print(f"engine: {code}: {message}", file=sys.stderr)
+    return 1
+
+
+def parse_uri(uri: str) -> tuple[str, str]:
+    """"s3://bucket/some/key" -> ("bucket", "some/key"); the key may be empty."""
+    if not uri.startswith(SCHEME):
+        raise CliError("InvalidArgument", f"{uri!r} is not an s3:// URI")
+    bucket, _, key = uri[len(SCHEME) :].partition("/")
+    if not bucket:
+        raise CliError("InvalidArgument", f"{uri!r} names no bucket")
+    return bucket, key
+
+
+def _bucket_only(uri: str) -> str:
+    bucket, key = parse_uri(uri)
+    if key:
+        raise CliError("InvalidArgument", f"{uri!r} names a key; expected s3://BUCKET")
+    return bucket
+
+
+def _local_time(when: datetime) -> str:
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+# -- buckets -----------------------------------------------------------------------------
+
+
+def make_bucket(s3: S3Client, args: argparse.Namespace) -> int:
+    bucket = _bucket_only(args.uri)
+    s3.create_bucket(Bucket=bucket)
+    print(f"make_bucket: {bucket}")
+    return 0
+
+
+def remove_bucket(s3: S3Client, args: argparse.Namespace) -> int:
+    bucket = _bucket_only(args.uri)
+    if args.force:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            keys = [obj["Key"] for obj in page.get("Contents", [])]
+            if not keys:
+                continue
+            result = s3.delete_objects(
+                Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]}
+            )
+            for item in result.get("Deleted", []):
+                print(f"delete: {SCHEME}{bucket}/{item['Key']}")
+            for err in result.get("Errors", []):
+                raise CliError(err["Code"], f"{SCHEME}{bucket}/{err['Key']}: {err['Message']}")
+    s3.delete_bucket(Bucket=bucket)
+    print(f"remove_bucket: {bucket}")
+    return 0
+
+
+def list_command(s3: S3Client, args: argparse.Namespace) -> int:
+    if args.uri in (None, SCHEME):
+        for b in s3.list_buckets()["Buckets"]:
+            print(f"{_local_time(b['CreationDate'])} {b['Name']}")
+        return 0
+    bucket, prefix = parse_uri(args.uri)
+    params = {"Bucket": bucket, "Prefix": prefix}
+    if not args.recursive:
+        params["Delimiter"] = "/"
+    for page in s3.get_paginator("list_objects_v2").paginate(**params):
+        for cp in page.get("CommonPrefixes", []):
+            name = cp["Prefix"] if args.recursive else cp["Prefix"].split("/")[-2]
+            print(f"{'PRE':>30} {name}/")
+        for obj in page.get("Contents", []):
+            name = obj["Key"] if args.recursive else obj["Key"].split("/")[-1]
+            print(f"{_local_time(obj['LastModified'])} {obj['Size']:>10} {name}")
+    return 0
+
+
+# -- objects -----------------------------------------------------------------------------
+
+
+def remove_object(s3: S3Client, args: argparse.Namespace) -> int:
+    bucket, key = parse_uri(args.uri)
+    if not key:
+        raise CliError("InvalidArgument", f"{args.uri!r} names no key")
+    s3.delete_object(Bucket=bucket, Key=key)
+    print(f"delete: {args.uri}")
+    return 0
+
+
+def copy_command(s3: S3Client, args: argparse.Namespace) -> int:
+    src_s3, dst_s3 = args.src.startswith(SCHEME), args.dst.startswith(SCHEME)
+    if src_s3 and dst_s3:
+        line = _copy_in_s3(s3, args)
+    elif dst_s3:
+        line = _upload(s3, args)
+    elif src_s3:
+        line = _download(s3, args)
+    else:
+        raise CliError("InvalidArgument", "cp needs at least one s3:// location")
+    if line and not args.quiet:
+        print(line)
+    return 0
+
+
+def _target_key(key: str, source_name: str) -> str:
+    """A destination ending in "/" (or naming only the bucket) takes the source's name."""
+    if key and not key.endswith("/"):
+        return key
+    if not source_name or source_name == "-":
+        raise CliError("InvalidArgument", "the destination must name a key")
+    return key + source_name
+
+
+def _copy_in_s3(s3: S3Client, args: argparse.Namespace) -> str:
+    src_bucket, src_key = parse_uri(args.src)
+    if not src_key:
+        raise CliError("InvalidArgument", f"{args.src!r} names no key")
+    bucket, key = parse_uri(args.dst)
+    key = _target_key(key, src_key.rsplit("/", 1)[-1])
+    s3.copy_object(CopySource={"Bucket": src_bucket, "Key": src_key}, Bucket=bucket, Key=key)
+    return f"copy: {args.src} to {SCHEME}{bucket}/{key}"
+
+
+def _upload(s3: S3Client, args: argparse.Namespace) -> str:
+    bucket, key = parse_uri(args.dst)
+    key = _target_key(key, os.path.basename(args.src))
+    content_type = args.content_type or (
+        mimetypes.guess_type(args.src)[0] if args.src != "-" else None
+    )
+    if args.src == "-":
+        s3.put_object(Bucket=bucket, Key=key, Body=sys.stdin.buffer, ContentType=content_type)
+        return f"upload: - to {SCHEME}{bucket}/{key}"
+    with open(args.src, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        with _progress(size, f"upload {os.path.basename(args.src)}", not args.no_progress) as adv:
+            s3.put_object(Bucket=bucket, Key=key, Body=_CountingReader(f, adv),
+                          ContentLength=size, ContentType=content_type)
+    return f"upload: {args.src} to {SCHEME}{bucket}/{key}"
+
+
+def _download(s3: S3Client, args: argparse.Namespace) -> str:
+    bucket, key = parse_uri(args.src)
+    if not key:
+        raise CliError("InvalidArgument", f"{args.src!r} names no key")
+    if args.dst == "-":
+        with s3.get_object(Bucket=bucket, Key=key)["Body"] as body:
+            out = sys.stdout.buffer
+            for chunk in body.iter_chunks():
+                out.write(chunk)
+            out.flush()
+        return ""
+    dst = args.dst
+    if os.path.isdir(dst) or dst.endswith(os.sep):
+        dst = os.path.join(dst, key.rsplit("/", 1)[-1])
+    directory = os.path.dirname(os.path.abspath(dst))
+    if not os.path.isdir(directory):
+        raise CliError("FileNotFoundError", f"no such directory: {directory}")
+    resp = s3.get_object(Bucket=bucket, Key=key)
+    # Write beside the destination and rename, so a failed download leaves no torn file.
+    fd, tmp = tempfile.mkstemp(prefix=".engine-cp-", dir=directory)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 is not what `cp` would create
+        with resp["Body"] as body, os.fdopen(fd, "wb") as out, _progress(
+            resp["ContentLength"], f"download {key.rsplit('/', 1)[-1]}", not args.no_progress
+        ) as advance:
+            for chunk in body.iter_chunks():
+                out.write(chunk)
+                advance(len(chunk))
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return f"download: {args.src} to {dst}"
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class _CountingReader:
+    """A read-only file view that reports every read to a progress bar."""
+
+    def __init__(self, raw: IO[bytes], advance: Advance) -> None:
+        self._raw = raw
+        self._advance = advance
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self._advance(len(data))
+        return data
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str, enabled: bool) -> Iterator[Advance]:
+    """A rich progress bar on stderr for transfers above PROGRESS_THRESHOLD."""
+    if not enabled or total <= PROGRESS_THRESHOLD:
+        yield lambda _n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)

@@ -1,0 +1,432 @@
+"""The S3 client: boto3's S3 method names, parameters and response dicts over gRPC.
+
+Code written against ``boto3.client("s3")`` for these operations runs unchanged against
+``engine.client.client("s3", endpoint=...)``. Bodies stream both ways in 1 MiB chunks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+
+from engine.client import convert
+from engine.client.calls import Caller
+from engine.client.errors import (
+    S3_EXCEPTIONS,
+    ClientExceptions,
+    OperationNotPageableError,
+    ParamValidationError,
+    response_metadata,
+)
+from engine.client.paginate import PaginationModel, Paginator
+from engine.client.streaming import CHUNK_SIZE, StreamingBody, body_chunks, body_length
+from engine.client.transport import open_channel
+from engine.config import DEFAULT_LISTEN
+from engine.v1 import objects_pb2 as pb
+from engine.v1 import objects_pb2_grpc
+
+DEFAULT_TIMEOUT = 60.0  # seconds, botocore's default read timeout
+
+_PAGINATORS = {
+    "list_objects_v2": PaginationModel(
+        input_token="ContinuationToken",
+        output_token="NextContinuationToken",
+        more_results="IsTruncated",
+        limit_key="MaxKeys",
+        result_keys=("Contents", "CommonPrefixes"),
+    ),
+}
+
+class S3Client:
+    """An S3 client bound to one endpoint; thread-safe, one gRPC channel, reusable."""
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_LISTEN,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        channel: grpc.Channel | None = None,
+    ) -> None:
+        self._channel = channel or open_channel(endpoint)
+        self._stub = objects_pb2_grpc.ObjectStoreStub(self._channel)
+        self.exceptions: ClientExceptions = S3_EXCEPTIONS
+        self._calls = Caller(endpoint, timeout, self.exceptions)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the channel; in-flight calls are cancelled."""
+        self._channel.close()
+
+    def __enter__(self) -> S3Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- buckets -----------------------------------------------------------------------
+
+    def create_bucket(
+        self,
+        *,
+        Bucket: str,
+        CreateBucketConfiguration: Mapping[str, Any] | None = None,
+        ACL: str | None = None,
+        ObjectOwnership: str | None = None,
+    ) -> dict[str, Any]:
+        """Create a bucket; ACL/ObjectOwnership are accepted and ignored (no ACLs yet)."""
+        config = CreateBucketConfiguration or {}
+        resp = self._calls.unary(
+            "CreateBucket",
+            self._stub.CreateBucket,
+            pb.CreateBucketRequest(
+                bucket=Bucket, location_constraint=config.get("LocationConstraint") or ""
+            ),
+        )
+        return {"ResponseMetadata": response_metadata(200), "Location": resp.location}
+
+    def delete_bucket(self, *, Bucket: str) -> dict[str, Any]:
+        self._calls.unary(
+            "DeleteBucket", self._stub.DeleteBucket, pb.DeleteBucketRequest(bucket=Bucket)
+        )
+        return {"ResponseMetadata": response_metadata(204)}
+
+    def head_bucket(self, *, Bucket: str) -> dict[str, Any]:
+        resp = self._calls.unary(
+            "HeadBucket", self._stub.HeadBucket, pb.HeadBucketRequest(bucket=Bucket),
+            no_body=True,
+        )
+        return {
+            "ResponseMetadata": response_metadata(200),
+            "BucketRegion": resp.bucket_region,
+            "AccessPointAlias": False,
+        }
+
+    def list_buckets(self) -> dict[str, Any]:
+        resp = self._calls.unary("ListBuckets", self._stub.ListBuckets, pb.ListBucketsRequest())
+        return {
+            "ResponseMetadata": response_metadata(200),
+            "Buckets": [
+                {"Name": b.name, "CreationDate": convert.xml_date(b.creation_date)}
+                for b in resp.buckets
+            ],
+            "Owner": {"DisplayName": resp.owner_display_name, "ID": resp.owner_id},
+        }
+
+    # -- objects: write ----------------------------------------------------------------
+
+    def put_object(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        Body: Any = None,
+        Metadata: Mapping[str, str] | None = None,
+        ContentType: str | None = None,
+        CacheControl: str | None = None,
+        ContentDisposition: str | None = None,
+        ContentEncoding: str | None = None,
+        ContentLanguage: str | None = None,
+        ContentLength: int | None = None,
+        ContentMD5: str | None = None,
+        ChecksumCRC32C: str | None = None,
+        StorageClass: str | None = None,
+        IfMatch: str | None = None,
+        IfNoneMatch: str | None = None,
+    ) -> dict[str, Any]:
+        """Upload ``Body`` (bytes, str or binary file) streamed in 1 MiB chunks."""
+        header = pb.PutObjectHeader(
+            bucket=Bucket,
+            key=Key,
+            headers=convert.content_headers(
+                ContentType, CacheControl, ContentDisposition, ContentEncoding, ContentLanguage
+            ),
+            metadata=dict(Metadata or {}),
+            content_md5=ContentMD5 or "",
+            storage_class=StorageClass or "",
+            checksum_crc32c=ChecksumCRC32C or "",
+        )
+        length = ContentLength if ContentLength is not None else body_length(Body)
+        if length is not None:
+            header.content_length = length
+        if IfMatch is not None:
+            header.if_match = IfMatch
+        if IfNoneMatch is not None:
+            header.if_none_match = IfNoneMatch
+        resp = self._calls.upload(
+            "PutObject",
+            self._stub.PutObject,
+            pb.PutObjectRequest(header=header),
+            body_chunks(Body, CHUNK_SIZE),
+            lambda chunk: pb.PutObjectRequest(chunk=chunk),
+        )
+        out: dict[str, Any] = {"ResponseMetadata": response_metadata(200), "ETag": resp.etag}
+        if resp.checksum_crc32c:
+            out["ChecksumCRC32C"] = resp.checksum_crc32c
+        if resp.version_id:
+            out["VersionId"] = resp.version_id
+        return out
+
+    def copy_object(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        CopySource: str | Mapping[str, str],
+        MetadataDirective: str | None = None,
+        Metadata: Mapping[str, str] | None = None,
+        ContentType: str | None = None,
+        CacheControl: str | None = None,
+        ContentDisposition: str | None = None,
+        ContentEncoding: str | None = None,
+        ContentLanguage: str | None = None,
+        StorageClass: str | None = None,
+        CopySourceIfMatch: str | None = None,
+        CopySourceIfNoneMatch: str | None = None,
+        CopySourceIfModifiedSince: convert.DateLike | None = None,
+        CopySourceIfUnmodifiedSince: convert.DateLike | None = None,
+    ) -> dict[str, Any]:
+        """Server-side copy; headers and Metadata apply with MetadataDirective=REPLACE."""
+        src_bucket, src_key, src_version = convert.parse_copy_source(CopySource)
+        resp = self._calls.unary(
+            "CopyObject",
+            self._stub.CopyObject,
+            pb.CopyObjectRequest(
+                source_bucket=src_bucket,
+                source_key=src_key,
+                source_version_id=src_version,
+                bucket=Bucket,
+                key=Key,
+                metadata_directive=MetadataDirective or "",
+                headers=convert.content_headers(
+                    ContentType, CacheControl, ContentDisposition, ContentEncoding,
+                    ContentLanguage,
+                ),
+                metadata=dict(Metadata or {}),
+                source_conditions=convert.conditions(
+                    CopySourceIfMatch,
+                    CopySourceIfNoneMatch,
+                    CopySourceIfModifiedSince,
+                    CopySourceIfUnmodifiedSince,
+                ),
+                storage_class=StorageClass or "",
+            ),
+        )
+        out: dict[str, Any] = {
+            "ResponseMetadata": response_metadata(200),
+            "CopyObjectResult": {
+                "ETag": resp.etag,
+                "LastModified": convert.xml_date(resp.last_modified),
+            },
+        }
+        if resp.version_id:
+            out["VersionId"] = resp.version_id
+        if resp.copy_source_version_id:
+            out["CopySourceVersionId"] = resp.copy_source_version_id
+        return out
+
+    def delete_object(
+        self, *, Bucket: str, Key: str, VersionId: str | None = None
+    ) -> dict[str, Any]:
+        resp = self._calls.unary(
+            "DeleteObject",
+            self._stub.DeleteObject,
+            pb.DeleteObjectRequest(bucket=Bucket, key=Key, version_id=VersionId or ""),
+        )
+        out: dict[str, Any] = {"ResponseMetadata": response_metadata(204)}
+        if resp.delete_marker:
+            out["DeleteMarker"] = True
+        if resp.version_id:
+            out["VersionId"] = resp.version_id
+        return out
+
+    def delete_objects(self, *, Bucket: str, Delete: Mapping[str, Any]) -> dict[str, Any]:
+        """Delete up to 1000 keys; per-key failures come back in Errors, not raised."""
+        if "Objects" not in Delete:
+            raise ParamValidationError('Missing required parameter in Delete: "Objects"')
+        objects: Sequence[Mapping[str, str]] = Delete["Objects"]
+        for i, o in enumerate(objects):
+            if not isinstance(o, Mapping) or "Key" not in o:
+                raise ParamValidationError(
+                    f'Missing required parameter in Delete.Objects[{i}]: "Key"'
+                )
+        resp = self._calls.unary(
+            "DeleteObjects",
+            self._stub.DeleteObjects,
+            pb.DeleteObjectsRequest(
+                bucket=Bucket,
+                objects=[
+                    pb.ObjectIdentifier(key=o["Key"], version_id=o.get("VersionId") or "")
+                    for o in objects
+                ],
+                quiet=bool(Delete.get("Quiet", False)),
+            ),
+        )
+        out: dict[str, Any] = {"ResponseMetadata": response_metadata(200)}
+        deleted = []
+        for d in resp.deleted:
+            item: dict[str, Any] = {"Key": d.key}
+            if d.version_id:
+                item["VersionId"] = d.version_id
+            if d.delete_marker:
+                item["DeleteMarker"] = True
+            if d.delete_marker_version_id:
+                item["DeleteMarkerVersionId"] = d.delete_marker_version_id
+            deleted.append(item)
+        errors = []
+        for e in resp.errors:
+            err: dict[str, Any] = {"Key": e.key, "Code": e.code, "Message": e.message}
+            if e.version_id:
+                err["VersionId"] = e.version_id
+            errors.append(err)
+        if deleted:
+            out["Deleted"] = deleted
+        if errors:
+            out["Errors"] = errors
+        return out
+
+    # -- objects: read -----------------------------------------------------------------
+
+    def get_object(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        Range: str | None = None,
+        VersionId: str | None = None,
+        IfMatch: str | None = None,
+        IfNoneMatch: str | None = None,
+        IfModifiedSince: convert.DateLike | None = None,
+        IfUnmodifiedSince: convert.DateLike | None = None,
+        ChecksumMode: str | None = None,
+    ) -> dict[str, Any]:
+        """Open the object; ``Body`` pulls its bytes from the server as it is read."""
+        request = pb.GetObjectRequest(
+            bucket=Bucket,
+            key=Key,
+            version_id=VersionId or "",
+            conditions=convert.conditions(
+                IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince
+            ),
+        )
+        if Range is not None:
+            request.range = Range
+        header, chunks, cancel = self._calls.download(
+            "GetObject", self._stub.GetObject, request
+        )
+        body = StreamingBody(chunks, header.content_length, cancel)
+        out = self._read_response(header.info, header.content_length, header.content_range,
+                                  checksum=ChecksumMode == "ENABLED")
+        out["Body"] = body
+        return out
+
+    @staticmethod
+    def _read_response(
+        info: pb.ObjectInfo, length: int, content_range: str, *, checksum: bool
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ResponseMetadata": response_metadata(206 if content_range else 200),
+            "ContentLength": length,
+        }
+        out.update(convert.object_fields(info, checksum=checksum))
+        if content_range:
+            out["ContentRange"] = content_range
+        return out
+
+    def head_object(
+        self,
+        *,
+        Bucket: str,
+        Key: str,
+        Range: str | None = None,
+        VersionId: str | None = None,
+        IfMatch: str | None = None,
+        IfNoneMatch: str | None = None,
+        IfModifiedSince: convert.DateLike | None = None,
+        IfUnmodifiedSince: convert.DateLike | None = None,
+        ChecksumMode: str | None = None,
+    ) -> dict[str, Any]:
+        """GET without the body; errors carry the bare HTTP status as their Code."""
+        request = pb.HeadObjectRequest(
+            bucket=Bucket,
+            key=Key,
+            version_id=VersionId or "",
+            conditions=convert.conditions(
+                IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince
+            ),
+        )
+        if Range is not None:
+            request.range = Range
+        resp = self._calls.unary("HeadObject", self._stub.HeadObject, request, no_body=True)
+        return self._read_response(resp.info, resp.content_length, resp.content_range,
+                                   checksum=ChecksumMode == "ENABLED")
+
+    # -- listing -----------------------------------------------------------------------
+
+    def list_objects_v2(
+        self,
+        *,
+        Bucket: str,
+        Prefix: str | None = None,
+        Delimiter: str | None = None,
+        MaxKeys: int | None = None,
+        ContinuationToken: str | None = None,
+        StartAfter: str | None = None,
+        FetchOwner: bool | None = None,
+    ) -> dict[str, Any]:
+        request = pb.ListObjectsV2Request(
+            bucket=Bucket,
+            prefix=Prefix or "",
+            delimiter=Delimiter or "",
+            continuation_token=ContinuationToken or "",
+            start_after=StartAfter or "",
+            fetch_owner=bool(FetchOwner),
+        )
+        if MaxKeys is not None:
+            request.max_keys = MaxKeys
+        resp = self._calls.unary("ListObjectsV2", self._stub.ListObjectsV2, request)
+        out: dict[str, Any] = {
+            "ResponseMetadata": response_metadata(200),
+            "IsTruncated": resp.is_truncated,
+            "Name": resp.name,
+            "Prefix": resp.prefix,
+            "MaxKeys": resp.max_keys,
+            "KeyCount": resp.key_count,
+        }
+        if resp.contents:
+            out["Contents"] = [
+                {
+                    "Key": o.key,
+                    "LastModified": convert.xml_date(o.last_modified),
+                    "ETag": o.etag,
+                    "Size": o.size,
+                    "StorageClass": o.storage_class or "STANDARD",
+                    **({"Owner": {"DisplayName": o.owner_display_name, "ID": o.owner_id}}
+                       if o.owner_id else {}),
+                }
+                for o in resp.contents
+            ]
+        if resp.delimiter:
+            out["Delimiter"] = resp.delimiter
+        if resp.common_prefixes:
+            out["CommonPrefixes"] = [{"Prefix": p} for p in resp.common_prefixes]
+        if resp.continuation_token:
+            out["ContinuationToken"] = resp.continuation_token
+        if resp.next_continuation_token:
+            out["NextContinuationToken"] = resp.next_continuation_token
+        if resp.start_after:
+            out["StartAfter"] = resp.start_after
+        return out
+
+    # -- paginators --------------------------------------------------------------------
+
+    def can_paginate(self, operation_name: str) -> bool:
+        return operation_name in _PAGINATORS
+
+    def get_paginator(self, operation_name: str) -> Paginator:
+        model = _PAGINATORS.get(operation_name)
+        if model is None:
+            raise OperationNotPageableError(operation_name)
+        return Paginator(getattr(self, operation_name), model)

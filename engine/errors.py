@@ -145,12 +145,15 @@ class EngineError(Exception):
     def from_rpc_error(cls, exc: grpc.RpcError) -> EngineError:
         """Decode a failed call; errors without our detail (deadline, transport) keep
         their gRPC status name as the code so callers can still branch on it."""
+        # grpc.Call (sync stubs) and grpc.aio.AioRpcError (asyncio stubs) have the same
+        # accessors, but the latter is not a grpc.Call.
+        call = isinstance(exc, grpc.Call | grpc.aio.AioRpcError)
         try:
-            status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+            status = rpc_status.from_call(exc) if call else None  # type: ignore[arg-type]
         except ValueError:  # a detail that contradicts the call's own status: ignore it
             status = None
-        grpc_code: grpc.StatusCode = exc.code() if isinstance(exc, grpc.Call) else C.UNKNOWN
-        message = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        grpc_code: grpc.StatusCode = exc.code() if call else C.UNKNOWN  # type: ignore[attr-defined]
+        message = exc.details() if call else str(exc)  # type: ignore[attr-defined]
         if status is not None:
             for detail in status.details:
                 info = error_details_pb2.ErrorInfo()

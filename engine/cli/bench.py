@@ -1,9 +1,160 @@
-"""Placeholder: `engine bench` is being written."""
+"""`engine bench`: load generators. `engine bench objects` drives PutObject/GetObject and,
+unless told not to, the bare gRPC Echo baseline on the same endpoint.
+
+Exit status: 0 when every call succeeded, 1 when some failed (the figures are still
+printed and written), 2 when the run could not start (endpoint down, bad bucket).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.config import DEFAULT_LISTEN
+
+CONNECT_TIMEOUT_S = 10.0
+
+
+def _size(text: str) -> int:
+    from engine.bench.sizes import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (use e.g. 10, 10s, 500ms)")
+    factor = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}[match.group(2)]
+    return float(match.group(1)) * factor
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    sub.add_parser("bench", help="(not yet available)").set_defaults(run=lambda _a: 2)
+    bench = sub.add_parser("bench", help="load generators (objects)",
+                           description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    workloads = bench.add_subparsers(dest="workload", required=True, metavar="WORKLOAD")
+    p = workloads.add_parser("objects", help="PutObject / GetObject throughput and latency")
+    _common(p)
+    p.add_argument("--size", type=_size, default="4KiB",
+                   help="object size, e.g. 4KiB, 64MiB, 1MB (default: 4KiB)")
+    p.add_argument("--op", choices=("put", "get", "both"), default="both",
+                   help="phases to run; both = PUT then GET of the keys written "
+                        "(default: both)")
+    p.add_argument("--keys", type=_positive, default=None,
+                   help="distinct keys (default: as many as fit in 1 GiB, at most 100000, "
+                        "at least concurrency x processes)")
+    p.set_defaults(run=run_objects)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--endpoint", default=DEFAULT_LISTEN,
+                   help=f"node to load (default: {DEFAULT_LISTEN})")
+    p.add_argument("--concurrency", type=_positive, default=8,
+                   help="calls in flight per process (default: 8)")
+    p.add_argument("--processes", type=_positive, default=1,
+                   help="client processes, each with --concurrency calls (default: 1)")
+    p.add_argument("--duration", type=_seconds, default=10.0,
+                   help="measured seconds per phase (default: 10s)")
+    p.add_argument("--warmup", type=_seconds, default=1.0,
+                   help="unmeasured seconds before each phase (default: 1s)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help="also write every figure to FILE as JSON")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip the bare gRPC Echo baseline")
+
+
+def run_objects(args: argparse.Namespace) -> int:
+    import grpc
+    from rich.console import Console
+
+    from engine.bench.echo import EchoWorkload
+    from engine.bench.objects import ObjectsWorkload, default_keys, new_bucket_name
+    from engine.bench.report import build_report, now, render, run_config, write_json
+    from engine.bench.runner import RunPlan, run_workload
+    from engine.bench.sizes import format_size
+    from engine.bench.workload import error_code
+
+    out, err = Console(), Console(stderr=True)
+    if not out.is_terminal:  # piped or captured: don't wrap the tables at 80 columns
+        out = Console(width=140)
+    keys = args.keys or default_keys(args.size, args.concurrency, args.processes)
+    if keys < args.processes:
+        err.print(f"engine bench: --keys {keys} is fewer than --processes {args.processes}")
+        return 2
+    workload = ObjectsWorkload(bucket=new_bucket_name(), size=args.size, keys=keys,
+                               op=args.op)
+    plan = RunPlan(endpoint=args.endpoint, concurrency=args.concurrency,
+                   processes=args.processes, duration_s=args.duration,
+                   warmup_s=args.warmup)
+
+    def progress(phase: str) -> None:
+        err.print(f"[dim]{phase}: {plan.warmup_s:g} s warm-up + {plan.duration_s:g} s, "
+                  f"{plan.concurrency} x {plan.processes} in flight[/dim]")
+
+    async def main() -> tuple[Any, Any]:
+        await _wait_ready(args.endpoint)
+        phases = await run_workload(workload, plan, progress)
+        baseline = None
+        if not args.no_baseline:
+            baseline = await run_workload(EchoWorkload(size=args.size), plan, progress)
+        return phases, baseline
+
+    started = now()
+    try:
+        phases, baseline = asyncio.run(main())
+    except TimeoutError:
+        err.print(f"engine bench: no gRPC server answering at {args.endpoint}")
+        return 2
+    except grpc.aio.AioRpcError as exc:
+        err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("engine bench: interrupted")
+        return 130
+
+    config = run_config(
+        started, workload="objects", endpoint=args.endpoint, op=args.op, size=args.size,
+        size_text=format_size(args.size), concurrency=args.concurrency,
+        processes=args.processes, duration=args.duration, warmup=args.warmup,
+        keys=keys, bucket=workload.bucket, command=" ".join(["engine", *sys.argv[1:]]),
+    )
+    matches = {phase: workload.baseline_for(phase) for phase in workload.phases()}
+    report = build_report(config, phases, baseline, matches)
+    render(report, out)
+    if args.json is not None:
+        write_json(report, args.json)
+    failed = any(p["errors"] for p in report["phases"].values()) or any(
+        p["errors"] for p in (report["baseline"] or {}).values())
+    return 1 if failed else 0
+
+
+async def _wait_ready(endpoint: str) -> None:
+    """Raise TimeoutError when nothing answers (refused, or no answer within the
+    timeout) rather than run phases that only count a dead endpoint's errors."""
+    import grpc
+
+    from engine.bench.runner import open_channel
+
+    async def ready(channel: grpc.aio.Channel) -> None:
+        while (state := channel.get_state(try_to_connect=True)) != grpc.ChannelConnectivity.READY:
+            if state == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
+                raise TimeoutError(endpoint)
+            await channel.wait_for_state_change(state)
+
+    async with open_channel(endpoint) as channel:
+        await asyncio.wait_for(ready(channel), CONNECT_TIMEOUT_S)

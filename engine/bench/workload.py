@@ -1,0 +1,67 @@
+"""What a benchmark workload is: named phases of one repeated operation.
+
+A workload is a small picklable description (so worker processes can rebuild it); the
+coordinator calls `setup`/`teardown` once around the run, and each worker process makes
+a `WorkloadClient` on its own channel and runs every phase with it, so state such as
+"the keys this process wrote" carries from one phase to the next. The runner owns time,
+concurrency and statistics; a workload only says what one operation is. Queue, cache
+and mixed workloads fit the same shape.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import grpc
+
+from engine.errors import EngineError
+
+
+class OpError(Exception):
+    """An operation the server accepted but whose result was wrong (e.g. a short read);
+    counted under `code` like a gRPC error."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"{code}: {message}" if message else code)
+        self.code = code
+
+
+def error_code(exc: grpc.RpcError | OpError) -> str:
+    """The AWS code of a failed call (NoSuchKey), or its gRPC status name (UNAVAILABLE)."""
+    if isinstance(exc, OpError):
+        return exc.code
+    return EngineError.from_rpc_error(exc).code
+
+
+class WorkloadClient(ABC):
+    """One worker process's side of a workload, bound to that process's channel."""
+
+    async def prepare(self, phase: str) -> None:  # noqa: B027 - optional hook
+        """Untimed work before `phase` starts (e.g. writing objects a GET phase reads)."""
+
+    @abstractmethod
+    async def op(self, phase: str, seq: int) -> int:
+        """Do one operation of `phase` and return the payload bytes it moved.
+
+        `seq` counts operations within the phase in this process. Raise
+        grpc.aio.AioRpcError or OpError on failure."""
+
+
+class Workload(ABC):
+    name: str
+
+    @abstractmethod
+    def phases(self) -> Sequence[str]:
+        """Phase names in the order they run."""
+
+    async def setup(self, channel: grpc.aio.Channel) -> None:  # noqa: B027 - optional hook
+        """Create what the run needs (once, in the coordinator)."""
+
+    async def teardown(self, channel: grpc.aio.Channel) -> None:  # noqa: B027 - optional hook
+        """Remove what setup and the phases created; runs even when a phase failed."""
+
+    @abstractmethod
+    def client(self, channel: grpc.aio.Channel, process_index: int,
+               processes: int) -> WorkloadClient:
+        """The client worker process `process_index` (of `processes`) runs phases with."""

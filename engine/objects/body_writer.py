@@ -4,7 +4,9 @@ Small bodies (up to the inline threshold) are returned whole to be stored inside
 metadata record. Larger ones are cut into stripes by the hot path, each stripe encoded
 and its shard blocks sent to the set's drives in parallel, while the MD5 (the ETag) and
 the whole-object CRC32C are computed. At most one stripe per drive is in flight, so
-memory is O(stripe size) whatever the object size. Shard files become durable (fsync,
+memory is O(stripe size) whatever the object size. One stripe is hashed, encoded and
+written while the next one is being received, so the network and the disk overlap.
+Shard files become durable (fsync,
 rename) in :meth:`BodyWriter.finish`; the caller then commits metadata, or calls
 :meth:`BodyWriter.discard` so no orphaned shards remain.
 """
@@ -46,6 +48,7 @@ class BodyWriter:
         self._crc = 0
         self._size = 0
         self._block_size = 0
+        self._inflight: asyncio.Future[None] | None = None
 
     async def write(self, chunks: AsyncIterator[bytes], max_size: int) -> WrittenBody:
         """Consume the whole body. Raises EntityTooLarge past `max_size` bytes."""
@@ -72,7 +75,8 @@ class BodyWriter:
                 await self._feed(cutter, chunk, max_size)
             tail = cutter.flush()
             if tail is not None:
-                await self._write_stripe(tail)
+                await self._submit(tail)
+            await self._drain()
             await self._finish()
         except BaseException:
             await self.discard()
@@ -92,7 +96,19 @@ class BodyWriter:
     async def _feed(self, cutter: StripeCutter, chunk: bytes, max_size: int) -> None:
         self._check_size(self._size + cutter.buffered + len(chunk), max_size)
         for stripe in cutter.feed(chunk):
-            await self._write_stripe(stripe)
+            await self._submit(stripe)
+
+    async def _submit(self, stripe: memoryview) -> None:
+        """Start writing `stripe` once the previous stripe is written (hashing must see
+        stripes in order), without waiting for this one."""
+        await self._drain()
+        self._size += len(stripe)
+        self._inflight = asyncio.ensure_future(self._write_stripe(stripe))
+
+    async def _drain(self) -> None:
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            await inflight
 
     async def _open(self) -> None:
         async def create(drive: Drive) -> AsyncShardWriter:
@@ -103,7 +119,6 @@ class BodyWriter:
     async def _write_stripe(self, stripe: memoryview) -> None:
         blocks, stripe_crc = await asyncio.to_thread(self._encode, stripe)
         self._crc = crc32c_combine(self._crc, stripe_crc, len(stripe))
-        self._size += len(stripe)
         self._block_size = max(self._block_size, len(blocks[0][0]))
         live = [(i, w) for i, w in enumerate(self._writers) if w is not None]
         results = await asyncio.gather(
@@ -132,6 +147,10 @@ class BodyWriter:
 
     async def discard(self) -> None:
         """Remove every trace of this write from every drive (best effort per drive)."""
+        inflight, self._inflight = self._inflight, None
+        if inflight is not None:
+            inflight.cancel()
+            await asyncio.gather(inflight, return_exceptions=True)
         live = [w for w in self._writers if w is not None]
         await asyncio.gather(*(w.abort() for w in live), return_exceptions=True)
         await asyncio.gather(*(d.discard(self.data_id) for d in self.eset.drives),

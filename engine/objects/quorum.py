@@ -27,6 +27,13 @@ async def fan_out(
     drives: Sequence[Drive], call: Callable[[Drive], Awaitable[T]], quorum: int
 ) -> list[T | None]:
     """Results in drive order (None where the drive failed), once `quorum` succeeded."""
+    if len(drives) == 1:  # one local drive: no tasks to schedule, errors pass through
+        try:
+            return [await call(drives[0])]
+        except ANSWERS:
+            raise
+        except Exception as exc:
+            raise EngineError("ServiceUnavailable", f"drive {drives[0].name} failed") from exc
     results = await asyncio.gather(*(call(d) for d in drives), return_exceptions=True)
     ok = [r for r in results if not isinstance(r, BaseException)]
     for r in results:

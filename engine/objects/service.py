@@ -6,6 +6,7 @@ translates messages. Every user mistake is an EngineError with S3's code.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from collections.abc import AsyncIterator
@@ -150,21 +151,33 @@ class ObjectService:
             raise
         try:
             _check_body(written, options, expected_md5, expected_crc)
-            version = ObjectVersion(
-                version_id=NULL_VERSION, size=written.size, etag=written.md5_hex,
-                crc32c=written.crc32c, mtime_ns=self.clock.now_ns(), content=options.content,
-                metadata=metadata, storage_class=storage_class,
-            )
-            if written.inline is not None:
-                version.inline_data = written.inline
-            else:
-                assert written.layout is not None
-                version.layout.CopyFrom(written.layout)
-            await self._commit(eset, bucket, key, version, record.versioning, options)
         except BaseException:
             if written.layout is not None:
                 await writer.discard()
             raise
+        version = ObjectVersion(
+            version_id=NULL_VERSION, size=written.size, etag=written.md5_hex,
+            crc32c=written.crc32c, mtime_ns=self.clock.now_ns(), content=options.content,
+            metadata=metadata, storage_class=storage_class,
+        )
+        if written.inline is not None:
+            version.inline_data = written.inline
+        else:
+            assert written.layout is not None
+            version.layout.CopyFrom(written.layout)
+
+        async def commit_or_discard() -> None:
+            try:
+                await self._commit(eset, bucket, key, version, record.versioning, options)
+            except BaseException:
+                if written.layout is not None:
+                    await writer.discard()
+                raise
+
+        # Shielded: once the commit has started, only its outcome may decide whether the
+        # shard files are discarded. A caller cancelled mid-commit (client gone) must not
+        # delete data that a committed version refers to.
+        await asyncio.shield(asyncio.ensure_future(commit_or_discard()))
         return version
 
     async def _commit(

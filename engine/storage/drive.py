@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from engine.storage.entries import add_version, check_expectation
+from engine.storage.group_commit import GroupCommitter
 from engine.storage.metastore import GARBAGE, Listing, MetaStore
 from engine.storage.shardstore import ShardReader, ShardStore, ShardWriter
 from engine.v1.admin_pb2 import DriveStatus
@@ -92,8 +93,10 @@ class LocalDrive:
         self.meta = MetaStore(path / "meta", map_size)
         self.shards = ShardStore(path)
         self.recover()
+        self._committer = GroupCommitter(self.meta.env, path.name)
 
     def close(self) -> None:
+        self._committer.stop()
         self.meta.close()
 
     def recover(self) -> None:
@@ -149,11 +152,12 @@ class LocalDrive:
             check_expectation(entry, if_match, if_none_match)
             return add_version(entry, version, versioning)
 
-        def run() -> None:
-            intent = version.layout.data_id if version.WhichOneof("body") == "layout" else None
-            self.collect(self.meta.update_entry(bucket, key, update, commit_intent=intent))
-
-        await asyncio.to_thread(run)
+        intent = version.layout.data_id if version.WhichOneof("body") == "layout" else None
+        garbage = await self._committer.submit(
+            lambda txn: self.meta.update_in(txn, bucket, key, update, intent)
+        )
+        if garbage:
+            await asyncio.to_thread(self.collect, garbage)
 
     async def delete_entry(self, bucket: str, key: str) -> bool:
         existed = False
@@ -162,10 +166,11 @@ class LocalDrive:
             nonlocal existed
             existed = entry is not None
 
-        def run() -> None:
-            self.collect(self.meta.update_entry(bucket, key, update))
-
-        await asyncio.to_thread(run)
+        garbage = await self._committer.submit(
+            lambda txn: self.meta.update_in(txn, bucket, key, update)
+        )
+        if garbage:
+            await asyncio.to_thread(self.collect, garbage)
         return existed
 
     async def list_entries(

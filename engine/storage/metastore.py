@@ -112,41 +112,48 @@ class MetaStore:
         id of the write being committed) stops being pending. Returns the garbage ids,
         which the caller deletes and then clears with :meth:`clear_intents`.
         """
-        lkey, overflow = keyspace.lmdb_key(bucket, key)
         with self.env.begin(write=True) as txn:
-            if txn.get(bucket.encode(), db=self._volumes) is None:
-                raise VolumeNotFound(bucket)
-            raw = txn.get(lkey, db=self._objects)
-            holder = OverflowEntry.FromString(raw) if overflow and raw else OverflowEntry()
-            old: ObjectEntry | None
-            if overflow:
-                old = ObjectEntry() if key in holder.entries else None
-                if old is not None:
-                    old.CopyFrom(holder.entries[key])
+            return self.update_in(txn, bucket, key, update, commit_intent)
+
+    def update_in(
+        self, txn: lmdb.Transaction, bucket: str, key: str, update: EntryUpdate,
+        commit_intent: str | None = None,
+    ) -> list[str]:
+        """:meth:`update_entry` inside a write transaction the caller commits."""
+        lkey, overflow = keyspace.lmdb_key(bucket, key)
+        if txn.get(bucket.encode(), db=self._volumes) is None:
+            raise VolumeNotFound(bucket)
+        raw = txn.get(lkey, db=self._objects)
+        holder = OverflowEntry.FromString(raw) if overflow and raw else OverflowEntry()
+        old: ObjectEntry | None
+        if overflow:
+            old = ObjectEntry() if key in holder.entries else None
+            if old is not None:
+                old.CopyFrom(holder.entries[key])
+        else:
+            old = None if raw is None else ObjectEntry.FromString(raw)
+        before = data_ids(old)  # taken first: `update` may modify `old` in place
+        new = update(old)
+        if new is not None and not new.versions:
+            new = None
+        if overflow:
+            if new is None:
+                holder.entries.pop(key, None)
             else:
-                old = None if raw is None else ObjectEntry.FromString(raw)
-            before = data_ids(old)  # taken first: `update` may modify `old` in place
-            new = update(old)
-            if new is not None and not new.versions:
-                new = None
-            if overflow:
-                if new is None:
-                    holder.entries.pop(key, None)
-                else:
-                    holder.entries[key].CopyFrom(new)
-                if holder.entries:
-                    txn.put(lkey, holder.SerializeToString(), db=self._objects)
-                else:
-                    txn.delete(lkey, db=self._objects)
-            elif new is None:
+                holder.entries[key].CopyFrom(new)
+            if holder.entries:
+                txn.put(lkey, holder.SerializeToString(), db=self._objects)
+            else:
                 txn.delete(lkey, db=self._objects)
-            else:
-                txn.put(lkey, new.SerializeToString(), db=self._objects)
-            garbage = sorted(before - data_ids(new))
-            if commit_intent is not None:
-                txn.delete(commit_intent.encode(), db=self._intents)
-            for data_id in garbage:
-                txn.put(data_id.encode(), GARBAGE, db=self._intents)
+        elif new is None:
+            txn.delete(lkey, db=self._objects)
+        else:
+            txn.put(lkey, new.SerializeToString(), db=self._objects)
+        garbage = sorted(before - data_ids(new))
+        if commit_intent is not None:
+            txn.delete(commit_intent.encode(), db=self._intents)
+        for data_id in garbage:
+            txn.put(data_id.encode(), GARBAGE, db=self._intents)
         return garbage
 
     def list_entries(

@@ -7,7 +7,7 @@ Code written against ``boto3.client("s3")`` for these operations runs unchanged 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 
@@ -38,6 +38,9 @@ _PAGINATORS = {
         result_keys=("Contents", "CommonPrefixes"),
     ),
 }
+
+ReadRequest = TypeVar("ReadRequest", pb.GetObjectRequest, pb.HeadObjectRequest)
+
 
 class S3Client:
     """An S3 client bound to one endpoint; thread-safe, one gRPC channel, reusable."""
@@ -303,16 +306,10 @@ class S3Client:
         ChecksumMode: str | None = None,
     ) -> dict[str, Any]:
         """Open the object; ``Body`` pulls its bytes from the server as it is read."""
-        request = pb.GetObjectRequest(
-            bucket=Bucket,
-            key=Key,
-            version_id=VersionId or "",
-            conditions=convert.conditions(
-                IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince
-            ),
+        request = self._read_request(
+            pb.GetObjectRequest(), Bucket, Key, Range, VersionId,
+            convert.conditions(IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince),
         )
-        if Range is not None:
-            request.range = Range
         header, chunks, cancel = self._calls.download(
             "GetObject", self._stub.GetObject, request
         )
@@ -321,6 +318,18 @@ class S3Client:
                                   checksum=ChecksumMode == "ENABLED")
         out["Body"] = body
         return out
+
+    @staticmethod
+    def _read_request(
+        request: ReadRequest, bucket: str, key: str, range_: str | None,
+        version_id: str | None, conditions: pb.Conditions,
+    ) -> ReadRequest:
+        """GetObject and HeadObject requests have the same fields."""
+        request.bucket, request.key, request.version_id = bucket, key, version_id or ""
+        request.conditions.CopyFrom(conditions)
+        if range_ is not None:
+            request.range = range_
+        return request
 
     @staticmethod
     def _read_response(
@@ -349,16 +358,10 @@ class S3Client:
         ChecksumMode: str | None = None,
     ) -> dict[str, Any]:
         """GET without the body; errors carry the bare HTTP status as their Code."""
-        request = pb.HeadObjectRequest(
-            bucket=Bucket,
-            key=Key,
-            version_id=VersionId or "",
-            conditions=convert.conditions(
-                IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince
-            ),
+        request = self._read_request(
+            pb.HeadObjectRequest(), Bucket, Key, Range, VersionId,
+            convert.conditions(IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince),
         )
-        if Range is not None:
-            request.range = Range
         resp = self._calls.unary("HeadObject", self._stub.HeadObject, request, no_body=True)
         return self._read_response(resp.info, resp.content_length, resp.content_range,
                                    checksum=ChecksumMode == "ENABLED")

@@ -20,6 +20,7 @@ class ErasureSet:
     index: int
     drives: tuple[Drive, ...]
     codec: Codec
+    zone: str = ""  # the coordinator's zone: its drives are preferred for reads
 
     @property
     def write_quorum(self) -> int:

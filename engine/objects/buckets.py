@@ -35,15 +35,27 @@ class BucketRegistry:
         return record
 
     async def get(self, name: str) -> BucketRecord:
-        """The bucket's record, or NoSuchBucket."""
+        """The bucket's record, or NoSuchBucket; drives that do not answer are skipped."""
+        answered = False
         for drive in self._drives:
-            record = await drive.get_volume(name)
+            try:
+                record = await drive.get_volume(name)
+            except (ConnectionError, OSError):
+                continue
+            answered = True
             if record is not None:
                 return record
+        if not answered:
+            raise EngineError("ServiceUnavailable", "no drive holding buckets answered")
         raise EngineError("NoSuchBucket", BucketName=name)
 
     async def list(self) -> list[BucketRecord]:
-        return sorted(await self._drives[0].list_volumes(), key=lambda r: r.name)
+        for drive in self._drives:
+            try:
+                return sorted(await drive.list_volumes(), key=lambda r: r.name)
+            except (ConnectionError, OSError):
+                continue
+        raise EngineError("ServiceUnavailable", "no drive holding buckets answered")
 
     async def delete(self, name: str) -> None:
         await self.get(name)

@@ -12,13 +12,15 @@ import asyncio
 import base64
 import binascii
 import heapq
+from collections import Counter
 from dataclasses import dataclass, field
 from operator import itemgetter
 
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
-from engine.storage.entries import latest
-from engine.v1.records_pb2 import ObjectVersion
+from engine.objects.quorum import fan_out
+from engine.storage.entries import latest, signature
+from engine.v1.records_pb2 import ObjectEntry, ObjectVersion
 
 MAX_KEYS = 1000
 
@@ -91,23 +93,39 @@ async def list_page(
 async def _set_listing(
     eset: ErasureSet, bucket: str, prefix: str, after: str, delimiter: str, limit: int
 ) -> tuple[list[tuple[str, ObjectVersion | None]], str | None]:
-    """One set's sorted items without keys whose newest version is a delete marker, and
-    the last name it scanned if it may hold more (None when it is exhausted).
+    """One set's sorted items, and the last name it vouches for if it may hold more
+    (None when exhausted). Keys whose newest version is a delete marker are left out.
 
-    Reads the first drive that answers; the cluster replaces this with a quorum merge.
+    Every drive of the set is asked; an item counts only if a read quorum of drives
+    lists it (a key with the same newest version), so a drive that missed a delete
+    cannot bring a key back. Past the smallest last name of a drive that returned a
+    full page, other drives' items are not yet comparable and wait for the next round.
     """
-    last_error: Exception | None = None
-    for drive in eset.drives:
-        try:
-            items = await drive.list_entries(bucket, prefix, after, delimiter, limit)
-        except (OSError, ConnectionError) as exc:
-            last_error = exc
+    pages = await fan_out(
+        eset.drives,
+        lambda d: d.list_entries(bucket, prefix, after, delimiter, limit),
+        eset.read_quorum,
+    )
+    live = [p for p in pages if p is not None]
+    ends = [p[-1][0] for p in live if len(p) >= limit]
+    boundary = min(ends) if ends else None
+    votes: dict[str, Counter[tuple[str, int, str, bool, str] | None]] = {}
+    entries: dict[tuple[str, tuple[str, int, str, bool, str] | None], ObjectEntry | None] = {}
+    for page in live:
+        for name, entry in page:
+            if boundary is not None and name > boundary:
+                break
+            sig = signature(entry)
+            votes.setdefault(name, Counter())[sig] += 1
+            entries[(name, sig)] = entry
+    out: list[tuple[str, ObjectVersion | None]] = []
+    for name in sorted(votes):
+        sig, count = votes[name].most_common(1)[0]
+        if count < eset.read_quorum:
             continue
-        out: list[tuple[str, ObjectVersion | None]] = []
-        for name, entry in items:
-            if entry is None:
-                out.append((name, None))
-            elif (current := latest(entry)) is not None:
-                out.append((name, current))
-        return out, (items[-1][0] if len(items) >= limit else None)
-    raise EngineError("ServiceUnavailable", "no drive could list the bucket") from last_error
+        entry = entries[(name, sig)]
+        if entry is None:
+            out.append((name, None))  # a common prefix
+        elif (current := latest(entry)) is not None:
+            out.append((name, current))
+    return out, boundary

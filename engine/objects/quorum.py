@@ -1,14 +1,17 @@
 """Run one call on every drive of a set and decide by quorum.
 
-Errors that are answers (a precondition that did not hold, a missing volume) are the
-same on every healthy drive and are raised as they are; anything else counts as that
-drive being unavailable. Fewer successes than the quorum is a failed request.
+A call succeeds when at least `quorum` drives succeed; the drives that failed or gave
+another answer are left for healing. Below quorum, an answer that drives gave (a
+precondition that did not hold, a missing volume) is raised if any drive gave one,
+the most common first; otherwise the set is unavailable. Erasure sets are planned so
+that k > m, which makes every quorum a strict majority: two quorums always overlap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
@@ -35,17 +38,18 @@ async def fan_out(
         except Exception as exc:
             raise EngineError("ServiceUnavailable", f"drive {drives[0].name} failed") from exc
     results = await asyncio.gather(*(call(d) for d in drives), return_exceptions=True)
-    ok = [r for r in results if not isinstance(r, BaseException)]
-    for r in results:
-        if isinstance(r, ANSWERS):
-            raise r
-    if len(ok) < quorum:
-        failures = [r for r in results if isinstance(r, BaseException)]
-        for drive, r in zip(drives, results, strict=True):
-            if isinstance(r, BaseException):
-                log.warning("drive %s failed: %r", drive.name, r)
-        raise EngineError(
-            "ServiceUnavailable",
-            f"only {len(ok)} of {len(drives)} drives answered; {quorum} are needed",
-        ) from failures[0]
-    return [None if isinstance(r, BaseException) else r for r in results]
+    ok = sum(not isinstance(r, BaseException) for r in results)
+    if ok >= quorum:
+        return [None if isinstance(r, BaseException) else r for r in results]
+    answers = [r for r in results if isinstance(r, ANSWERS)]
+    if answers:
+        kinds = Counter(type(a) for a in answers)
+        raise next(a for a in answers if type(a) is kinds.most_common(1)[0][0])
+    for drive, r in zip(drives, results, strict=True):
+        if isinstance(r, BaseException):
+            log.warning("drive %s failed: %r", drive.name, r)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    raise EngineError(
+        "ServiceUnavailable",
+        f"only {ok} of {len(drives)} drives answered; {quorum} are needed",
+    ) from failures[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -24,7 +25,8 @@ from engine.objects.listing import MAX_KEYS, ListPage, decode_token, list_page
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
 from engine.objects.quorum import fan_out
 from engine.objects.ranges import ByteRange, parse_range
-from engine.storage.entries import NULL_VERSION, PreconditionMismatch, latest
+from engine.storage.drive import Drive
+from engine.storage.entries import NULL_VERSION, PreconditionMismatch, latest, signature
 from engine.storage.errors import VolumeNotFound
 from engine.v1.records_pb2 import ContentRecord, ObjectEntry, ObjectVersion
 
@@ -72,13 +74,25 @@ class ObjectService:
     # -- reads -----------------------------------------------------------------------
 
     async def _entry(self, eset: ErasureSet, bucket: str, key: str) -> ObjectEntry | None:
-        """The entry a read quorum agrees is newest (latest mtime, then version id)."""
-        entries = await fan_out(eset.drives, lambda d: d.read_entry(bucket, key),
-                                eset.read_quorum)
-        present = [e for e in entries if e is not None and e.versions]
-        if not present:
-            return None
-        return max(present, key=lambda e: (e.versions[0].mtime_ns, e.versions[0].version_id))
+        """The entry a read quorum of the set's drives agrees on (None: agreed absent).
+
+        A drive that missed a write or a delete disagrees and is outvoted, so a stale
+        copy never resurfaces. With no agreement (a write in flight while drives are
+        down) the read fails with 503 rather than guess.
+        """
+        if len(eset.drives) == 1:
+            return await eset.drives[0].read_entry(bucket, key)
+
+        async def read(drive: Drive) -> tuple[ObjectEntry | None]:
+            return (await drive.read_entry(bucket, key),)  # boxed: None is an answer
+
+        answers = [a[0] for a in await fan_out(eset.drives, read, eset.read_quorum) if a]
+        votes = Counter(signature(e) for e in answers)
+        winner, count = votes.most_common(1)[0]
+        if count < eset.read_quorum:
+            raise EngineError("ServiceUnavailable",
+                              "the drives holding this key disagree; retry after healing")
+        return next(e for e in answers if signature(e) == winner) if winner else None
 
     async def _version(self, bucket: str, key: str, version_id: str) -> ObjectVersion:
         await self.buckets.get(bucket)
@@ -112,10 +126,10 @@ class ObjectService:
         read = await self.head_object(bucket, key, version_id=version_id,
                                       range_header=range_header, conditions=conditions)
         eset = self.placement.set_for(bucket, key)
-        reader = await BodyReader(read.version, eset).open()
         whole = (0, read.version.size - 1)
         first, last = (read.range.first, read.range.last) if read.range else whole
-        read.body = reader.stream(first, last)
+        reader = await BodyReader(read.version, eset, first, last).open()
+        read.body = reader.stream()
         return read
 
     # -- writes ----------------------------------------------------------------------
@@ -263,8 +277,9 @@ class ObjectService:
                                    storage_class=new_class)
         else:
             options.storage_class = new_class
-        reader = await BodyReader(source, self.placement.set_for(source_bucket, source_key)).open()
-        body = reader.stream(0, source.size - 1)
+        source_set = self.placement.set_for(source_bucket, source_key)
+        reader = await BodyReader(source, source_set, 0, source.size - 1).open()
+        body = reader.stream()
         try:
             return source, await self.put_object(bucket, key, body, options)
         finally:

@@ -74,7 +74,7 @@ class _LocalShardWriter:
         await asyncio.to_thread(self._writer.abort)
 
 
-class _LocalShardReader:
+class LocalShardReader:
     def __init__(self, reader: ShardReader) -> None:
         self._reader = reader
 
@@ -83,6 +83,9 @@ class _LocalShardReader:
 
     async def close(self) -> None:
         self._reader.close()
+
+    def block_count(self, block_size: int) -> int:
+        return self._reader.block_count(block_size)
 
 
 class LocalDrive:
@@ -189,8 +192,8 @@ class LocalDrive:
 
         return _LocalShardWriter(await asyncio.to_thread(run))
 
-    async def open_shard(self, data_id: str, index: int) -> AsyncShardReader:
-        return _LocalShardReader(self.shards.open(data_id, index))
+    async def open_shard(self, data_id: str, index: int) -> LocalShardReader:
+        return LocalShardReader(self.shards.open(data_id, index))
 
     async def discard(self, data_id: str) -> None:
         await asyncio.to_thread(self.forget, data_id)

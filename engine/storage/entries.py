@@ -59,3 +59,12 @@ def add_version(entry: ObjectEntry | None, version: ObjectVersion, versioning: s
     out.versions.append(version)
     out.versions.extend(kept)
     return out
+
+
+def signature(entry: ObjectEntry | None) -> tuple[str, int, str, bool, str] | None:
+    """What drives must agree on for an entry to be believed: its newest version."""
+    if entry is None or not entry.versions:
+        return None
+    v = entry.versions[0]
+    data_id = v.layout.data_id if v.WhichOneof("body") == "layout" else ""
+    return (v.version_id, v.mtime_ns, v.etag, v.delete_marker, data_id)

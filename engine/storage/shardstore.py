@@ -95,6 +95,11 @@ class ShardReader:
             raise BitrotError(f"{self.path}: block {index} fails its CRC32C")
         return payload
 
+    def block_count(self, block_size: int) -> int:
+        """Blocks in the file, from its size (the last block may be short)."""
+        size = os.fstat(self._fd).st_size
+        return -(-size // (HEADER.size + block_size))
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

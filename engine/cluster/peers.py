@@ -1,0 +1,81 @@
+"""Channels to the other nodes of the cluster, shared by everything that calls a peer.
+
+One channel per peer, created on first use and kept: gRPC multiplexes calls over it and
+reconnects by itself. Reconnect backoff is short so a restarted node is used again
+within seconds. Every call carries the cluster secret and pays the simulated latency
+between availability zones when the peer is in another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+
+from engine.cluster.wire import SECRET_HEADER
+from engine.v1 import node_pb2_grpc
+
+CHANNEL_OPTIONS = [
+    ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    ("grpc.max_send_message_length", 16 * 1024 * 1024),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+]
+
+
+class Peer:
+    """One remote node as seen from this one."""
+
+    def __init__(self, node_id: str, address: str, zone: str, pool: PeerPool) -> None:
+        self.node_id = node_id
+        self.address = address
+        self.zone = zone
+        self._pool = pool
+        self._stub: node_pb2_grpc.NodeStub | None = None
+
+    @property
+    def stub(self) -> node_pb2_grpc.NodeStub:
+        if self._stub is None:
+            channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+            self._pool.channels.append(channel)
+            self._stub = node_pb2_grpc.NodeStub(channel)
+        return self._stub
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._pool.metadata
+
+    @property
+    def timeout(self) -> float:
+        return self._pool.timeout
+
+    async def delay(self) -> None:
+        """The simulated one-way latency to this peer (zero within an AZ)."""
+        if self.zone != self._pool.zone and self._pool.az_latency > 0:
+            await asyncio.sleep(self._pool.az_latency)
+
+
+class PeerPool:
+    def __init__(self, zone: str, secret: str, *, timeout: float = 5.0,
+                 az_latency_ms: float = 0.0) -> None:
+        self.zone = zone
+        self.metadata = ((SECRET_HEADER, secret),)
+        self.timeout = timeout
+        self.az_latency = az_latency_ms / 1000.0
+        self.channels: list[grpc.aio.Channel] = []
+        self._peers: dict[str, Peer] = {}
+
+    def peer(self, node_id: str, address: str, zone: str) -> Peer:
+        if node_id not in self._peers:
+            self._peers[node_id] = Peer(node_id, address, zone, self)
+        return self._peers[node_id]
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+        self.channels.clear()

@@ -28,3 +28,6 @@ class NodeConfig:
     zone: str = "local-a"
     storage: StorageConfig = field(default_factory=StorageConfig)
     grpc_workers: int = 16  # threads for blocking disk work
+    cluster_file: Path | None = None  # a topology file: run as one node of that cluster
+    peer_timeout: float = 5.0  # deadline of every node-to-node call, in seconds
+    allow_reduced_tolerance: bool = False  # accept layouts that cannot lose a whole AZ

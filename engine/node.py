@@ -18,16 +18,16 @@ from grpc_reflection.v1alpha import reflection
 from engine.api.admin_servicer import AdminServicer
 from engine.api.echo_servicer import EchoServicer
 from engine.api.objects_servicer import ObjectStoreServicer
+from engine.assembly import assemble, start_background
 from engine.clock import SystemClock
-from engine.cluster.placement import StaticPlacement
 from engine.config import NodeConfig
-from engine.objects.service import ObjectService
-from engine.storage.drive import LocalDrive
 from engine.v1 import (
     admin_pb2,
     admin_pb2_grpc,
     echo_pb2,
     echo_pb2_grpc,
+    node_pb2,
+    node_pb2_grpc,
     objects_pb2,
     objects_pb2_grpc,
 )
@@ -46,38 +46,44 @@ SERVER_OPTIONS = [
 async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(config.grpc_workers, "engine-io"))
-    drive = LocalDrive(config.data_dir / "drive-0", config.storage.lmdb_map_size)
-    objects = ObjectService(StaticPlacement.single(drive), config.storage, SystemClock())
+    node = await assemble(config, SystemClock())
 
     server = grpc.aio.server(options=SERVER_OPTIONS)
-    objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(objects), server)
-    admin_pb2_grpc.add_AdminServicer_to_server(AdminServicer(config, [drive], objects), server)
+    objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects), server)
+    admin = AdminServicer(config, node)
+    admin_pb2_grpc.add_AdminServicer_to_server(admin, server)
     echo_pb2_grpc.add_EchoServicer_to_server(EchoServicer(), server)
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [
         objects_pb2.DESCRIPTOR.services_by_name["ObjectStore"].full_name,
         admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
         echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name,
-        health.SERVICE_NAME,
-        reflection.SERVICE_NAME,
     ]
-    reflection.enable_server_reflection(names, server)
-    if server.add_insecure_port(config.listen) == 0:
-        raise SystemExit(f"engine: cannot listen on {config.listen}")
+    if node.node_servicer is not None:
+        node_pb2_grpc.add_NodeServicer_to_server(node.node_servicer, server)
+        names.append(node_pb2.DESCRIPTOR.services_by_name["Node"].full_name)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
+                                        server)
+    if server.add_insecure_port(node.listen) == 0:
+        await node.close()
+        raise SystemExit(f"engine: cannot listen on {node.listen}")
     await server.start()
-    for name in ("", *names[:3]):
+    background = start_background(node)
+    for name in ("", *names):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("node %s serving on %s, data in %s", config.node_id, config.listen,
-             config.data_dir.resolve())
+    log.info("node %s (%s) serving on %s, drives %s", node.node_id, node.zone, node.listen,
+             ", ".join(str(d.path.resolve()) for d in node.local))
     try:
         await stop.wait()
     finally:
         log.info("shutting down")
         await health_servicer.enter_graceful_shutdown()
+        for task in background:
+            task.cancel()
         await server.stop(GRACE_SECONDS)
         await _drain(loop)
-        drive.close()
+        await node.close()
         log.info("stopped")
 
 

@@ -142,7 +142,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         if first.WhichOneof("part") != "header":
             raise EngineError("InvalidRequest", "WriteShard starts with its header")
         h = first.header
-        writer = await self.drive(h.drive).create_shard(h.data_id, h.index)
+        writer = await self.drive(h.drive).create_shard(h.data_id, h.index, h.bucket, h.key)
         written = 0
         try:
             async for message in stream:
@@ -180,6 +180,27 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
                 yield pb.ShardBlock(payload=payload, crc32c=crc32c(payload))
         finally:
             await reader.close()
+
+    @peer_unary
+    async def WriteEntry(self, request: pb.WriteEntryRequest, context: Ctx) -> pb.NodeEmpty:
+        entry = request.entry if request.HasField("entry") else None
+        await self.drive(request.drive).write_entry(request.bucket, request.key, entry,
+                                                    request.commit_intent or None)
+        return pb.NodeEmpty()
+
+    @peer_unary
+    async def VerifyShard(self, request: pb.VerifyShardRequest, context: Ctx
+                          ) -> pb.VerifyShardResponse:
+        state = await self.drive(request.drive).verify_shard(
+            request.data_id, request.index, request.block_size, request.blocks)
+        return pb.VerifyShardResponse(state=state)
+
+    @peer_unary
+    async def PendingWrites(self, request: pb.PendingWritesRequest, context: Ctx
+                            ) -> pb.PendingWritesResponse:
+        writes = await self.drive(request.drive).pending_writes(request.started_before_ns)
+        return pb.PendingWritesResponse(writes=[
+            pb.PendingWrite(data_id=d, bucket=b, key=k) for d, b, k in writes])
 
     @peer_unary
     async def Discard(self, request: pb.DiscardRequest, context: Ctx) -> pb.NodeEmpty:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from engine.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN, NodeConfig
@@ -15,6 +16,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="data directory (default: ./engine-data)")
     p.add_argument("--listen", default=DEFAULT_LISTEN,
                    help="gRPC address to listen on (default: 127.0.0.1:50051)")
+    p.add_argument("--cluster", type=Path, metavar="FILE",
+                   help="topology file: run as one node of that cluster (needs --node)")
+    p.add_argument("--node", metavar="ID", help="this node's id in the topology file")
+    p.add_argument("--peer-timeout", type=float, default=5.0,
+                   help="deadline of node-to-node calls in seconds (default 5)")
+    p.add_argument("--allow-reduced-tolerance", action="store_true",
+                   help="accept a layout that cannot lose a whole AZ (fewer than 3 AZs)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(run=run)
@@ -27,5 +35,10 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    serve(NodeConfig(data_dir=args.data, listen=args.listen))
+    if (args.cluster is None) != (args.node is None):
+        print("engine serve: --cluster and --node go together", file=sys.stderr)
+        return 2
+    serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
+                     cluster_file=args.cluster, peer_timeout=args.peer_timeout,
+                     allow_reduced_tolerance=args.allow_reduced_tolerance))
     return 0

@@ -119,13 +119,34 @@ class RemoteDrive:
 
     # -- shards ----------------------------------------------------------------------
 
-    async def create_shard(self, data_id: str, index: int) -> RemoteShardWriter:
+    async def write_entry(self, bucket: str, key: str, entry: ObjectEntry | None,
+                          commit_intent: str | None = None) -> None:
+        request = pb.WriteEntryRequest(drive=self.drive_index, bucket=bucket, key=key,
+                                       commit_intent=commit_intent or "")
+        if entry is not None:
+            request.entry.CopyFrom(entry)
+        await self._call(self.peer.stub.WriteEntry, request)
+
+    async def create_shard(self, data_id: str, index: int, bucket: str = "",
+                           key: str = "") -> RemoteShardWriter:
         await self.peer.delay()
         call = self.peer.stub.WriteShard(metadata=self.peer.metadata)
         writer = RemoteShardWriter(call, self)
         await writer.send(pb.WriteShardRequest(header=pb.WriteShardHeader(
-            drive=self.drive_index, data_id=data_id, index=index)))
+            drive=self.drive_index, data_id=data_id, index=index, bucket=bucket, key=key)))
         return writer
+
+    async def verify_shard(self, data_id: str, index: int, block_size: int,
+                           blocks: int) -> str:
+        r = await self._call(self.peer.stub.VerifyShard, pb.VerifyShardRequest(
+            drive=self.drive_index, data_id=data_id, index=index, block_size=block_size,
+            blocks=blocks))
+        return r.state
+
+    async def pending_writes(self, started_before_ns: int) -> list[tuple[str, str, str]]:
+        r = await self._call(self.peer.stub.PendingWrites, pb.PendingWritesRequest(
+            drive=self.drive_index, started_before_ns=started_before_ns))
+        return [(w.data_id, w.bucket, w.key) for w in r.writes]
 
     async def open_shard(self, data_id: str, index: int) -> RemoteShardReader:
         return RemoteShardReader(self, data_id, index)

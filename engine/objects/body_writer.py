@@ -39,8 +39,10 @@ class WrittenBody:
 
 
 class BodyWriter:
-    def __init__(self, eset: ErasureSet, config: StorageConfig) -> None:
+    def __init__(self, eset: ErasureSet, config: StorageConfig, bucket: str = "",
+                 key: str = "") -> None:
         self.eset = eset
+        self.bucket, self.key = bucket, key
         self.config = config
         self.data_id = uuid.uuid4().hex
         self._writers: list[AsyncShardWriter | None] = []
@@ -112,7 +114,8 @@ class BodyWriter:
 
     async def _open(self) -> None:
         async def create(drive: Drive) -> AsyncShardWriter:
-            return await drive.create_shard(self.data_id, self.eset.drives.index(drive))
+            return await drive.create_shard(self.data_id, self.eset.drives.index(drive),
+                                            self.bucket, self.key)
 
         self._writers = await fan_out(self.eset.drives, create, self.eset.write_quorum)
 

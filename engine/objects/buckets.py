@@ -7,6 +7,8 @@ metadata transaction. The cluster replaces this registry with a Raft-replicated 
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from engine.clock import Clock
 from engine.cluster.placement import Placement
 from engine.errors import EngineError
@@ -17,6 +19,15 @@ from engine.storage.errors import VolumeExists, VolumeNotEmpty, VolumeNotFound
 from engine.v1.records_pb2 import BucketRecord
 
 REGION = "us-east-1"
+
+
+class Buckets(Protocol):
+    """What the object service needs of a bucket registry (local or replicated)."""
+
+    async def create(self, name: str, region: str = "") -> BucketRecord: ...
+    async def get(self, name: str) -> BucketRecord: ...
+    async def list(self) -> list[BucketRecord]: ...
+    async def delete(self, name: str) -> None: ...
 
 
 class BucketRegistry:

@@ -20,7 +20,7 @@ from engine.errors import EngineError
 from engine.objects import conditions as cond
 from engine.objects.body_reader import BodyReader
 from engine.objects.body_writer import BodyWriter, WrittenBody
-from engine.objects.buckets import BucketRegistry
+from engine.objects.buckets import BucketRegistry, Buckets
 from engine.objects.listing import MAX_KEYS, ListPage, decode_token, list_page
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
 from engine.objects.quorum import fan_out
@@ -65,11 +65,12 @@ def crc32c_b64(value: int) -> str:
 
 
 class ObjectService:
-    def __init__(self, placement: Placement, config: StorageConfig, clock: Clock) -> None:
+    def __init__(self, placement: Placement, config: StorageConfig, clock: Clock,
+                 buckets: Buckets | None = None) -> None:
         self.placement = placement
         self.config = config
         self.clock = clock
-        self.buckets = BucketRegistry(placement, clock)
+        self.buckets: Buckets = buckets or BucketRegistry(placement, clock)
 
     # -- reads -----------------------------------------------------------------------
 
@@ -154,7 +155,7 @@ class ObjectService:
         expected_md5 = _decode_digest(options.content_md5, 16, "Content-MD5")
         expected_crc = _decode_digest(options.checksum_crc32c, 4, "x-amz-checksum-crc32c")
         eset = self.placement.set_for(bucket, key)
-        writer = BodyWriter(eset, self.config)
+        writer = BodyWriter(eset, self.config, bucket, key)
         try:
             written = await writer.write(body, max_size)
         except EngineError as exc:

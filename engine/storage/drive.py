@@ -14,7 +14,9 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
+from engine.clock import Clock, SystemClock
 from engine.storage.entries import add_version, check_expectation
+from engine.storage.errors import BitrotError, ShardMissing
 from engine.storage.group_commit import GroupCommitter
 from engine.storage.metastore import GARBAGE, Listing, MetaStore
 from engine.storage.shardstore import ShardReader, ShardStore, ShardWriter
@@ -52,8 +54,18 @@ class Drive(Protocol):
     async def list_entries(
         self, bucket: str, prefix: str, after: str, delimiter: str, limit: int
     ) -> Listing: ...
-    async def create_shard(self, data_id: str, index: int) -> AsyncShardWriter: ...
+    async def write_entry(self, bucket: str, key: str, entry: ObjectEntry | None,
+                          commit_intent: str | None = None) -> None:
+        """Replace the key's whole entry (healing): None removes it."""
+        ...
+    async def create_shard(self, data_id: str, index: int, bucket: str = "",
+                           key: str = "") -> AsyncShardWriter: ...
     async def open_shard(self, data_id: str, index: int) -> AsyncShardReader: ...
+    async def verify_shard(self, data_id: str, index: int, block_size: int,
+                           blocks: int) -> str:
+        """"ok", "missing" or "corrupt", after reading every block."""
+        ...
+    async def pending_writes(self, started_before_ns: int) -> list[tuple[str, str, str]]: ...
     async def discard(self, data_id: str) -> None:
         """Forget a write: its shard files and its intent record."""
         ...
@@ -89,7 +101,8 @@ class LocalShardReader:
 
 
 class LocalDrive:
-    def __init__(self, path: Path, map_size: int) -> None:
+    def __init__(self, path: Path, map_size: int, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
         self.path = path
         self.name = str(path)
         path.mkdir(parents=True, exist_ok=True)
@@ -185,9 +198,18 @@ class LocalDrive:
 
     # -- shards ----------------------------------------------------------------------
 
-    async def create_shard(self, data_id: str, index: int) -> AsyncShardWriter:
+    async def write_entry(self, bucket: str, key: str, entry: ObjectEntry | None,
+                          commit_intent: str | None = None) -> None:
+        garbage = await self._committer.submit(
+            lambda txn: self.meta.update_in(txn, bucket, key, lambda _old: entry, commit_intent)
+        )
+        if garbage:
+            await asyncio.to_thread(self.collect, garbage)
+
+    async def create_shard(self, data_id: str, index: int, bucket: str = "",
+                           key: str = "") -> AsyncShardWriter:
         def run() -> ShardWriter:
-            self.meta.add_intent(data_id)
+            self.meta.add_intent(data_id, bucket, key, self.clock.now_ns())
             return self.shards.create(data_id, index)
 
         return _LocalShardWriter(await asyncio.to_thread(run))
@@ -197,6 +219,29 @@ class LocalDrive:
 
     async def discard(self, data_id: str) -> None:
         await asyncio.to_thread(self.forget, data_id)
+
+    async def verify_shard(self, data_id: str, index: int, block_size: int,
+                           blocks: int) -> str:
+        def run() -> str:
+            try:
+                reader = self.shards.open(data_id, index)
+            except ShardMissing:
+                return "missing"
+            try:
+                if reader.block_count(block_size) != blocks:
+                    return "corrupt"
+                for i in range(blocks):
+                    reader.read_block(i, block_size)
+            except BitrotError:
+                return "corrupt"
+            finally:
+                reader.close()
+            return "ok"
+
+        return await asyncio.to_thread(run)
+
+    async def pending_writes(self, started_before_ns: int) -> list[tuple[str, str, str]]:
+        return await asyncio.to_thread(self.meta.pending_writes, started_before_ns)
 
     async def status(self) -> DriveStatus:
         def run() -> DriveStatus:

@@ -15,6 +15,7 @@ has been fsynced). Three sub-databases:
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from engine.v1.records_pb2 import BucketRecord, ObjectEntry, OverflowEntry
 
 PENDING = b"P"
 GARBAGE = b"G"
+_STAMP = struct.Struct("<q")
 
 EntryUpdate = Callable[[ObjectEntry | None], ObjectEntry | None]
 Listing = list[tuple[str, ObjectEntry | None]]  # None marks a common prefix
@@ -226,9 +228,11 @@ class MetaStore:
 
     # -- intents ---------------------------------------------------------------------
 
-    def add_intent(self, data_id: str) -> None:
+    def add_intent(self, data_id: str, bucket: str = "", key: str = "", now_ns: int = 0) -> None:
+        """Record a write about to start; bucket and key let healing judge it later."""
+        value = PENDING + _STAMP.pack(now_ns) + bucket.encode() + b"\x00" + key.encode()
         with self.env.begin(write=True, db=self._intents) as txn:
-            txn.put(data_id.encode(), PENDING)
+            txn.put(data_id.encode(), value)
 
     def clear_intents(self, data_ids_: list[str]) -> None:
         with self.env.begin(write=True, db=self._intents) as txn:
@@ -238,4 +242,18 @@ class MetaStore:
     def intents(self) -> dict[str, bytes]:
         """Every data id whose shard files may need deleting: pending or garbage."""
         with self.env.begin(db=self._intents) as txn:
-            return {k.decode(): v for k, v in txn.cursor()}
+            return {k.decode(): v[:1] for k, v in txn.cursor()}
+
+    def pending_writes(self, started_before_ns: int) -> list[tuple[str, str, str]]:
+        """(data id, bucket, key) of writes begun before the given time and never
+        committed here: their coordinator died or gave up. Healing decides their fate."""
+        out = []
+        with self.env.begin(db=self._intents) as txn:
+            for k, v in txn.cursor():
+                if v[:1] != PENDING or len(v) < 1 + _STAMP.size:
+                    continue
+                (started,) = _STAMP.unpack_from(v, 1)
+                if started < started_before_ns:
+                    bucket, _, key = v[1 + _STAMP.size :].partition(b"\x00")
+                    out.append((k.decode(), bucket.decode(), key.decode()))
+        return out

@@ -24,6 +24,7 @@ from engine.cluster.remote_drive import RemoteDrive
 from engine.cluster.topology import Topology
 from engine.config import NodeConfig
 from engine.objects.cluster_buckets import ClusterBucketRegistry
+from engine.objects.heal import Healer, RepairQueue
 from engine.objects.service import ObjectService
 from engine.storage.codec import codec_for
 from engine.storage.drive import Drive, LocalDrive
@@ -40,6 +41,7 @@ class Assembly:
     cluster_name: str
     local: list[LocalDrive]
     objects: ObjectService
+    healer: Healer
     node_servicer: NodeServicer | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -53,9 +55,10 @@ class Assembly:
 
 def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     drive = LocalDrive(config.data_dir / "drive-0", config.storage.lmdb_map_size)
-    objects = ObjectService(StaticPlacement.single(drive), config.storage, clock)
+    placement = StaticPlacement.single(drive)
+    objects = ObjectService(placement, config.storage, clock)
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
-                    objects, closers=[drive.close])
+                    objects, Healer(placement, clock), closers=[drive.close])
 
 
 async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
@@ -84,6 +87,11 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
                             topology.secret, me.drives[0] / "raft", clock=clock)
     buckets = ClusterBucketRegistry(table, placement, local, clock)
     objects = ObjectService(placement, config.storage, clock, buckets=buckets)
+    healer = Healer(placement, clock)
+    repairs = RepairQueue(healer)
+    objects.on_degraded = repairs.submit
+    # Each node scans the sets whose first drive it owns, so every set has one scanner.
+    scanned = [s for s, p in zip(sets, plan, strict=True) if p.drives[0].node_id == me.id]
     for s in plan:
         log.info("erasure set %d: %d+%d over %s", s.index, s.data_shards, s.parity_shards,
                  ", ".join(f"{r.node_id}/d{r.drive_index}({r.zone})" for r in s.drives))
@@ -97,10 +105,14 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         for d in local:
             d.close()
 
+    async def scan() -> None:
+        await healer.scan_forever(scanned, buckets.list, config.scan_interval,
+                                  config.scan_rate)
+
     return Assembly(
-        me.address, me.id, me.zone, topology.name, local, objects,
+        me.address, me.id, me.zone, topology.name, local, objects, healer,
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
-        background=[reconcile],
+        background=[reconcile, repairs.run, scan],
         closers=[close_drives, table.close, pool.close],
     )
 

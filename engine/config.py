@@ -31,3 +31,5 @@ class NodeConfig:
     cluster_file: Path | None = None  # a topology file: run as one node of that cluster
     peer_timeout: float = 5.0  # deadline of every node-to-node call, in seconds
     allow_reduced_tolerance: bool = False  # accept layouts that cannot lose a whole AZ
+    scan_interval: float = 300.0  # seconds between background healing passes
+    scan_rate: float = 200.0  # objects per second a background pass may check

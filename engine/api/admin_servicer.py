@@ -8,8 +8,10 @@ import grpc
 
 from engine import __version__
 from engine._hotpath import backend
+from engine.api.rpc import unary
 from engine.assembly import Assembly
 from engine.config import NodeConfig
+from engine.objects.heal import DEFAULT_GRACE_SECONDS
 from engine.v1 import admin_pb2 as pb
 from engine.v1 import admin_pb2_grpc
 
@@ -20,6 +22,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._node = node
         self._started = time.monotonic()
 
+    @unary
     async def GetStatus(self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext
                         ) -> pb.GetStatusResponse:
         n = self._node
@@ -32,3 +35,23 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             hotpath_backend=backend(),
         )
         return pb.GetStatusResponse(cluster_name=n.cluster_name, nodes=[node])
+
+    @unary
+    async def Heal(self, request: pb.HealRequest, context: grpc.aio.ServicerContext
+                   ) -> pb.HealResponse:
+        started = time.monotonic()
+        n = self._node
+        if request.bucket:
+            buckets = [(await n.objects.buckets.get(request.bucket)).name]
+        else:
+            buckets = [b.name for b in await n.objects.buckets.list()]
+        grace = (request.pending_grace_seconds if request.HasField("pending_grace_seconds")
+                 else DEFAULT_GRACE_SECONDS)
+        report = await n.healer.heal_all(buckets, grace_seconds=grace)
+        return pb.HealResponse(
+            objects_checked=report.objects_checked, entries_fixed=report.entries_fixed,
+            entries_removed=report.entries_removed, shards_checked=report.shards_checked,
+            shards_rebuilt=report.shards_rebuilt, pending_discarded=report.pending_discarded,
+            unresolved=report.unresolved, errors=report.errors[:100],
+            seconds=time.monotonic() - started,
+        )

@@ -6,14 +6,14 @@ import argparse
 import sys
 
 from engine import __version__
-from engine.cli import bench, cluster, s3, serve, status
+from engine.cli import admin, bench, cluster, s3, serve, status
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engine", description=__doc__)
     parser.add_argument("--version", action="version", version=f"engine {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, cluster, s3, status, bench):
+    for module in (serve, cluster, s3, status, admin, bench):
         module.register(sub)
     return parser
 

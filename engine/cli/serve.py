@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="deadline of node-to-node calls in seconds (default 5)")
     p.add_argument("--allow-reduced-tolerance", action="store_true",
                    help="accept a layout that cannot lose a whole AZ (fewer than 3 AZs)")
+    p.add_argument("--scan-interval", type=float, default=300.0,
+                   help="seconds between background healing passes (default 300)")
+    p.add_argument("--scan-rate", type=float, default=200.0,
+                   help="objects per second a healing pass may check (default 200)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(run=run)
@@ -40,5 +44,6 @@ def run(args: argparse.Namespace) -> int:
         return 2
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
-                     allow_reduced_tolerance=args.allow_reduced_tolerance))
+                     allow_reduced_tolerance=args.allow_reduced_tolerance,
+                     scan_interval=args.scan_interval, scan_rate=args.scan_rate))
     return 0

@@ -10,7 +10,7 @@ import asyncio
 import base64
 import binascii
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 from engine.clock import Clock
@@ -71,6 +71,8 @@ class ObjectService:
         self.config = config
         self.clock = clock
         self.buckets: Buckets = buckets or BucketRegistry(placement, clock)
+        # Told about every key a read found damaged (missing/corrupt shard, dead drive).
+        self.on_degraded: Callable[[ErasureSet, str, str], None] | None = None
 
     # -- reads -----------------------------------------------------------------------
 
@@ -129,9 +131,17 @@ class ObjectService:
         eset = self.placement.set_for(bucket, key)
         whole = (0, read.version.size - 1)
         first, last = (read.range.first, read.range.last) if read.range else whole
-        reader = await BodyReader(read.version, eset, first, last).open()
+        reader = await BodyReader(read.version, eset, first, last,
+                                  self._degraded_hook(eset, bucket, key)).open()
         read.body = reader.stream()
         return read
+
+    def _degraded_hook(self, eset: ErasureSet, bucket: str, key: str
+                       ) -> Callable[[ObjectVersion, set[int]], None] | None:
+        hook = self.on_degraded
+        if hook is None:
+            return None
+        return lambda _version, _bad: hook(eset, bucket, key)
 
     # -- writes ----------------------------------------------------------------------
 

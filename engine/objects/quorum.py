@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import TypeVar
 
 from engine.errors import EngineError
@@ -53,3 +53,36 @@ async def fan_out(
         "ServiceUnavailable",
         f"only {ok} of {len(drives)} drives answered; {quorum} are needed",
     ) from failures[0]
+
+
+async def first_agreement(
+    drives: Sequence[Drive], call: Callable[[Drive], Awaitable[T]], quorum: int,
+    vote: Callable[[T], Hashable],
+) -> T:
+    """The first result that `quorum` drives agree on (by `vote`), without waiting for
+    slower drives: a hung peer then costs nothing while the rest agree. Raises 503 when
+    agreement became impossible."""
+    tasks = [asyncio.ensure_future(call(d)) for d in drives]
+    tally: Counter[Hashable] = Counter()
+    failed = 0
+    try:
+        for next_done in asyncio.as_completed(tasks):
+            try:
+                result = await next_done
+            except Exception as exc:
+                failed += 1
+                log.debug("drive failed during a quorum read: %r", exc)
+            else:
+                choice = vote(result)
+                tally[choice] += 1
+                if tally[choice] >= quorum:
+                    return result
+            leader = max(tally.values(), default=0)
+            undecided = len(drives) - failed - sum(tally.values())
+            if leader + undecided < quorum:
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+    raise EngineError("ServiceUnavailable",
+                      f"{quorum} of {len(drives)} drives do not agree (or did not answer)")

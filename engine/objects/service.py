@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -23,9 +22,8 @@ from engine.objects.body_writer import BodyWriter, WrittenBody
 from engine.objects.buckets import BucketRegistry, Buckets
 from engine.objects.listing import MAX_KEYS, ListPage, decode_token, list_page
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
-from engine.objects.quorum import fan_out
+from engine.objects.quorum import fan_out, first_agreement
 from engine.objects.ranges import ByteRange, parse_range
-from engine.storage.drive import Drive
 from engine.storage.entries import NULL_VERSION, PreconditionMismatch, latest, signature
 from engine.storage.errors import VolumeNotFound
 from engine.v1.records_pb2 import ContentRecord, ObjectEntry, ObjectVersion
@@ -80,22 +78,15 @@ class ObjectService:
         """The entry a read quorum of the set's drives agrees on (None: agreed absent).
 
         A drive that missed a write or a delete disagrees and is outvoted, so a stale
-        copy never resurfaces. With no agreement (a write in flight while drives are
-        down) the read fails with 503 rather than guess.
+        copy never resurfaces. The answer is taken as soon as a quorum agrees, so a hung
+        drive does not slow reads down. With no agreement possible (a write in flight
+        while drives are down) the read fails with 503 rather than guess.
         """
         if len(eset.drives) == 1:
             return await eset.drives[0].read_entry(bucket, key)
-
-        async def read(drive: Drive) -> tuple[ObjectEntry | None]:
-            return (await drive.read_entry(bucket, key),)  # boxed: None is an answer
-
-        answers = [a[0] for a in await fan_out(eset.drives, read, eset.read_quorum) if a]
-        votes = Counter(signature(e) for e in answers)
-        winner, count = votes.most_common(1)[0]
-        if count < eset.read_quorum:
-            raise EngineError("ServiceUnavailable",
-                              "the drives holding this key disagree; retry after healing")
-        return next(e for e in answers if signature(e) == winner) if winner else None
+        return await first_agreement(
+            eset.drives, lambda d: d.read_entry(bucket, key), eset.read_quorum, signature
+        )
 
     async def _version(self, bucket: str, key: str, version_id: str) -> ObjectVersion:
         await self.buckets.get(bucket)

@@ -52,6 +52,6 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             objects_checked=report.objects_checked, entries_fixed=report.entries_fixed,
             entries_removed=report.entries_removed, shards_checked=report.shards_checked,
             shards_rebuilt=report.shards_rebuilt, pending_discarded=report.pending_discarded,
-            unresolved=report.unresolved, errors=report.errors[:100],
+            unresolved=report.unresolved, partial=report.partial, errors=report.errors[:100],
             seconds=time.monotonic() - started,
         )

@@ -143,6 +143,9 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
             raise EngineError("InvalidRequest", "WriteShard starts with its header")
         h = first.header
         writer = await self.drive(h.drive).create_shard(h.data_id, h.index, h.bucket, h.key)
+        # If the caller vanishes, grpc may drop this handler without resuming it, so the
+        # except below is not enough: abort when the RPC ends (a no-op after commit).
+        context.add_done_callback(lambda _: writer.abort_now())
         written = 0
         try:
             async for message in stream:

@@ -13,7 +13,7 @@ from engine.errors import EngineError
 from engine.v1 import admin_pb2, admin_pb2_grpc
 
 FIELDS = ("objects_checked", "entries_fixed", "entries_removed", "shards_checked",
-          "shards_rebuilt", "pending_discarded", "unresolved")
+          "shards_rebuilt", "pending_discarded", "unresolved", "partial")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,4 +51,5 @@ def run_heal(args: argparse.Namespace) -> int:
         print(f"{'seconds':>18}: {result['seconds']}")
         for error in result["errors"]:
             print(f"  error: {error}")
-    return 0 if not report.unresolved and not report.errors else 3
+    # 3: something is left to heal (unreachable drives, too few good shards, errors)
+    return 0 if not (report.unresolved or report.partial or report.errors) else 3

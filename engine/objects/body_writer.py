@@ -36,6 +36,7 @@ class WrittenBody:
     crc32c: int
     inline: bytes | None = None
     layout: DataLayout | None = None
+    durable: tuple[int, ...] = ()  # drives (set indices) holding a durable shard
 
 
 class BodyWriter:
@@ -88,8 +89,9 @@ class BodyWriter:
             parity_shards=self.eset.codec.parity_shards, stripe_size=self.config.stripe_size,
             block_size=self._block_size, codec=self.eset.codec.name,
         )
+        durable = tuple(i for i, w in enumerate(self._writers) if w is not None)
         return WrittenBody(self._size, self._md5.hexdigest(), self._md5.digest(), self._crc,
-                           layout=layout)
+                           layout=layout, durable=durable)
 
     def _check_size(self, size: int, max_size: int) -> None:
         if size > max_size:
@@ -143,9 +145,12 @@ class BodyWriter:
         return [(s, crc32c(s)) for s in shards], stripe_crc
 
     async def _finish(self) -> None:
-        live = [w for w in self._writers if w is not None]
-        results = await asyncio.gather(*(w.commit() for w in live), return_exceptions=True)
-        if sum(not isinstance(r, BaseException) for r in results) < self.eset.write_quorum:
+        live = [(i, w) for i, w in enumerate(self._writers) if w is not None]
+        results = await asyncio.gather(*(w.commit() for _, w in live), return_exceptions=True)
+        for (i, _), result in zip(live, results, strict=True):
+            if isinstance(result, BaseException):
+                self._writers[i] = None  # no durable shard there: no metadata either
+        if sum(w is not None for w in self._writers) < self.eset.write_quorum:
             raise EngineError("ServiceUnavailable", "too few drives made the data durable")
 
     async def discard(self) -> None:

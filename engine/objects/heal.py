@@ -49,6 +49,7 @@ class HealReport:
     shards_rebuilt: int = 0
     pending_discarded: int = 0
     unresolved: int = 0
+    partial: int = 0  # objects healed while some of their drives were unreachable
     errors: list[str] = field(default_factory=list)
 
     def merge(self, other: HealReport) -> None:
@@ -80,6 +81,8 @@ class Healer:
             report.unresolved += 1  # no majority yet (a write in flight): next pass
             return
         report.objects_checked += 1
+        if len(online) < len(drives):
+            report.partial += 1
         winner = next(e for e in online.values() if signature(e) == winner_sig)
         if winner is None:
             for i, entry in online.items():

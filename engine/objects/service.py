@@ -184,7 +184,8 @@ class ObjectService:
 
         async def commit_or_discard() -> None:
             try:
-                await self._commit(eset, bucket, key, version, record.versioning, options)
+                await self._commit(eset, bucket, key, version, record.versioning, options,
+                                   written.durable)
             except BaseException:
                 if written.layout is not None:
                     await writer.discard()
@@ -198,11 +199,15 @@ class ObjectService:
 
     async def _commit(
         self, eset: ErasureSet, bucket: str, key: str, version: ObjectVersion,
-        versioning: str, options: WriteOptions,
+        versioning: str, options: WriteOptions, durable: tuple[int, ...] = (),
     ) -> None:
+        """Commit the version's metadata on the drives that hold its data (all drives
+        for an inline object): metadata never points at a shard a drive lacks, and a
+        drive that failed during the data phase costs no second deadline."""
+        drives = [eset.drives[i] for i in durable] if durable else list(eset.drives)
         try:
             await fan_out(
-                eset.drives,
+                drives,
                 lambda d: d.write_version(bucket, key, version, versioning=versioning,
                                           if_match=options.if_match,
                                           if_none_match=options.if_none_match),

@@ -72,7 +72,7 @@ class Drive(Protocol):
     async def status(self) -> DriveStatus: ...
 
 
-class _LocalShardWriter:
+class LocalShardWriter:
     def __init__(self, writer: ShardWriter) -> None:
         self._writer = writer
 
@@ -84,6 +84,10 @@ class _LocalShardWriter:
 
     async def abort(self) -> None:
         await asyncio.to_thread(self._writer.abort)
+
+    def abort_now(self) -> None:
+        """Abort from a callback that cannot await (a close and an unlink)."""
+        self._writer.abort()
 
 
 class LocalShardReader:
@@ -207,12 +211,12 @@ class LocalDrive:
             await asyncio.to_thread(self.collect, garbage)
 
     async def create_shard(self, data_id: str, index: int, bucket: str = "",
-                           key: str = "") -> AsyncShardWriter:
+                           key: str = "") -> LocalShardWriter:
         def run() -> ShardWriter:
             self.meta.add_intent(data_id, bucket, key, self.clock.now_ns())
             return self.shards.create(data_id, index)
 
-        return _LocalShardWriter(await asyncio.to_thread(run))
+        return LocalShardWriter(await asyncio.to_thread(run))
 
     async def open_shard(self, data_id: str, index: int) -> LocalShardReader:
         return LocalShardReader(self.shards.open(data_id, index))

@@ -18,6 +18,7 @@ import contextlib
 import os
 import secrets
 import struct
+import threading
 from pathlib import Path
 
 from engine._hotpath import crc32c
@@ -41,6 +42,7 @@ class ShardWriter:
         self._tmp = tmp
         self._final = final
         self._fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._lock = threading.Lock()  # abort may come from another thread mid-commit
         self.bytes_written = 0
 
     def write_block(self, payload: bytes | memoryview, crc: int) -> None:
@@ -53,9 +55,15 @@ class ShardWriter:
         self.bytes_written += total
 
     def commit(self) -> None:
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = -1
+        with self._lock:
+            if self._fd < 0:
+                raise ShardMissing(f"{self._final}: write was aborted")
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+            self._publish()
+
+    def _publish(self) -> None:
         parent = self._final.parent
         created = not parent.exists()
         parent.mkdir(parents=True, exist_ok=True)
@@ -65,11 +73,14 @@ class ShardWriter:
             _fsync_dir(parent.parent)
 
     def abort(self) -> None:
-        if self._fd >= 0:
+        """Drop an unfinished write; a no-op once committed (or already aborted)."""
+        with self._lock:
+            if self._fd < 0:
+                return
             os.close(self._fd)
             self._fd = -1
-        with contextlib.suppress(FileNotFoundError):
-            self._tmp.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
 
 
 class ShardReader:
@@ -128,10 +139,12 @@ class ShardStore:
         return ShardReader(self.path(data_id, index))
 
     def delete(self, data_id: str) -> int:
-        """Remove every shard file of `data_id` on this drive; returns how many."""
+        """Remove every shard file of `data_id` on this drive, finished or still under
+        tmp/ (a writer whose stream died); returns how many."""
         folder = self.path(data_id, 0).parent
         removed = 0
-        for f in folder.glob(f"{data_id}.*") if folder.exists() else []:
+        for f in [*(folder.glob(f"{data_id}.*") if folder.exists() else []),
+                  *self.tmp.glob(f"{data_id}.*")]:
             with contextlib.suppress(FileNotFoundError):
                 f.unlink()
                 removed += 1

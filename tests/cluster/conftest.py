@@ -25,7 +25,7 @@ from typing import Any
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from conftest import wait_healthy  # tests/conftest.py (tests/ is on sys.path)
 
 from engine.client import client as sdk_client
 from engine.cluster.layout import plan_erasure_sets
@@ -153,25 +153,6 @@ def parse_blocks(path: Path) -> Iterator[tuple[int, int, int, bytes]]:
             raise ValueError(f"{path}: truncated block payload at {offset}")
         yield offset, length, crc, payload
         offset += HEADER_SIZE + length
-
-
-def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes]) -> None:
-    """Until the node's gRPC health service answers SERVING (as tests/conftest.py does)."""
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(endpoint) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"engine serve exited with {proc.returncode}")
-            try:
-                resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{endpoint} not healthy after {timeout}s")
-            time.sleep(0.05)
 
 
 # -- the cluster -----------------------------------------------------------------------

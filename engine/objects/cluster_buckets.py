@@ -65,10 +65,8 @@ class ClusterBucketRegistry:
 
     async def delete(self, name: str) -> None:
         await self.get(name)
-        for eset in self._placement.sets():
-            page = await list_page([eset], name, "", "", "", 1)
-            if page.contents:
-                raise EngineError("BucketNotEmpty", BucketName=name)
+        if (await list_page(self._placement.sets(), name, "", "", "", 1)).contents:
+            raise EngineError("BucketNotEmpty", BucketName=name)
         if not await self._table.delete(name):
             raise EngineError("NoSuchBucket", BucketName=name)
         await asyncio.gather(*(self._drop(d, name) for d in self._drives))

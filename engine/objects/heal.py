@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from engine._hotpath import crc32c
 from engine.clock import Clock
@@ -51,12 +51,6 @@ class HealReport:
     unresolved: int = 0
     partial: int = 0  # objects healed while some of their drives were unreachable
     errors: list[str] = field(default_factory=list)
-
-    def merge(self, other: HealReport) -> None:
-        for f in fields(self):
-            if f.name != "errors":
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-        self.errors += other.errors
 
 
 class Healer:

@@ -124,19 +124,14 @@ class LocalDrive:
         that never committed, and shard files of versions that were replaced."""
         tmp = self.shards.clean_tmp()
         intents = self.meta.intents()
-        for data_id in intents:
-            self.shards.delete(data_id)
-        self.meta.clear_intents(list(intents))
+        self.collect(list(intents))
         if tmp or intents:
             pending = sum(1 for v in intents.values() if v != GARBAGE)
             log.info("drive %s: recovered %d temp files, %d unfinished writes, %d garbage",
                      self.name, tmp, pending, len(intents) - pending)
 
-    def forget(self, data_id: str) -> None:
-        self.shards.delete(data_id)
-        self.meta.clear_intents([data_id])
-
     def collect(self, garbage: list[str]) -> None:
+        """Delete the shard files of these data ids, then forget their intents."""
         for data_id in garbage:
             self.shards.delete(data_id)
         if garbage:
@@ -222,7 +217,7 @@ class LocalDrive:
         return LocalShardReader(self.shards.open(data_id, index))
 
     async def discard(self, data_id: str) -> None:
-        await asyncio.to_thread(self.forget, data_id)
+        await asyncio.to_thread(self.collect, [data_id])
 
     async def verify_shard(self, data_id: str, index: int, block_size: int,
                            blocks: int) -> str:

@@ -43,16 +43,14 @@ class ShardWriter:
         self._final = final
         self._fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self._lock = threading.Lock()  # abort may come from another thread mid-commit
-        self.bytes_written = 0
 
     def write_block(self, payload: bytes | memoryview, crc: int) -> None:
-        parts: list[bytes | memoryview] = [HEADER.pack(len(payload), crc), payload]
-        total = HEADER.size + len(payload)
-        done = os.writev(self._fd, parts)
-        while done < total:  # short writes are legal; finish the rest
-            rest = (HEADER.pack(len(payload), crc) + bytes(payload))[done:]
-            done += os.write(self._fd, rest)
-        self.bytes_written += total
+        header = HEADER.pack(len(payload), crc)
+        done = os.writev(self._fd, [header, payload])
+        if done < len(header) + len(payload):  # a short write is legal; finish the rest
+            rest = memoryview(header + bytes(payload))[done:]
+            while rest:
+                rest = rest[os.write(self._fd, rest):]
 
     def commit(self) -> None:
         with self._lock:

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SOURCES := pyproject.toml setup.py $(wildcard proto/engine/v1/*.proto) $(wildcard native/*.pyx native/*.pxd native/*.h)
 
-.PHONY: setup serve test lint bench clean
+.PHONY: setup stubs serve test lint bench clean
 
 $(STAMP): $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,11 @@ $(STAMP): $(SOURCES)
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# Regenerate the gRPC stubs after editing a .proto, without reinstalling.
+stubs:
+	$(PY) setup.py -q --version >/dev/null
+	touch $(STAMP)
 
 serve: setup
 	$(VENV)/bin/engine serve

@@ -44,6 +44,16 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.ABORTED,
         "A conflicting operation occurred. If using PutObject you can retry the request.",
     ),
+    "EntityTooSmall": (
+        400,
+        C.INVALID_ARGUMENT,
+        "Your proposed upload is smaller than the minimum allowed object size.",
+    ),
+    "IllegalVersioningConfigurationException": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The versioning configuration specified in the request is invalid.",
+    ),
     "EntityTooLarge": (
         400,
         C.INVALID_ARGUMENT,
@@ -63,8 +73,23 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.FAILED_PRECONDITION,
         "The operation is not valid for the object's storage class.",
     ),
+    "InvalidPart": (
+        400,
+        C.INVALID_ARGUMENT,
+        "One or more of the specified parts could not be found. The part might not have "
+        "been uploaded, or the specified entity tag might not have matched the part's "
+        "entity tag.",
+    ),
+    "InvalidPartNumber": (416, C.OUT_OF_RANGE, "The requested partnumber is not satisfiable"),
+    "InvalidPartOrder": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The list of parts was not in ascending order. The parts list must be specified in "
+        "order by part number.",
+    ),
     "InvalidRange": (416, C.OUT_OF_RANGE, "The requested range is not satisfiable"),
     "InvalidRequest": (400, C.INVALID_ARGUMENT, "Invalid Request"),
+    "InvalidTag": (400, C.INVALID_ARGUMENT, "The tag provided was not a valid tag."),
     "InvalidStorageClass": (
         400,
         C.INVALID_ARGUMENT,
@@ -82,9 +107,23 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.INVALID_ARGUMENT,
         "Your metadata headers exceed the maximum allowed metadata size",
     ),
+    "MethodNotAllowed": (
+        405,
+        C.FAILED_PRECONDITION,
+        "The specified method is not allowed against this resource.",
+    ),
     "MissingRequestBodyError": (400, C.INVALID_ARGUMENT, "Request Body is empty"),
     "NoSuchBucket": (404, C.NOT_FOUND, "The specified bucket does not exist"),
     "NoSuchKey": (404, C.NOT_FOUND, "The specified key does not exist."),
+    "NoSuchLifecycleConfiguration": (
+        404, C.NOT_FOUND, "The lifecycle configuration does not exist."
+    ),
+    "NoSuchUpload": (
+        404,
+        C.NOT_FOUND,
+        "The specified multipart upload does not exist. The upload ID might be invalid, or "
+        "the multipart upload might have been aborted or completed.",
+    ),
     "NoSuchVersion": (
         404,
         C.NOT_FOUND,
@@ -102,6 +141,9 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         412,
         C.FAILED_PRECONDITION,
         "At least one of the pre-conditions you specified did not hold",
+    ),
+    "RestoreAlreadyInProgress": (
+        409, C.ALREADY_EXISTS, "Object restore is already in progress"
     ),
     "ServiceUnavailable": (503, C.UNAVAILABLE, "Please reduce your request rate."),
     "SlowDown": (503, C.UNAVAILABLE, "Please reduce your request rate."),

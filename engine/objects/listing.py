@@ -19,7 +19,7 @@ from operator import itemgetter
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
 from engine.objects.quorum import fan_out
-from engine.storage.entries import latest, signature
+from engine.storage.entries import Signature, latest, signature
 from engine.v1.records_pb2 import ObjectEntry, ObjectVersion
 
 MAX_KEYS = 1000
@@ -109,8 +109,8 @@ async def _set_listing(
     live = [p for p in pages if p is not None]
     ends = [p[-1][0] for p in live if len(p) >= limit]
     boundary = min(ends) if ends else None
-    votes: dict[str, Counter[tuple[str, int, str, bool, str] | None]] = {}
-    entries: dict[tuple[str, tuple[str, int, str, bool, str] | None], ObjectEntry | None] = {}
+    votes: dict[str, Counter[Signature | None]] = {}
+    entries: dict[tuple[str, Signature | None], ObjectEntry | None] = {}
     for page in live:
         for name, entry in page:
             if boundary is not None and name > boundary:

@@ -6,8 +6,10 @@ drive. Kept free of I/O so the same rules apply wherever a drive lives.
 
 from __future__ import annotations
 
+import hashlib
+
 from engine.storage.errors import StorageError
-from engine.v1.records_pb2 import ObjectEntry, ObjectVersion
+from engine.v1.records_pb2 import DataLayout, ObjectEntry, ObjectVersion, PartBody
 
 NULL_VERSION = "null"
 
@@ -61,10 +63,31 @@ def add_version(entry: ObjectEntry | None, version: ObjectVersion, versioning: s
     return out
 
 
-def signature(entry: ObjectEntry | None) -> tuple[str, int, str, bool, str] | None:
-    """What drives must agree on for an entry to be believed: its newest version."""
+Signature = bytes
+
+
+def signature(entry: ObjectEntry | None) -> Signature | None:
+    """What drives must agree on for an entry to be believed: all of it (every version,
+    its tags and restore state), so a drive that missed any change is outvoted."""
     if entry is None or not entry.versions:
         return None
-    v = entry.versions[0]
-    data_id = v.layout.data_id if v.WhichOneof("body") == "layout" else ""
-    return (v.version_id, v.mtime_ns, v.etag, v.delete_marker, data_id)
+    return hashlib.blake2b(entry.SerializeToString(deterministic=True), digest_size=16).digest()
+
+
+def layouts(version: ObjectVersion | PartBody) -> list[DataLayout]:
+    """The shard layouts a version's body occupies: none (inline), one, or one per
+    stored part of a multipart object."""
+    kind = version.WhichOneof("body")
+    if kind == "layout":
+        return [version.layout]
+    if kind == "parts":
+        assert isinstance(version, ObjectVersion)
+        return [p.layout for p in version.parts.parts if p.WhichOneof("body") == "layout"]
+    return []
+
+
+def fingerprint(version: ObjectVersion) -> str:
+    """Identifies one write of a version: a patch that expects it fails once the version
+    was overwritten (a new PUT of the null version) or re-encoded (a transition)."""
+    ids = ",".join(layout.data_id for layout in layouts(version))
+    return f"{version.version_id}:{version.mtime_ns}:{version.etag}:{ids}"

@@ -135,6 +135,52 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         ])
 
     @peer_unary
+    async def PatchVersion(self, request: pb.PatchVersionRequest, context: Ctx
+                           ) -> pb.PatchVersionResponse:
+        outcome = await self.drive(request.drive).patch_version(
+            request.bucket, request.key, request.patch)
+        return pb.PatchVersionResponse(outcome=outcome)
+
+    @peer_unary
+    async def CreateUpload(self, request: pb.CreateUploadRequest, context: Ctx
+                           ) -> pb.NodeEmpty:
+        await self.drive(request.drive).create_upload(request.bucket, request.record)
+        return pb.NodeEmpty()
+
+    @peer_unary
+    async def ReadUpload(self, request: pb.UploadRef, context: Ctx) -> pb.ReadUploadResponse:
+        record = await self.drive(request.drive).read_upload(request.bucket, request.upload_id)
+        return pb.ReadUploadResponse(found=True, record=record) if record \
+            else pb.ReadUploadResponse()
+
+    @peer_unary
+    async def PutPart(self, request: pb.PutPartRequest, context: Ctx) -> pb.NodeEmpty:
+        await self.drive(request.drive).put_part(request.bucket, request.upload_id,
+                                                 request.part)
+        return pb.NodeEmpty()
+
+    @peer_unary
+    async def CompleteUpload(self, request: pb.CompleteUploadRequest, context: Ctx
+                             ) -> pb.NodeEmpty:
+        await self.drive(request.drive).complete_upload(
+            request.bucket, request.key, request.upload_id, request.version,
+            request.versioning)
+        return pb.NodeEmpty()
+
+    @peer_unary
+    async def AbortUpload(self, request: pb.UploadRef, context: Ctx
+                          ) -> pb.AbortUploadResponse:
+        existed = await self.drive(request.drive).abort_upload(request.bucket,
+                                                               request.upload_id)
+        return pb.AbortUploadResponse(existed=existed)
+
+    @peer_unary
+    async def ListUploads(self, request: pb.ListUploadsRequest, context: Ctx
+                          ) -> pb.ListUploadsResponse:
+        uploads = await self.drive(request.drive).list_uploads(request.bucket, request.prefix)
+        return pb.ListUploadsResponse(uploads=uploads)
+
+    @peer_unary
     async def WriteShard(self, request_iterator: AsyncIterator[pb.WriteShardRequest],
                          context: Ctx) -> pb.WriteShardResponse:
         stream = request_iterator.__aiter__()

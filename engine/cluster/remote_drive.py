@@ -23,7 +23,14 @@ from engine.storage.errors import BitrotError, ShardMissing
 from engine.storage.metastore import Listing
 from engine.v1 import node_pb2 as pb
 from engine.v1.admin_pb2 import DriveStatus
-from engine.v1.records_pb2 import BucketRecord, ObjectEntry, ObjectVersion
+from engine.v1.records_pb2 import (
+    BucketRecord,
+    ObjectEntry,
+    ObjectVersion,
+    PartBody,
+    UploadRecord,
+    VersionPatch,
+)
 
 T = TypeVar("T")
 READ_WINDOW = 8  # blocks per ReadShard stream
@@ -116,6 +123,43 @@ class RemoteDrive:
             drive=self.drive_index, bucket=bucket, prefix=prefix, after=after,
             delimiter=delimiter, limit=limit))
         return [(i.name, None if i.common_prefix else i.entry) for i in r.items]
+
+    async def patch_version(self, bucket: str, key: str, patch: VersionPatch) -> str:
+        r = await self._call(self.peer.stub.PatchVersion, pb.PatchVersionRequest(
+            drive=self.drive_index, bucket=bucket, key=key, patch=patch))
+        return r.outcome
+
+    # -- multipart uploads -----------------------------------------------------------
+
+    async def create_upload(self, bucket: str, record: UploadRecord) -> None:
+        await self._call(self.peer.stub.CreateUpload, pb.CreateUploadRequest(
+            drive=self.drive_index, bucket=bucket, record=record))
+
+    async def read_upload(self, bucket: str, upload_id: str) -> UploadRecord | None:
+        r = await self._call(self.peer.stub.ReadUpload, self._upload_ref(bucket, upload_id))
+        return r.record if r.found else None
+
+    async def put_part(self, bucket: str, upload_id: str, part: PartBody) -> None:
+        await self._call(self.peer.stub.PutPart, pb.PutPartRequest(
+            drive=self.drive_index, bucket=bucket, upload_id=upload_id, part=part))
+
+    async def complete_upload(self, bucket: str, key: str, upload_id: str,
+                              version: ObjectVersion, versioning: str) -> None:
+        await self._call(self.peer.stub.CompleteUpload, pb.CompleteUploadRequest(
+            drive=self.drive_index, bucket=bucket, key=key, upload_id=upload_id,
+            version=version, versioning=versioning))
+
+    async def abort_upload(self, bucket: str, upload_id: str) -> bool:
+        r = await self._call(self.peer.stub.AbortUpload, self._upload_ref(bucket, upload_id))
+        return r.existed
+
+    async def list_uploads(self, bucket: str, prefix: str) -> list[UploadRecord]:
+        r = await self._call(self.peer.stub.ListUploads, pb.ListUploadsRequest(
+            drive=self.drive_index, bucket=bucket, prefix=prefix))
+        return list(r.uploads)
+
+    def _upload_ref(self, bucket: str, upload_id: str) -> pb.UploadRef:
+        return pb.UploadRef(drive=self.drive_index, bucket=bucket, upload_id=upload_id)
 
     # -- shards ----------------------------------------------------------------------
 

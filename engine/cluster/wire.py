@@ -11,6 +11,7 @@ from engine.storage.errors import (
     BitrotError,
     ShardMissing,
     StorageError,
+    UploadNotFound,
     VolumeExists,
     VolumeNotEmpty,
     VolumeNotFound,
@@ -20,7 +21,8 @@ SECRET_HEADER = "x-engine-secret"
 
 _PLAIN: dict[str, type[StorageError]] = {
     cls.__name__: cls
-    for cls in (VolumeNotFound, VolumeExists, VolumeNotEmpty, ShardMissing, BitrotError)
+    for cls in (VolumeNotFound, VolumeExists, VolumeNotEmpty, ShardMissing, BitrotError,
+                UploadNotFound)
 }
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
+
+import lmdb
 
 from engine.clock import Clock, SystemClock
 from engine.storage.entries import add_version, check_expectation
@@ -21,7 +24,14 @@ from engine.storage.group_commit import GroupCommitter
 from engine.storage.metastore import GARBAGE, Listing, MetaStore
 from engine.storage.shardstore import ShardReader, ShardStore, ShardWriter
 from engine.v1.admin_pb2 import DriveStatus
-from engine.v1.records_pb2 import BucketRecord, ObjectEntry, ObjectVersion
+from engine.v1.records_pb2 import (
+    BucketRecord,
+    ObjectEntry,
+    ObjectVersion,
+    PartBody,
+    UploadRecord,
+    VersionPatch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +54,9 @@ class Drive(Protocol):
     async def put_volume(self, record: BucketRecord) -> None: ...
     async def get_volume(self, name: str) -> BucketRecord | None: ...
     async def list_volumes(self) -> list[BucketRecord]: ...
-    async def delete_volume(self, name: str) -> None: ...
+    async def delete_volume(self, name: str) -> None:
+        """Drop a volume without objects, and its uploads (their parts' data is deleted)."""
+        ...
     async def read_entry(self, bucket: str, key: str) -> ObjectEntry | None: ...
     async def write_version(
         self, bucket: str, key: str, version: ObjectVersion, *, versioning: str,
@@ -58,6 +70,28 @@ class Drive(Protocol):
                           commit_intent: str | None = None) -> None:
         """Replace the key's whole entry (healing): None removes it."""
         ...
+    async def patch_version(self, bucket: str, key: str, patch: VersionPatch) -> str:
+        """Change one version in place: "applied", "missing" or "changed"."""
+        ...
+    async def create_upload(self, bucket: str, record: UploadRecord) -> None: ...
+    async def read_upload(self, bucket: str, upload_id: str) -> UploadRecord | None:
+        """The upload with its parts sorted by number, or None."""
+        ...
+    async def put_part(self, bucket: str, upload_id: str, part: PartBody) -> None:
+        """Store or replace a part; UploadNotFound when the upload does not exist."""
+        ...
+    async def complete_upload(self, bucket: str, key: str, upload_id: str,
+                              version: ObjectVersion, versioning: str) -> None:
+        """Replace the upload by `version` of `key` in one commit; UploadNotFound."""
+        ...
+    async def abort_upload(self, bucket: str, upload_id: str) -> bool:
+        """Drop the upload and its parts' data; whether it existed."""
+        ...
+    async def list_uploads(self, bucket: str, prefix: str) -> list[UploadRecord]:
+        """Uploads whose key starts with prefix, by (key, initiated_ns, upload_id)."""
+        ...
+    # -- shards ----------------------------------------------------------------------
+
     async def create_shard(self, data_id: str, index: int, bucket: str = "",
                            key: str = "") -> AsyncShardWriter: ...
     async def open_shard(self, data_id: str, index: int) -> AsyncShardReader: ...
@@ -137,6 +171,13 @@ class LocalDrive:
         if garbage:
             self.meta.clear_intents(garbage)
 
+    async def _commit(self, work: Callable[[lmdb.Transaction], list[str]]) -> None:
+        """Run a metadata change in the next group commit, then delete the shard files
+        it made garbage (their intents are durable, so a crash in between is safe)."""
+        garbage = await self._committer.submit(work)
+        if garbage:
+            await asyncio.to_thread(self.collect, garbage)
+
     # -- volumes ---------------------------------------------------------------------
 
     async def make_volume(self, record: BucketRecord) -> None:
@@ -152,7 +193,7 @@ class LocalDrive:
         return self.meta.list_volumes()
 
     async def delete_volume(self, name: str) -> None:
-        await asyncio.to_thread(self.meta.delete_volume, name)
+        await self._commit(lambda txn: self.meta.delete_volume_in(txn, name))
 
     # -- objects ---------------------------------------------------------------------
 
@@ -168,11 +209,7 @@ class LocalDrive:
             return add_version(entry, version, versioning)
 
         intent = version.layout.data_id if version.WhichOneof("body") == "layout" else None
-        garbage = await self._committer.submit(
-            lambda txn: self.meta.update_in(txn, bucket, key, update, intent)
-        )
-        if garbage:
-            await asyncio.to_thread(self.collect, garbage)
+        await self._commit(lambda txn: self.meta.update_in(txn, bucket, key, update, intent))
 
     async def delete_entry(self, bucket: str, key: str) -> bool:
         existed = False
@@ -181,11 +218,7 @@ class LocalDrive:
             nonlocal existed
             existed = entry is not None
 
-        garbage = await self._committer.submit(
-            lambda txn: self.meta.update_in(txn, bucket, key, update)
-        )
-        if garbage:
-            await asyncio.to_thread(self.collect, garbage)
+        await self._commit(lambda txn: self.meta.update_in(txn, bucket, key, update))
         return existed
 
     async def list_entries(
@@ -195,15 +228,54 @@ class LocalDrive:
             self.meta.list_entries, bucket, prefix, after, delimiter, limit
         )
 
-    # -- shards ----------------------------------------------------------------------
+    async def patch_version(self, bucket: str, key: str, patch: VersionPatch) -> str:
+        outcome = ""
+
+        def work(txn: lmdb.Transaction) -> list[str]:
+            nonlocal outcome
+            outcome, garbage = self.meta.patch_in(txn, bucket, key, patch)
+            return garbage
+
+        await self._commit(work)
+        return outcome
 
     async def write_entry(self, bucket: str, key: str, entry: ObjectEntry | None,
                           commit_intent: str | None = None) -> None:
-        garbage = await self._committer.submit(
+        await self._commit(
             lambda txn: self.meta.update_in(txn, bucket, key, lambda _old: entry, commit_intent)
         )
-        if garbage:
-            await asyncio.to_thread(self.collect, garbage)
+
+    # -- multipart uploads -----------------------------------------------------------
+
+    async def create_upload(self, bucket: str, record: UploadRecord) -> None:
+        await self._committer.submit(lambda txn: self.meta.create_upload_in(txn, bucket, record))
+
+    async def read_upload(self, bucket: str, upload_id: str) -> UploadRecord | None:
+        return await asyncio.to_thread(self.meta.get_upload, bucket, upload_id)
+
+    async def put_part(self, bucket: str, upload_id: str, part: PartBody) -> None:
+        await self._commit(lambda txn: self.meta.put_part_in(txn, bucket, upload_id, part))
+
+    async def complete_upload(self, bucket: str, key: str, upload_id: str,
+                              version: ObjectVersion, versioning: str) -> None:
+        await self._commit(lambda txn: self.meta.complete_upload_in(
+            txn, bucket, key, upload_id, version, versioning))
+
+    async def abort_upload(self, bucket: str, upload_id: str) -> bool:
+        existed = False
+
+        def work(txn: lmdb.Transaction) -> list[str]:
+            nonlocal existed
+            existed, garbage = self.meta.abort_upload_in(txn, bucket, upload_id)
+            return garbage
+
+        await self._commit(work)
+        return existed
+
+    async def list_uploads(self, bucket: str, prefix: str) -> list[UploadRecord]:
+        return await asyncio.to_thread(self.meta.list_uploads, bucket, prefix)
+
+    # -- shards ----------------------------------------------------------------------
 
     async def create_shard(self, data_id: str, index: int, bucket: str = "",
                            key: str = "") -> LocalShardWriter:

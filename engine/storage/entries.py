@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from engine.storage.errors import StorageError
-from engine.v1.records_pb2 import DataLayout, ObjectEntry, ObjectVersion, PartBody
+from engine.v1.records_pb2 import DataLayout, ObjectEntry, ObjectVersion, PartBody, VersionPatch
 
 NULL_VERSION = "null"
 
@@ -91,3 +91,49 @@ def fingerprint(version: ObjectVersion) -> str:
     was overwritten (a new PUT of the null version) or re-encoded (a transition)."""
     ids = ",".join(layout.data_id for layout in layouts(version))
     return f"{version.version_id}:{version.mtime_ns}:{version.etag}:{ids}"
+
+
+APPLIED, MISSING, CHANGED = "applied", "missing", "changed"
+
+
+def apply_patch(entry: ObjectEntry | None, patch: VersionPatch) -> tuple[ObjectEntry | None, str]:
+    """The entry after an in-place change to one version, and the outcome: "applied",
+    "missing" (no such version) or "changed" (`expect` no longer matches, a racing
+    writer won). Unless applied, the entry comes back unchanged; `entry` is never
+    modified, since the caller computes garbage from it.
+    """
+    versions = entry.versions if entry is not None else []
+    index = next((i for i, v in enumerate(versions) if v.version_id == patch.version_id), -1)
+    if index < 0:
+        return entry, MISSING
+    if patch.expect and patch.expect != fingerprint(versions[index]):
+        return entry, CHANGED
+    assert entry is not None
+    out = ObjectEntry()
+    out.CopyFrom(entry)
+    if patch.remove:
+        del out.versions[index]
+        return (out if out.versions else None), APPLIED
+    target = out.versions[index]
+    if patch.set_tags:
+        target.tags.clear()
+        target.tags.update(patch.tags)
+    if patch.HasField("restore"):
+        target.restore.CopyFrom(patch.restore)
+    if patch.HasField("body"):
+        _replace_body(target, patch.body)
+    return out, APPLIED
+
+
+def _replace_body(target: ObjectVersion, source: ObjectVersion) -> None:
+    """A transition re-encodes data: the body and its storage class change, nothing else
+    (version id, ETag, mtime, tags, metadata and part sizes stay)."""
+    target.ClearField("body")
+    kind = source.WhichOneof("body")
+    if kind == "inline_data":
+        target.inline_data = source.inline_data
+    elif kind == "layout":
+        target.layout.CopyFrom(source.layout)
+    elif kind == "parts":
+        target.parts.CopyFrom(source.parts)
+    target.storage_class = source.storage_class

@@ -25,3 +25,8 @@ class ShardMissing(StorageError):
 
 class BitrotError(StorageError):
     """A shard block's CRC32C does not match its contents."""
+
+
+class UploadNotFound(StorageError):
+    """The multipart upload does not exist on this drive (never created, or already
+    completed or aborted)."""

@@ -1,7 +1,7 @@
 """A drive's metadata: bucket volumes, object entries and write intents, in LMDB.
 
 One LMDB environment per drive, opened with full durability (a committed transaction
-has been fsynced). Three sub-databases:
+has been fsynced). Four sub-databases:
 
 - ``volumes``: bucket name -> BucketRecord. An object can only be committed into an
   existing volume and a volume can only be dropped when empty, both checked inside the
@@ -11,19 +11,31 @@ has been fsynced). Three sub-databases:
 - ``intents``: data id -> b"P" (shard files being written, not yet referenced) or b"G"
   (no longer referenced, to be deleted). A crash leaves at most these behind, and
   :meth:`MetaStore.intents` lets recovery finish the job without scanning the drive.
+- ``uploads``: multipart uploads in progress and their parts, one record each (see
+  :mod:`engine.storage.keyspace`). A part's data is referenced by its part record until
+  the upload completes (then by the object) or is aborted (then it becomes garbage).
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import lmdb
 
 from engine.storage import keyspace
-from engine.storage.errors import VolumeExists, VolumeNotEmpty, VolumeNotFound
-from engine.v1.records_pb2 import BucketRecord, ObjectEntry, OverflowEntry
+from engine.storage.entries import APPLIED, MISSING, add_version, apply_patch, layouts
+from engine.storage.errors import UploadNotFound, VolumeExists, VolumeNotEmpty, VolumeNotFound
+from engine.v1.records_pb2 import (
+    BucketRecord,
+    ObjectEntry,
+    ObjectVersion,
+    OverflowEntry,
+    PartBody,
+    UploadRecord,
+    VersionPatch,
+)
 
 PENDING = b"P"
 GARBAGE = b"G"
@@ -34,10 +46,16 @@ Listing = list[tuple[str, ObjectEntry | None]]  # None marks a common prefix
 
 
 def data_ids(entry: ObjectEntry | None) -> set[str]:
-    """Shard-file data ids an entry refers to."""
+    """Shard-file data ids an entry refers to: every layout of every version, including
+    each stored part of a multipart object."""
     if entry is None:
         return set()
-    return {v.layout.data_id for v in entry.versions if v.WhichOneof("body") == "layout"}
+    return {layout.data_id for v in entry.versions for layout in layouts(v)}
+
+
+def body_ids(body: ObjectVersion | PartBody) -> set[str]:
+    """Shard-file data ids one version or part refers to."""
+    return {layout.data_id for layout in layouts(body)}
 
 
 def successor(raw: bytes) -> bytes:
@@ -50,12 +68,13 @@ class MetaStore:
     def __init__(self, path: Path, map_size: int) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.env = lmdb.open(
-            str(path), map_size=map_size, max_dbs=4, sync=True, metasync=True,
+            str(path), map_size=map_size, max_dbs=5, sync=True, metasync=True,
             max_readers=256, readahead=False,
         )
         self._volumes = self.env.open_db(b"volumes")
         self._objects = self.env.open_db(b"objects")
         self._intents = self.env.open_db(b"intents")
+        self._uploads = self.env.open_db(b"uploads")
 
     def close(self) -> None:
         self.env.close()
@@ -82,15 +101,25 @@ class MetaStore:
         with self.env.begin(db=self._volumes) as txn:
             return [BucketRecord.FromString(v) for _, v in txn.cursor()]
 
-    def delete_volume(self, name: str) -> None:
+    def delete_volume(self, name: str) -> list[str]:
+        """Drop an empty volume; see :meth:`delete_volume_in`."""
         with self.env.begin(write=True) as txn:
-            if txn.get(name.encode(), db=self._volumes) is None:
-                raise VolumeNotFound(name)
-            cursor = txn.cursor(db=self._objects)
-            prefix = keyspace.bucket_prefix(name)
-            if cursor.set_range(prefix) and cursor.key().startswith(prefix):
-                raise VolumeNotEmpty(name)
-            txn.delete(name.encode(), db=self._volumes)
+            return self.delete_volume_in(txn, name)
+
+    def delete_volume_in(self, txn: lmdb.Transaction, name: str) -> list[str]:
+        """Drop a volume that holds no object, with its uploads in progress (S3 lets a
+        bucket with unfinished uploads be deleted). Their parts' data becomes garbage in
+        the same transaction, so nothing is orphaned; returns those data ids."""
+        if txn.get(name.encode(), db=self._volumes) is None:
+            raise VolumeNotFound(name)
+        cursor = txn.cursor(db=self._objects)
+        prefix = keyspace.bucket_prefix(name)
+        if cursor.set_range(prefix) and cursor.key().startswith(prefix):
+            raise VolumeNotEmpty(name)
+        garbage = sorted(self._drop_range(txn, name, prefix))
+        self._mark_garbage(txn, garbage)
+        txn.delete(name.encode(), db=self._volumes)
+        return garbage
 
     # -- objects ---------------------------------------------------------------------
 
@@ -153,10 +182,26 @@ class MetaStore:
             txn.put(lkey, new.SerializeToString(), db=self._objects)
         garbage = sorted(before - data_ids(new))
         if commit_intent is not None:
-            txn.delete(commit_intent.encode(), db=self._intents)
-        for data_id in garbage:
-            txn.put(data_id.encode(), GARBAGE, db=self._intents)
+            self._commit_intents(txn, [commit_intent])
+        self._mark_garbage(txn, garbage)
         return garbage
+
+    def patch_in(
+        self, txn: lmdb.Transaction, bucket: str, key: str, patch: VersionPatch
+    ) -> tuple[str, list[str]]:
+        """Apply a :class:`VersionPatch` (see :func:`entries.apply_patch`): (outcome,
+        garbage ids). A new body's data, written under this key, stops being pending."""
+        outcome = MISSING
+
+        def update(entry: ObjectEntry | None) -> ObjectEntry | None:
+            nonlocal outcome
+            new, outcome = apply_patch(entry, patch)
+            return new
+
+        garbage = self.update_in(txn, bucket, key, update)
+        if outcome == APPLIED and patch.HasField("body"):
+            self._commit_intents(txn, body_ids(patch.body))
+        return outcome, garbage
 
     def list_entries(
         self, bucket: str, prefix: str, after: str, delimiter: str, limit: int
@@ -226,7 +271,140 @@ class MetaStore:
         with self.env.begin(db=self._objects) as txn:
             return int(txn.stat(self._objects)["entries"])
 
+    # -- multipart uploads -----------------------------------------------------------
+
+    def create_upload_in(self, txn: lmdb.Transaction, bucket: str, record: UploadRecord) -> None:
+        """Store an upload record (without parts: they have records of their own)."""
+        if txn.get(bucket.encode(), db=self._volumes) is None:
+            raise VolumeNotFound(bucket)
+        if not keyspace.valid_upload_id(record.upload_id):
+            raise ValueError(f"invalid upload id {record.upload_id!r}")
+        stored = UploadRecord()
+        stored.CopyFrom(record)
+        stored.ClearField("parts")
+        txn.put(keyspace.upload_key(bucket, record.upload_id), stored.SerializeToString(),
+                db=self._uploads)
+
+    def get_upload(self, bucket: str, upload_id: str) -> UploadRecord | None:
+        """An upload with its parts, sorted by number; None if there is no such upload."""
+        with self.env.begin(db=self._uploads) as txn:
+            record = self._upload_in(txn, bucket, upload_id)
+            if record is None:
+                return None
+            prefix = keyspace.parts_prefix(bucket, upload_id)
+            cursor = txn.cursor(db=self._uploads)
+            found = cursor.set_range(prefix)
+            while found and cursor.key().startswith(prefix):
+                record.parts.add().ParseFromString(cursor.value())
+                found = cursor.next()
+        return record
+
+    def put_part_in(
+        self, txn: lmdb.Transaction, bucket: str, upload_id: str, part: PartBody
+    ) -> list[str]:
+        """Store or replace one part; its data stops being pending and the data of the
+        part it replaces becomes garbage. Returns the garbage ids."""
+        if self._upload_in(txn, bucket, upload_id) is None:
+            raise UploadNotFound(upload_id)
+        pkey = keyspace.part_key(bucket, upload_id, part.number)
+        raw = txn.get(pkey, db=self._uploads)
+        before = body_ids(PartBody.FromString(raw)) if raw is not None else set()
+        txn.put(pkey, part.SerializeToString(), db=self._uploads)
+        now = body_ids(part)
+        self._commit_intents(txn, now)
+        garbage = sorted(before - now)
+        self._mark_garbage(txn, garbage)
+        return garbage
+
+    def complete_upload_in(
+        self, txn: lmdb.Transaction, bucket: str, key: str, upload_id: str,
+        version: ObjectVersion, versioning: str,
+    ) -> list[str]:
+        """Turn an upload into a version of `key`, atomically: the upload and its parts
+        go, the version is added as a PUT would add it, its data stops being pending, and
+        parts it does not use plus data the key no longer refers to become garbage.
+        An upload of another key does not exist as far as this call is concerned."""
+        record = self._upload_in(txn, bucket, upload_id)
+        if record is None or record.key != key:
+            raise UploadNotFound(upload_id)
+        parts = self._drop_upload(txn, bucket, upload_id)
+        kept: set[str] = set()
+
+        def update(entry: ObjectEntry | None) -> ObjectEntry:
+            new = add_version(entry, version, versioning)
+            kept.update(data_ids(new))
+            return new
+
+        replaced = self.update_in(txn, bucket, key, update)
+        self._commit_intents(txn, body_ids(version))
+        unused = sorted(parts - kept)
+        self._mark_garbage(txn, unused)
+        return sorted(set(replaced) | set(unused))
+
+    def abort_upload_in(
+        self, txn: lmdb.Transaction, bucket: str, upload_id: str
+    ) -> tuple[bool, list[str]]:
+        """Drop an upload and its parts: (whether it existed, garbage ids)."""
+        if self._upload_in(txn, bucket, upload_id) is None:
+            return False, []
+        garbage = sorted(self._drop_upload(txn, bucket, upload_id))
+        self._mark_garbage(txn, garbage)
+        return True, garbage
+
+    def list_uploads(self, bucket: str, prefix: str) -> list[UploadRecord]:
+        """Uploads of a bucket whose key starts with `prefix` (without their parts),
+        sorted by (key, initiated_ns, upload_id). Parts are skipped by seeking."""
+        out: list[UploadRecord] = []
+        bprefix = keyspace.bucket_prefix(bucket)
+        with self.env.begin(db=self._uploads) as txn:
+            cursor = txn.cursor(db=self._uploads)
+            found = cursor.set_range(bprefix)
+            while found and cursor.key().startswith(bprefix):
+                stored = cursor.key()
+                if not keyspace.is_upload_key(bucket, stored):
+                    found = cursor.next()
+                    continue
+                record = UploadRecord.FromString(cursor.value())
+                if record.key.startswith(prefix):
+                    out.append(record)
+                found = cursor.set_range(stored + b"\x01")  # past its parts (\x00 ...)
+        out.sort(key=lambda r: (r.key.encode(), r.initiated_ns, r.upload_id))
+        return out
+
+    def _upload_in(self, txn: lmdb.Transaction, bucket: str, upload_id: str
+                   ) -> UploadRecord | None:
+        if not keyspace.valid_upload_id(upload_id):
+            return None  # no such id could have been stored
+        raw = txn.get(keyspace.upload_key(bucket, upload_id), db=self._uploads)
+        return None if raw is None else UploadRecord.FromString(raw)
+
+    def _drop_upload(self, txn: lmdb.Transaction, bucket: str, upload_id: str) -> set[str]:
+        """Delete an upload record and its parts; the data ids of the parts."""
+        txn.delete(keyspace.upload_key(bucket, upload_id), db=self._uploads)
+        return self._drop_range(txn, bucket, keyspace.parts_prefix(bucket, upload_id))
+
+    def _drop_range(self, txn: lmdb.Transaction, bucket: str, prefix: bytes) -> set[str]:
+        """Delete every record of the uploads database (of `bucket`) whose key starts
+        with `prefix`; the data ids of the parts among them."""
+        ids: set[str] = set()
+        cursor = txn.cursor(db=self._uploads)
+        cursor.set_range(prefix)
+        while cursor.key().startswith(prefix):  # an unpositioned cursor's key is b""
+            if not keyspace.is_upload_key(bucket, cursor.key()):
+                ids |= body_ids(PartBody.FromString(cursor.value()))
+            cursor.delete()  # moves to the next record
+        return ids
+
     # -- intents ---------------------------------------------------------------------
+
+    def _commit_intents(self, txn: lmdb.Transaction, ids: Iterable[str]) -> None:
+        """These writes are referenced now: no longer pending."""
+        for data_id in ids:
+            txn.delete(data_id.encode(), db=self._intents)
+
+    def _mark_garbage(self, txn: lmdb.Transaction, ids: Iterable[str]) -> None:
+        for data_id in ids:
+            txn.put(data_id.encode(), GARBAGE, db=self._intents)
 
     def add_intent(self, data_id: str, bucket: str = "", key: str = "", now_ns: int = 0) -> None:
         """Record a write about to start; bucket and key let healing judge it later."""

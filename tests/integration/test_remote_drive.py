@@ -13,6 +13,7 @@ from typing import Any
 import grpc
 import pytest
 
+from engine._hotpath import crc32c
 from engine.api.node_servicer import NodeServicer
 from engine.clock import ManualClock
 from engine.cluster.peers import PeerPool
@@ -23,8 +24,18 @@ from engine.errors import EngineError
 from engine.objects.service import ObjectService, WriteOptions
 from engine.storage.codec import ReedSolomonCodec
 from engine.storage.drive import LocalDrive
+from engine.storage.entries import fingerprint
+from engine.storage.errors import UploadNotFound, VolumeNotFound
 from engine.v1 import node_pb2, node_pb2_grpc
-from engine.v1.records_pb2 import BucketRecord
+from engine.v1.records_pb2 import (
+    BucketRecord,
+    DataLayout,
+    MultipartBody,
+    ObjectVersion,
+    PartBody,
+    UploadRecord,
+    VersionPatch,
+)
 
 SECRET = "s" * 32
 STRIPE = 64 * 1024
@@ -44,6 +55,7 @@ class Cluster:
         self.servers: list[grpc.aio.Server] = []
         self.drives: list[list[LocalDrive]] = []
         self.pool = PeerPool("az-1", SECRET, timeout=2.0)
+        self.remote: list[RemoteDrive] = []
 
     async def start(self) -> ObjectService:
         remote: list[RemoteDrive] = []
@@ -59,6 +71,7 @@ class Cluster:
             self.drives.append(local)
             peer = self.pool.peer(f"n{n}", f"127.0.0.1:{port}", f"az-{n + 1}")
             remote += [RemoteDrive(peer, j) for j in range(2)]
+        self.remote = remote
         # shard i -> drive i: data shards 0-3 on n0, n1; parity 4-5 on n2
         eset = ErasureSet(0, tuple(remote), ReedSolomonCodec(4, 2), zone="az-1")
         svc = ObjectService(StaticPlacement([eset]), CONFIG, ManualClock())
@@ -180,5 +193,71 @@ def test_an_unreachable_peer_is_a_bounded_failure(tmp_path: Path) -> None:
             await dead.read_entry("bkt", "k")
         assert loop.time() - start < 2.0
         await pool.close()
+
+    run(tmp_path, scenario)
+
+
+async def remote_part(drive: RemoteDrive, number: int, data_id: str) -> PartBody:
+    """A part's shard streamed to the peer (pending there until PutPart records it)."""
+    writer = await drive.create_shard(data_id, 0, "bkt", "mp")
+    await writer.write_block(data_id.encode(), crc32c(data_id.encode()))
+    await writer.commit()
+    return PartBody(number=number, size=len(data_id), etag=data_id,
+                    layout=DataLayout(data_id=data_id, data_shards=1, block_size=64))
+
+
+def test_uploads_and_patches_through_a_remote_drive(tmp_path: Path) -> None:
+    async def scenario(c: Cluster, svc: ObjectService) -> None:
+        drive, local = c.remote[0], c.drives[0][0]
+
+        def on_disk() -> set[str]:
+            return {p.name.split(".")[0] for p in (local.path / "shards").rglob("*.*")}
+
+        record = UploadRecord(upload_id="u1", key="mp", initiated_ns=5, metadata={"m": "1"})
+        await drive.create_upload("bkt", record)
+        await drive.create_upload("bkt", UploadRecord(upload_id="u2", key="other"))
+        with pytest.raises(VolumeNotFound):
+            await drive.create_upload("nope", record)
+        for number, data_id in ((2, "p2"), (1, "p1"), (1, "p1b"), (3, "p3")):
+            await drive.put_part("bkt", "u1", await remote_part(drive, number, data_id))
+        assert on_disk() == {"p1b", "p2", "p3"}  # the replaced part 1 is gone
+        got = await drive.read_upload("bkt", "u1")
+        assert [p.layout.data_id for p in got.parts] == ["p1b", "p2", "p3"]
+        assert got.metadata["m"] == "1"
+        assert await drive.read_upload("bkt", "zz") is None
+        listed = await drive.list_uploads("bkt", "")
+        assert [(r.key, r.upload_id, len(r.parts)) for r in listed] == [
+            ("mp", "u1", 0), ("other", "u2", 0)]
+        assert [r.upload_id for r in await drive.list_uploads("bkt", "o")] == ["u2"]
+
+        with pytest.raises(UploadNotFound):
+            await drive.put_part("bkt", "zz", PartBody(number=1, inline_data=b"x"))
+        version = ObjectVersion(version_id="null", etag="x-2", size=6, mtime_ns=9,
+                                parts=MultipartBody(parts=got.parts[:2]))
+        with pytest.raises(UploadNotFound):
+            await drive.complete_upload("bkt", "mp", "zz", version, "")
+        await drive.complete_upload("bkt", "mp", "u1", version, "")
+        assert await drive.read_upload("bkt", "u1") is None
+        entry = await drive.read_entry("bkt", "mp")
+        assert entry is not None and list(entry.versions) == [version]
+        assert on_disk() == {"p1b", "p2"}  # unused part 3 collected on the peer
+
+        tags = VersionPatch(version_id="null", set_tags=True, tags={"t": "1"},
+                            expect=fingerprint(version))
+        assert await drive.patch_version("bkt", "mp", tags) == "applied"
+        assert dict((await drive.read_entry("bkt", "mp")).versions[0].tags) == {"t": "1"}
+        tags.expect = "stale"
+        assert await drive.patch_version("bkt", "mp", tags) == "changed"
+        assert await drive.patch_version("bkt", "mp", VersionPatch(version_id="v9")) == "missing"
+        assert await drive.patch_version("bkt", "mp", VersionPatch(version_id="null",
+                                                                   remove=True)) == "applied"
+        assert await drive.read_entry("bkt", "mp") is None
+        assert on_disk() == set()
+
+        await drive.put_part("bkt", "u2", await remote_part(drive, 1, "q1"))
+        assert await drive.abort_upload("bkt", "u2") is True
+        assert await drive.abort_upload("bkt", "u2") is False
+        assert on_disk() == set()
+        assert local.meta.intents() == {}
 
     run(tmp_path, scenario)

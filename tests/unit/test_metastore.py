@@ -11,8 +11,15 @@ from hypothesis import strategies as st
 
 from engine.storage import keyspace
 from engine.storage.errors import VolumeExists, VolumeNotEmpty, VolumeNotFound
-from engine.storage.metastore import GARBAGE, MetaStore, successor
-from engine.v1.records_pb2 import BucketRecord, ObjectEntry, ObjectVersion
+from engine.storage.metastore import GARBAGE, MetaStore, data_ids, successor
+from engine.v1.records_pb2 import (
+    BucketRecord,
+    DataLayout,
+    MultipartBody,
+    ObjectEntry,
+    ObjectVersion,
+    PartBody,
+)
 
 MAP = 1 << 28
 
@@ -75,6 +82,20 @@ def test_replaced_data_becomes_garbage_in_the_same_commit(store: MetaStore) -> N
     assert store.intents() == {"d1": GARBAGE}
     store.clear_intents(garbage)
     assert put(store, "b", "k", None) == ["d2"]
+
+
+def test_every_stored_part_of_a_multipart_object_is_its_data(store: MetaStore) -> None:
+    parts = MultipartBody(parts=[
+        PartBody(number=1, layout=DataLayout(data_id="p1")),
+        PartBody(number=2, inline_data=b"small"),
+        PartBody(number=3, layout=DataLayout(data_id="p3")),
+    ])
+    multipart = ObjectVersion(version_id="v2", parts=parts)
+    older = entry("a", "d1").versions[0]
+    put(store, "b", "k", ObjectEntry(versions=[multipart, older]))
+    assert data_ids(store.get_entry("b", "k")) == {"p1", "p3", "d1"}
+    assert put(store, "b", "k", entry("c")) == ["d1", "p1", "p3"]
+    assert store.intents() == {"d1": GARBAGE, "p1": GARBAGE, "p3": GARBAGE}
 
 
 def test_a_failing_update_changes_nothing(store: MetaStore) -> None:

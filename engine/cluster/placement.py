@@ -1,8 +1,10 @@
 """Which drives hold an object: erasure sets and the key -> set mapping.
 
-An erasure set is a fixed, ordered group of drives with one codec; shard i of every
-stripe of an object lives on drive i of its set. The mapping from key to set depends
-only on the topology, never on who is alive, so an outage never moves data.
+An erasure set is a fixed, ordered group of drives with one codec; a STANDARD body has
+shard i of every stripe on drive i of its set (other storage classes choose other codes
+and positions, see engine/objects/storage_classes.py, which is why a set knows the zone
+and node of each drive). The mapping from key to set depends only on the topology,
+never on who is alive, so an outage never moves data.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ class ErasureSet:
     drives: tuple[Drive, ...]
     codec: Codec
     zone: str = ""  # the coordinator's zone: its drives are preferred for reads
+    zones: tuple[str, ...] = ()  # zone of each position (empty: a single node)
+    nodes: tuple[str, ...] = ()  # node id of each position (empty: a single node)
+
+    def zone_of(self, position: int) -> str:
+        return self.zones[position] if self.zones else ""
+
+    def node_of(self, position: int) -> str:
+        return self.nodes[position] if self.nodes else ""
 
     @property
     def write_quorum(self) -> int:

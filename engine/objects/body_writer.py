@@ -1,14 +1,22 @@
 """Streams an object body into an erasure set with bounded memory.
 
 Small bodies (up to the inline threshold) are returned whole to be stored inside the
-metadata record. Larger ones are cut into stripes by the hot path, each stripe encoded
-and its shard blocks sent to the set's drives in parallel, while the MD5 (the ETag) and
-the whole-object CRC32C are computed. At most one stripe per drive is in flight, so
-memory is O(stripe size) whatever the object size. One stripe is hashed, encoded and
-written while the next one is being received, so the network and the disk overlap.
-Shard files become durable (fsync,
-rename) in :meth:`BodyWriter.finish`; the caller then commits metadata, or calls
-:meth:`BodyWriter.discard` so no orphaned shards remain.
+metadata record, uncompressed. Larger ones are cut into stripes by the hot path, each
+stripe encoded and its shard blocks sent to the drives of the body's plan (its storage
+class: which set positions, which code, see storage_classes.py) in parallel, while the
+MD5 (the ETag) and the whole-object CRC32C of the plaintext are computed. At most one
+stripe per drive is in flight, so memory is O(stripe size) whatever the object size.
+One stripe is hashed, encoded and written while the next one is being received, so the
+network and the disk overlap.
+
+A compressed plan cuts the plaintext into frames of one stripe, compresses each in a
+worker thread, and stripes the concatenated compressed frames instead: the same
+encoding and quorum rules apply to the stored stream, and the frame sizes recorded in
+the layout let a reader find any frame without decompressing the ones before it.
+
+Shard files become durable (fsync, rename) before :meth:`BodyWriter.write` returns; the
+caller then commits metadata, or calls :meth:`BodyWriter.discard` so no orphaned shards
+remain.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from engine._hotpath import StripeCutter, crc32c, crc32c_combine
 from engine.cluster.placement import ErasureSet
 from engine.config import StorageConfig
 from engine.errors import EngineError
-from engine.objects.quorum import fan_out
+from engine.objects.storage_classes import BodyPlan, standard_plan
+from engine.storage.compression import compress_frame
 from engine.storage.drive import AsyncShardWriter, Drive
 from engine.v1.records_pb2 import DataLayout
 
@@ -36,20 +45,26 @@ class WrittenBody:
     crc32c: int
     inline: bytes | None = None
     layout: DataLayout | None = None
-    durable: tuple[int, ...] = ()  # drives (set indices) holding a durable shard
+    durable: tuple[int, ...] = ()  # drives (set positions) holding a durable shard
 
 
 class BodyWriter:
     def __init__(self, eset: ErasureSet, config: StorageConfig, bucket: str = "",
-                 key: str = "") -> None:
+                 key: str = "", plan: BodyPlan | None = None) -> None:
         self.eset = eset
+        self.plan = plan if plan is not None else standard_plan(eset)
         self.bucket, self.key = bucket, key
         self.config = config
         self.data_id = uuid.uuid4().hex
-        self._writers: list[AsyncShardWriter | None] = []
+        self._drives: list[Drive] = [eset.drives[p] for p in self.plan.positions]
+        self._writers: list[AsyncShardWriter | None] = []  # by shard index
         self._md5 = hashlib.md5()
         self._crc = 0
-        self._size = 0
+        self._size = 0  # plaintext bytes
+        self._stored = 0  # bytes striped (compressed frames, or the plaintext)
+        self._frame_sizes: list[int] = []
+        self._frames: StripeCutter | None = (
+            StripeCutter(config.stripe_size) if self.plan.compression else None)
         self._block_size = 0
         self._inflight: asyncio.Future[None] | None = None
 
@@ -70,8 +85,8 @@ class BodyWriter:
             return WrittenBody(len(data), md5.hexdigest(), md5.digest(), crc32c(data),
                                inline=data)
         cutter = StripeCutter(self.config.stripe_size)
-        await self._open()
         try:
+            await self._open()
             for chunk in head:
                 await self._feed(cutter, chunk, max_size)
             async for chunk in chunks:
@@ -80,18 +95,32 @@ class BodyWriter:
             if tail is not None:
                 await self._submit(tail)
             await self._drain()
+            stored_tail = self._frames.flush() if self._frames is not None else None
+            if stored_tail is not None:
+                await self._write_stripe(stored_tail, plaintext=False)
             await self._finish()
         except BaseException:
             await self.discard()
             raise
-        layout = DataLayout(
-            data_id=self.data_id, data_shards=self.eset.codec.data_shards,
-            parity_shards=self.eset.codec.parity_shards, stripe_size=self.config.stripe_size,
-            block_size=self._block_size, codec=self.eset.codec.name,
-        )
-        durable = tuple(i for i, w in enumerate(self._writers) if w is not None)
+        durable = tuple(self.plan.positions[i] for i, w in enumerate(self._writers)
+                        if w is not None)
         return WrittenBody(self._size, self._md5.hexdigest(), self._md5.digest(), self._crc,
-                           layout=layout, durable=durable)
+                           layout=self._layout(), durable=durable)
+
+    def _layout(self) -> DataLayout:
+        codec = self.plan.codec
+        layout = DataLayout(
+            data_id=self.data_id, data_shards=codec.data_shards,
+            parity_shards=codec.parity_shards, stripe_size=self.config.stripe_size,
+            block_size=self._block_size, codec=codec.name, stored_size=self._stored,
+        )
+        if self.plan.positions != tuple(range(len(self.eset.drives))):  # not shard i on i
+            layout.drives.extend(self.plan.positions)
+        if self.plan.compression:
+            layout.compression = self.plan.compression
+            layout.frame_size = self.config.stripe_size
+            layout.frame_sizes.extend(self._frame_sizes)
+        return layout
 
     def _check_size(self, size: int, max_size: int) -> None:
         if size > max_size:
@@ -103,11 +132,11 @@ class BodyWriter:
             await self._submit(stripe)
 
     async def _submit(self, stripe: memoryview) -> None:
-        """Start writing `stripe` once the previous stripe is written (hashing must see
-        stripes in order), without waiting for this one."""
+        """Start storing plaintext `stripe` once the previous one is stored (hashing
+        must see stripes in order), without waiting for this one."""
         await self._drain()
         self._size += len(stripe)
-        self._inflight = asyncio.ensure_future(self._write_stripe(stripe))
+        self._inflight = asyncio.ensure_future(self._store(stripe))
 
     async def _drain(self) -> None:
         inflight, self._inflight = self._inflight, None
@@ -115,15 +144,38 @@ class BodyWriter:
             await inflight
 
     async def _open(self) -> None:
-        async def create(drive: Drive) -> AsyncShardWriter:
-            return await drive.create_shard(self.data_id, self.eset.drives.index(drive),
-                                            self.bucket, self.key)
+        """A shard writer on every drive of the plan; below quorum the caller discards
+        the ones that were created."""
+        results = await asyncio.gather(
+            *(d.create_shard(self.data_id, i, self.bucket, self.key)
+              for i, d in enumerate(self._drives)),
+            return_exceptions=True)
+        self._writers = [None if isinstance(r, BaseException) else r for r in results]
+        if sum(w is not None for w in self._writers) < self.plan.write_quorum:
+            failure = next(r for r in results if isinstance(r, BaseException))
+            raise EngineError("ServiceUnavailable",
+                              "too few drives accepted the write") from failure
 
-        self._writers = await fan_out(self.eset.drives, create, self.eset.write_quorum)
+    async def _store(self, plain: memoryview) -> None:
+        if self._frames is None:
+            await self._write_stripe(plain, plaintext=True)
+            return
+        frame, frame_crc = await asyncio.to_thread(self._compress, plain)
+        self._crc = crc32c_combine(self._crc, frame_crc, len(plain))
+        self._frame_sizes.append(len(frame))
+        for stripe in self._frames.feed(frame):
+            await self._write_stripe(stripe, plaintext=False)
 
-    async def _write_stripe(self, stripe: memoryview) -> None:
-        blocks, stripe_crc = await asyncio.to_thread(self._encode, stripe)
-        self._crc = crc32c_combine(self._crc, stripe_crc, len(stripe))
+    def _compress(self, plain: memoryview) -> tuple[bytes, int]:
+        """Hash and compress one frame (in a worker thread: both release the GIL)."""
+        self._md5.update(plain)
+        return compress_frame(plain), crc32c(plain)
+
+    async def _write_stripe(self, stripe: memoryview, plaintext: bool) -> None:
+        blocks, stripe_crc = await asyncio.to_thread(self._encode, stripe, plaintext)
+        if plaintext:
+            self._crc = crc32c_combine(self._crc, stripe_crc, len(stripe))
+        self._stored += len(stripe)
         self._block_size = max(self._block_size, len(blocks[0][0]))
         live = [(i, w) for i, w in enumerate(self._writers) if w is not None]
         results = await asyncio.gather(
@@ -132,14 +184,17 @@ class BodyWriter:
         for (i, _), result in zip(live, results, strict=True):
             if isinstance(result, BaseException):
                 self._writers[i] = None  # that drive is out of this write
-        if sum(w is not None for w in self._writers) < self.eset.write_quorum:
+        if sum(w is not None for w in self._writers) < self.plan.write_quorum:
             raise EngineError("ServiceUnavailable", "too few drives accepted the data")
 
-    def _encode(self, stripe: memoryview) -> tuple[list[tuple[bytes | memoryview, int]], int]:
-        """Hash and encode one stripe (in a worker thread: hashing releases the GIL)."""
-        self._md5.update(stripe)
+    def _encode(self, stripe: memoryview, plaintext: bool
+                ) -> tuple[list[tuple[bytes | memoryview, int]], int]:
+        """Hash (the plaintext) and encode one stripe, in a worker thread: hashing
+        releases the GIL."""
+        if plaintext:
+            self._md5.update(stripe)
         stripe_crc = crc32c(stripe)
-        shards = self.eset.codec.encode(stripe)
+        shards = self.plan.codec.encode(stripe)
         if len(shards) == 1:
             return [(shards[0], stripe_crc)], stripe_crc
         return [(s, crc32c(s)) for s in shards], stripe_crc
@@ -150,17 +205,17 @@ class BodyWriter:
         for (i, _), result in zip(live, results, strict=True):
             if isinstance(result, BaseException):
                 self._writers[i] = None  # no durable shard there: no metadata either
-        if sum(w is not None for w in self._writers) < self.eset.write_quorum:
+        if sum(w is not None for w in self._writers) < self.plan.write_quorum:
             raise EngineError("ServiceUnavailable", "too few drives made the data durable")
 
     async def discard(self) -> None:
-        """Remove every trace of this write from every drive (best effort per drive)."""
+        """Remove every trace of this write from the plan's drives (best effort)."""
         inflight, self._inflight = self._inflight, None
         if inflight is not None:
             inflight.cancel()
             await asyncio.gather(inflight, return_exceptions=True)
         live = [w for w in self._writers if w is not None]
         await asyncio.gather(*(w.abort() for w in live), return_exceptions=True)
-        await asyncio.gather(*(d.discard(self.data_id) for d in self.eset.drives),
+        await asyncio.gather(*(d.discard(self.data_id) for d in self._drives),
                              return_exceptions=True)
         self._writers = []

@@ -1,11 +1,14 @@
 """Healing: bring every drive of a set back to what a read quorum agrees on.
 
 For one key, the entry a read quorum of the set's drives agrees on is authoritative
-(absence included). Each of its versions' shards is verified on every reachable drive
-(every block's CRC32C is read); missing or corrupt shards are rebuilt from k good ones
-(decode the stripe, re-encode, keep the block that drive owns) and made durable before
-the drive's metadata is rewritten, so metadata never points at a shard that is not
-there. Drives whose entry disagrees get the authoritative one, or lose a stale entry.
+(absence included). Every shard layout of its versions (one per body, one per stored
+part of a multipart object) is verified on every reachable drive that should hold one
+of its shards (``layout.drives``; every block's CRC32C is read); missing or corrupt
+shards are rebuilt from k good ones with the layout's own code (decode the stripe,
+re-encode, keep the block that drive owns) and made durable before the drive's metadata
+is rewritten, so metadata never points at a shard that is not there. A compressed
+layout is healed as its stored stream: it holds `stored_size` bytes, not the object's
+size. Drives whose entry disagrees get the authoritative one, or lose a stale entry.
 
 Writes whose coordinator died leave pending intents on the drives it reached. Once
 older than a grace period, each such key is healed and the intent's data, if nothing
@@ -26,12 +29,13 @@ from dataclasses import dataclass, field
 from engine._hotpath import crc32c
 from engine.clock import Clock
 from engine.cluster.placement import ErasureSet, Placement
+from engine.objects.storage_classes import shard_positions
 from engine.storage.codec import layout_codec
 from engine.storage.drive import AsyncShardWriter
-from engine.storage.entries import signature
+from engine.storage.entries import layouts, signature
 from engine.storage.errors import StorageError
 from engine.storage.metastore import data_ids
-from engine.v1.records_pb2 import BucketRecord, ObjectVersion
+from engine.v1.records_pb2 import BucketRecord, DataLayout, ObjectVersion
 
 log = logging.getLogger(__name__)
 ListBuckets = Callable[[], Awaitable[list[BucketRecord]]]
@@ -84,18 +88,21 @@ class Healer:
                     await drives[i].write_entry(bucket, key, None)
                     report.entries_removed += 1
             return
-        rebuilt: set[int] = set()
+        rebuilt: dict[int, list[str]] = {}  # position -> data ids rebuilt there
         for version in winner.versions:
-            if version.WhichOneof("body") == "layout":
-                rebuilt |= await self._heal_shards(eset, bucket, key, version, set(online),
-                                                   report)
-        current = [v.layout.data_id for v in winner.versions
-                   if v.WhichOneof("body") == "layout"]
+            for layout, size in striped(version):
+                for i in await self._heal_shards(eset, bucket, key, layout, size,
+                                                 set(online), report):
+                    rebuilt.setdefault(i, []).append(layout.data_id)
+        current = [layout.data_id for v in winner.versions for layout in layouts(v)]
         for i, entry in online.items():
             if signature(entry) == winner_sig and i not in rebuilt:
                 continue
+            # Rewriting the entry commits the write intents of the data it refers to:
+            # the ones a rebuild just created, or any a missed write left behind.
+            intents = rebuilt[i] if signature(entry) == winner_sig else current
             try:
-                for data_id in current or [None]:
+                for data_id in intents or [None]:
                     await drives[i].write_entry(bucket, key, winner, data_id)
             except Failure as exc:
                 report.errors.append(f"{drives[i].name}: {bucket}/{key}: {exc}")
@@ -104,46 +111,49 @@ class Healer:
                 report.entries_fixed += 1
 
     async def _heal_shards(self, eset: ErasureSet, bucket: str, key: str,
-                           version: ObjectVersion, online: set[int],
+                           layout: DataLayout, size: int, online: set[int],
                            report: HealReport) -> set[int]:
-        layout = version.layout
-        blocks = -(-version.size // layout.stripe_size)
+        """Verify and rebuild the shards of one layout of `size` striped bytes; the set
+        positions whose shard was rebuilt."""
+        positions = shard_positions(layout)
+        blocks = -(-size // layout.stripe_size)
+        held = [(shard, p) for shard, p in enumerate(positions) if p in online]
         states = await asyncio.gather(
-            *(eset.drives[i].verify_shard(layout.data_id, i, layout.block_size, blocks)
-              for i in sorted(online)),
+            *(eset.drives[p].verify_shard(layout.data_id, shard, layout.block_size, blocks)
+              for shard, p in held),
             return_exceptions=True,
         )
         report.shards_checked += len(states)
-        state = dict(zip(sorted(online), states, strict=True))
-        good = [i for i, s in state.items() if s == "ok"]
-        bad = [i for i, s in state.items() if s in ("missing", "corrupt")]
+        state = {shard: s for (shard, _), s in zip(held, states, strict=True)}
+        good = [shard for shard, s in state.items() if s == "ok"]
+        bad = [shard for shard, s in state.items() if s in ("missing", "corrupt")]
         if not bad:
             return set()
         if len(good) < layout.data_shards or layout.parity_shards == 0:
             report.unresolved += 1
             report.errors.append(f"{bucket}/{key}: {len(good)} good shards, cannot rebuild")
             return set()
-        done = await self._rebuild(eset, bucket, key, version, good, bad, report)
+        done = await self._rebuild(eset, bucket, key, layout, size, good, bad, report)
         report.shards_rebuilt += len(done)
-        return done
+        return {positions[shard] for shard in done}
 
-    async def _rebuild(self, eset: ErasureSet, bucket: str, key: str,
-                       version: ObjectVersion, good: list[int], bad: list[int],
+    async def _rebuild(self, eset: ErasureSet, bucket: str, key: str, layout: DataLayout,
+                       size: int, good: list[int], bad: list[int],
                        report: HealReport) -> set[int]:
-        layout = version.layout
+        """Rewrite shards `bad` from k of `good` (shard indexes); those rewritten."""
         codec = layout_codec(layout)
+        drives = [eset.drives[p] for p in shard_positions(layout)]
         sources = good[: layout.data_shards]
-        readers = {i: await eset.drives[i].open_shard(layout.data_id, i) for i in sources}
+        readers = {i: await drives[i].open_shard(layout.data_id, i) for i in sources}
         writers: dict[int, AsyncShardWriter] = {}
         for i in bad:
             try:
-                writers[i] = await eset.drives[i].create_shard(layout.data_id, i, bucket, key)
+                writers[i] = await drives[i].create_shard(layout.data_id, i, bucket, key)
             except Failure as exc:
-                report.errors.append(f"{eset.drives[i].name}: cannot rebuild: {exc}")
+                report.errors.append(f"{drives[i].name}: cannot rebuild: {exc}")
         try:
-            stripes = -(-version.size // layout.stripe_size)
-            for s in range(stripes):
-                stripe_len = min(layout.stripe_size, version.size - s * layout.stripe_size)
+            for s in range(-(-size // layout.stripe_size)):
+                stripe_len = min(layout.stripe_size, size - s * layout.stripe_size)
                 got = await asyncio.gather(
                     *(r.read_block(s, layout.block_size) for r in readers.values()))
                 blocks = dict(zip(readers, got, strict=True))
@@ -235,6 +245,15 @@ class Healer:
             if report.shards_rebuilt or report.entries_fixed or report.entries_removed \
                     or report.pending_discarded:
                 log.info("scanner: %s", report)
+
+
+def striped(version: ObjectVersion) -> list[tuple[DataLayout, int]]:
+    """Every shard layout of a version with the bytes striped into it: the compressed
+    size for a compressed layout, else the body's (or the part's) size."""
+    part_sizes = {p.layout.data_id: p.size for p in version.parts.parts
+                  if p.WhichOneof("body") == "layout"}
+    return [(layout, layout.stored_size or part_sizes.get(layout.data_id, version.size))
+            for layout in layouts(version)]
 
 
 class RepairQueue:

@@ -25,6 +25,7 @@ from engine.cluster.topology import Topology
 from engine.config import NodeConfig
 from engine.objects.cluster_buckets import ClusterBucketRegistry
 from engine.objects.heal import Healer, RepairQueue
+from engine.objects.lifecycle_worker import LifecycleWorker
 from engine.objects.service import ObjectService
 from engine.storage.codec import codec_for
 from engine.storage.drive import Drive, LocalDrive
@@ -56,9 +57,16 @@ class Assembly:
 def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     drive = LocalDrive(config.data_dir / "drive-0", config.storage.lmdb_map_size)
     placement = StaticPlacement.single(drive)
-    objects = ObjectService(placement, config.storage, clock)
+    objects = ObjectService(placement, config.storage, clock, zone=config.zone,
+                            day_seconds=config.day_seconds)
+    lifecycle = LifecycleWorker(objects, placement.sets())
+
+    async def apply_lifecycle() -> None:
+        await lifecycle.run_forever(config.lifecycle_interval)
+
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
-                    objects, Healer(placement, clock), closers=[drive.close])
+                    objects, Healer(placement, clock), background=[apply_lifecycle],
+                    closers=[drive.close])
 
 
 async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
@@ -79,18 +87,22 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
 
     sets = [
         ErasureSet(p.index, tuple(drive(r.node_id, r.drive_index) for r in p.drives),
-                   codec_for("isa_l_rs_vand", p.data_shards, p.parity_shards), zone=me.zone)
+                   codec_for("isa_l_rs_vand", p.data_shards, p.parity_shards), zone=me.zone,
+                   zones=tuple(r.zone for r in p.drives),
+                   nodes=tuple(r.node_id for r in p.drives))
         for p in plan
     ]
     placement = StaticPlacement(sets)
     table = RaftBucketTable(me.raft_address, [n.raft_address for n in topology.nodes],
                             topology.secret, me.drives[0] / "raft", clock=clock)
     buckets = ClusterBucketRegistry(table, placement, local, clock)
-    objects = ObjectService(placement, config.storage, clock, buckets=buckets)
+    objects = ObjectService(placement, config.storage, clock, buckets=buckets, zone=me.zone,
+                            day_seconds=config.day_seconds)
     healer = Healer(placement, clock)
     repairs = RepairQueue(healer)
     objects.on_degraded = repairs.submit
-    # Each node scans the sets whose first drive it owns, so every set has one scanner.
+    # Each node scans the sets whose first drive it owns, so every set has one scanner
+    # (healing and lifecycle rules).
     scanned = [s for s, p in zip(sets, plan, strict=True) if p.drives[0].node_id == me.id]
     for s in plan:
         log.info("erasure set %d: %d+%d over %s", s.index, s.data_shards, s.parity_shards,
@@ -109,10 +121,17 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         await healer.scan_forever(scanned, buckets.list, config.scan_interval,
                                   config.scan_rate)
 
+    lifecycle = LifecycleWorker(objects, scanned)
+
+    async def apply_lifecycle() -> None:
+        with contextlib.suppress(Exception):
+            await table.wait_ready(60.0)
+        await lifecycle.run_forever(config.lifecycle_interval)
+
     return Assembly(
         me.address, me.id, me.zone, topology.name, local, objects, healer,
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
-        background=[reconcile, repairs.run, scan],
+        background=[reconcile, repairs.run, scan, apply_lifecycle],
         closers=[close_drives, table.close, pool.close],
     )
 

@@ -33,3 +33,9 @@ class NodeConfig:
     allow_reduced_tolerance: bool = False  # accept layouts that cannot lose a whole AZ
     scan_interval: float = 300.0  # seconds between background healing passes
     scan_rate: float = 200.0  # objects per second a background pass may check
+    day_seconds: float = 86400.0  # one lifecycle day (rules, restore delays, expiries)
+
+    @property
+    def lifecycle_interval(self) -> float:
+        """Seconds between lifecycle passes: a tenth of a day, within [0.2 s, 60 s]."""
+        return min(60.0, max(0.2, self.day_seconds / 10))

@@ -23,6 +23,7 @@ ERROR_DOMAIN = "engine.v1"
 CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
     # S3
     "AccessDenied": (403, C.PERMISSION_DENIED, "Access Denied"),
+    "BadRequest": (400, C.INVALID_ARGUMENT, "Bad Request"),
     "BadDigest": (
         400,
         C.INVALID_ARGUMENT,

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds between background healing passes (default 300)")
     p.add_argument("--scan-rate", type=float, default=200.0,
                    help="objects per second a healing pass may check (default 200)")
+    p.add_argument("--day-seconds", type=_positive, default=86400.0, metavar="N",
+                   help="length of one lifecycle day in seconds, for demos and tests: "
+                   "drives lifecycle rules, restore delays and expiries (default 86400)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(run=run)
@@ -45,5 +48,13 @@ def run(args: argparse.Namespace) -> int:
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
                      allow_reduced_tolerance=args.allow_reduced_tolerance,
-                     scan_interval=args.scan_interval, scan_rate=args.scan_rate))
+                     scan_interval=args.scan_interval, scan_rate=args.scan_rate,
+                     day_seconds=args.day_seconds))
     return 0
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value

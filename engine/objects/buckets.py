@@ -28,6 +28,9 @@ class Buckets(Protocol):
     async def get(self, name: str) -> BucketRecord: ...
     async def list(self) -> list[BucketRecord]: ...
     async def delete(self, name: str) -> None: ...
+    async def update(self, record: BucketRecord) -> None:
+        """Replace an existing bucket's configuration (versioning, lifecycle)."""
+        ...
 
 
 class BucketRegistry:
@@ -67,6 +70,12 @@ class BucketRegistry:
             except (ConnectionError, OSError):
                 continue
         raise EngineError("ServiceUnavailable", "no drive holding buckets answered")
+
+    async def update(self, record: BucketRecord) -> None:
+        try:
+            await fan_out(self._drives, lambda d: d.put_volume(record), self._quorum)
+        except VolumeNotFound as exc:
+            raise EngineError("NoSuchBucket", BucketName=record.name) from exc
 
     async def delete(self, name: str) -> None:
         await self.get(name)

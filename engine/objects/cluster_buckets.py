@@ -63,6 +63,13 @@ class ClusterBucketRegistry:
     async def list(self) -> list[BucketRecord]:
         return await self._table.list()
 
+    async def update(self, record: BucketRecord) -> None:
+        """The table decides; drives' copies of the record follow (best effort), since
+        every read of a bucket's configuration goes to the table."""
+        if not await self._table.update(record):
+            raise EngineError("NoSuchBucket", BucketName=record.name)
+        await asyncio.gather(*(self._put(d, record) for d in self._drives))
+
     async def delete(self, name: str) -> None:
         await self.get(name)
         if (await list_page(self._placement.sets(), name, "", "", "", 1)).contents:
@@ -96,6 +103,11 @@ class ClusterBucketRegistry:
             pass
         except (StorageError, ConnectionError, OSError) as exc:
             log.info("volume %s not created on %s yet: %s", record.name, drive.name, exc)
+
+    @staticmethod
+    async def _put(drive: Drive, record: BucketRecord) -> None:
+        with contextlib.suppress(StorageError, ConnectionError, OSError):
+            await drive.put_volume(record)
 
     @staticmethod
     async def _drop(drive: Drive, name: str) -> None:

@@ -13,21 +13,28 @@ import base64
 import binascii
 import heapq
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
 from engine.objects.quorum import fan_out
 from engine.storage.entries import Signature, latest, signature
-from engine.v1.records_pb2 import ObjectEntry, ObjectVersion
+from engine.v1.records_pb2 import ObjectEntry
 
 MAX_KEYS = 1000
 
 
+# What a listing keeps of a key's entry: its current version (ListObjectsV2), or the
+# whole entry (ListObjectVersions). None leaves the key out.
+Keep = Callable[[ObjectEntry], Any]
+
+
 @dataclass
 class ListPage:
-    contents: list[tuple[str, ObjectVersion]] = field(default_factory=list)
+    contents: list[tuple[str, Any]] = field(default_factory=list)  # (key, kept)
     common_prefixes: list[str] = field(default_factory=list)
     is_truncated: bool = False
     next_token: str = ""
@@ -51,7 +58,8 @@ def decode_token(token: str) -> str:
 
 
 async def list_page(
-    sets: list[ErasureSet], bucket: str, prefix: str, delimiter: str, after: str, max_keys: int
+    sets: list[ErasureSet], bucket: str, prefix: str, delimiter: str, after: str, max_keys: int,
+    keep: Keep = latest,
 ) -> ListPage:
     """One page of at most `max_keys` keys and common prefixes after `after`.
 
@@ -66,7 +74,7 @@ async def list_page(
     while True:
         room = max_keys - len(page.contents) - len(page.common_prefixes)
         batches = await asyncio.gather(
-            *(_set_listing(s, bucket, prefix, after, delimiter, room + 1) for s in sets)
+            *(_set_listing(s, bucket, prefix, after, delimiter, room + 1, keep) for s in sets)
         )
         ends = [end for _, end in batches if end is not None]
         boundary = min(ends) if ends else None
@@ -91,10 +99,11 @@ async def list_page(
 
 
 async def _set_listing(
-    eset: ErasureSet, bucket: str, prefix: str, after: str, delimiter: str, limit: int
-) -> tuple[list[tuple[str, ObjectVersion | None]], str | None]:
+    eset: ErasureSet, bucket: str, prefix: str, after: str, delimiter: str, limit: int,
+    keep: Keep,
+) -> tuple[list[tuple[str, Any]], str | None]:
     """One set's sorted items, and the last name it vouches for if it may hold more
-    (None when exhausted). Keys whose newest version is a delete marker are left out.
+    (None when exhausted). Keys for which `keep` gives None are left out.
 
     Every drive of the set is asked; an item counts only if a read quorum of drives
     lists it (a key with the same newest version), so a drive that missed a delete
@@ -118,7 +127,7 @@ async def _set_listing(
             sig = signature(entry)
             votes.setdefault(name, Counter())[sig] += 1
             entries[(name, sig)] = entry
-    out: list[tuple[str, ObjectVersion | None]] = []
+    out: list[tuple[str, Any]] = []
     for name in sorted(votes):
         sig, count = votes[name].most_common(1)[0]
         if count < eset.read_quorum:
@@ -126,6 +135,6 @@ async def _set_listing(
         entry = entries[(name, sig)]
         if entry is None:
             out.append((name, None))  # a common prefix
-        elif (current := latest(entry)) is not None:
-            out.append((name, current))
+        elif (kept := keep(entry)) is not None:
+            out.append((name, kept))
     return out, boundary

@@ -18,12 +18,13 @@ from typing import TypeVar
 from engine.errors import EngineError
 from engine.storage.drive import Drive
 from engine.storage.entries import PreconditionMismatch
-from engine.storage.errors import VolumeExists, VolumeNotEmpty, VolumeNotFound
+from engine.storage.errors import UploadNotFound, VolumeExists, VolumeNotEmpty, VolumeNotFound
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-ANSWERS = (PreconditionMismatch, VolumeNotFound, VolumeExists, VolumeNotEmpty, EngineError)
+ANSWERS = (PreconditionMismatch, VolumeNotFound, VolumeExists, VolumeNotEmpty, UploadNotFound,
+           EngineError)
 
 
 async def fan_out(

@@ -1,50 +1,47 @@
 """The object API's semantics (S3): what each operation checks, stores and returns.
 
 Pure Python over the placement's erasure sets and the drive API; the gRPC layer only
-translates messages. Every user mistake is an EngineError with S3's code.
+translates messages. Every user mistake is an EngineError with S3's code. Multipart
+uploads (multipart.py) and bucket/object subresources (subresources.py) are mixed in,
+all on the shared :class:`ObjectCore`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
-from engine.clock import Clock
-from engine.cluster.placement import ErasureSet, Placement
-from engine.config import StorageConfig
+from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
 from engine.objects import conditions as cond
-from engine.objects.body_reader import BodyReader
-from engine.objects.body_writer import BodyWriter, WrittenBody
-from engine.objects.buckets import BucketRegistry, Buckets
+from engine.objects import restore
+from engine.objects.body_reader import BodyReader, DegradedHook
+from engine.objects.core import (
+    ObjectCore,
+    WriteOptions,
+    check_body,
+    check_version_id,
+    crc32c_b64,
+    decode_digest,
+    shielded_commit,
+)
 from engine.objects.listing import MAX_KEYS, ListPage, decode_token, list_page
+from engine.objects.multipart import MultipartOps
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
-from engine.objects.quorum import fan_out, first_agreement
+from engine.objects.pages import VersionPage
+from engine.objects.quorum import fan_out
 from engine.objects.ranges import ByteRange, parse_range
-from engine.storage.entries import NULL_VERSION, PreconditionMismatch, latest, signature
+from engine.objects.subresources import SubresourceOps
+from engine.objects.tagging import parse_tagging
+from engine.objects.versions import list_versions
 from engine.storage.errors import VolumeNotFound
-from engine.v1.records_pb2 import ContentRecord, ObjectEntry, ObjectVersion
+from engine.v1.records_pb2 import ObjectVersion, VersionPatch
+
+__all__ = ["DeleteResult", "ObjectRead", "ObjectService", "WriteOptions", "crc32c_b64"]
 
 MAX_DELETE_KEYS = 1000
-MAX_COPY_SOURCE = 5 * 1024**3
+MAX_PART_NUMBER = 10_000
 NO_CONDITIONS = cond.Conditions()
-
-
-@dataclass
-class WriteOptions:
-    """Everything a PUT (or the destination of a copy) may set besides the body."""
-
-    content: ContentRecord = field(default_factory=ContentRecord)
-    metadata: dict[str, str] = field(default_factory=dict)
-    storage_class: str = ""
-    content_length: int | None = None
-    content_md5: str = ""
-    checksum_crc32c: str = ""
-    if_match: str | None = None
-    if_none_match: str | None = None
 
 
 @dataclass
@@ -52,83 +49,79 @@ class ObjectRead:
     version: ObjectVersion
     range: ByteRange | None
     body: AsyncIterator[bytes] | None = None
+    parts_count: int = 0  # set when a part was asked for
+    restore: str = ""  # x-amz-restore
 
     @property
     def content_length(self) -> int:
         return self.range.length if self.range else self.version.size
 
 
-def crc32c_b64(value: int) -> str:
-    return base64.b64encode(value.to_bytes(4, "big")).decode()
+@dataclass
+class DeleteResult:
+    delete_marker: bool = False
+    version_id: str = ""  # the marker created, or the version removed ("" unversioned)
 
 
-class ObjectService:
-    def __init__(self, placement: Placement, config: StorageConfig, clock: Clock,
-                 buckets: Buckets | None = None) -> None:
-        self.placement = placement
-        self.config = config
-        self.clock = clock
-        self.buckets: Buckets = buckets or BucketRegistry(placement, clock)
-        # Told about every key a read found damaged (missing/corrupt shard, dead drive).
-        self.on_degraded: Callable[[ErasureSet, str, str], None] | None = None
+def check_part_number(number: int) -> None:
+    if not 1 <= number <= MAX_PART_NUMBER:
+        raise EngineError("InvalidArgument", "Part number must be an integer between 1 and "
+                          f"{MAX_PART_NUMBER}, inclusive", ArgumentName="partNumber",
+                          ArgumentValue=str(number))
 
+
+def part_range(version: ObjectVersion, number: int) -> ByteRange | None:
+    """The bytes of part `number` (a non-multipart object is one part)."""
+    check_part_number(number)
+    sizes = list(version.part_sizes) or [version.size]
+    if number > len(sizes):
+        raise EngineError("InvalidPartNumber", PartNumberRequested=str(number),
+                          ActualPartCount=str(len(sizes)))
+    first = sum(sizes[: number - 1])
+    if sizes[number - 1] == 0:
+        return None
+    return ByteRange(first, first + sizes[number - 1] - 1)
+
+
+class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
     # -- reads -----------------------------------------------------------------------
-
-    async def _entry(self, eset: ErasureSet, bucket: str, key: str) -> ObjectEntry | None:
-        """The entry a read quorum of the set's drives agrees on (None: agreed absent).
-
-        A drive that missed a write or a delete disagrees and is outvoted, so a stale
-        copy never resurfaces. The answer is taken as soon as a quorum agrees, so a hung
-        drive does not slow reads down. With no agreement possible (a write in flight
-        while drives are down) the read fails with 503 rather than guess.
-        """
-        if len(eset.drives) == 1:
-            return await eset.drives[0].read_entry(bucket, key)
-        return await first_agreement(
-            eset.drives, lambda d: d.read_entry(bucket, key), eset.read_quorum, signature
-        )
-
-    async def _version(self, bucket: str, key: str, version_id: str) -> ObjectVersion:
-        await self.buckets.get(bucket)
-        check_key(key)
-        entry = await self._entry(self.placement.set_for(bucket, key), bucket, key)
-        if not version_id:
-            current = latest(entry)
-            if current is None:
-                raise EngineError("NoSuchKey", Key=key)
-            return current
-        for v in entry.versions if entry else []:
-            if v.version_id == version_id:
-                return v
-        if version_id != NULL_VERSION and not version_id.isalnum():
-            raise EngineError("InvalidArgument", "Invalid version id specified",
-                              ArgumentName="versionId")
-        raise EngineError("NoSuchVersion", Key=key, VersionId=version_id)
 
     async def head_object(
         self, bucket: str, key: str, *, version_id: str = "", range_header: str | None = None,
-        conditions: cond.Conditions = NO_CONDITIONS,
+        part_number: int = 0, conditions: cond.Conditions = NO_CONDITIONS,
     ) -> ObjectRead:
         version = await self._version(bucket, key, version_id)
         cond.check(conditions, version.etag, version.mtime_ns)
-        return ObjectRead(version, parse_range(range_header, version.size))
+        read = ObjectRead(version, None, restore=restore.header(version, self.clock.now_ns()))
+        if part_number:
+            if range_header is not None:
+                raise EngineError("InvalidRequest", "Cannot specify both Range header and "
+                                  "partNumber query parameter")
+            read.range = part_range(version, part_number)
+            read.parts_count = len(version.part_sizes) or 1
+        else:
+            read.range = parse_range(range_header, version.size)
+        return read
 
     async def get_object(
         self, bucket: str, key: str, *, version_id: str = "", range_header: str | None = None,
-        conditions: cond.Conditions = NO_CONDITIONS,
+        part_number: int = 0, conditions: cond.Conditions = NO_CONDITIONS,
     ) -> ObjectRead:
         read = await self.head_object(bucket, key, version_id=version_id,
-                                      range_header=range_header, conditions=conditions)
+                                      range_header=range_header, part_number=part_number,
+                                      conditions=conditions)
+        restore.check_readable(read.version, self.clock.now_ns())
         eset = self.placement.set_for(bucket, key)
         whole = (0, read.version.size - 1)
         first, last = (read.range.first, read.range.last) if read.range else whole
+        if part_number and read.range is None:
+            first, last = 0, -1  # an empty part
         reader = await BodyReader(read.version, eset, first, last,
                                   self._degraded_hook(eset, bucket, key)).open()
         read.body = reader.stream()
         return read
 
-    def _degraded_hook(self, eset: ErasureSet, bucket: str, key: str
-                       ) -> Callable[[ObjectVersion, set[int]], None] | None:
+    def _degraded_hook(self, eset: ErasureSet, bucket: str, key: str) -> DegradedHook | None:
         hook = self.on_degraded
         if hook is None:
             return None
@@ -143,6 +136,7 @@ class ObjectService:
         check_key(key)
         metadata = normalize_metadata(options.metadata)
         storage_class = check_storage_class(options.storage_class)
+        tags = options.tags if options.tags is not None else parse_tagging(options.tagging)
         if options.if_none_match is not None and options.if_none_match.strip() != "*":
             raise EngineError("NotImplemented", "If-None-Match on PUT accepts only '*'",
                               Header="If-None-Match")
@@ -153,12 +147,12 @@ class ObjectService:
             if options.content_length > max_size:
                 raise EngineError("EntityTooLarge", MaxSizeAllowed=str(max_size))
             max_size = options.content_length
-        expected_md5 = _decode_digest(options.content_md5, 16, "Content-MD5")
-        expected_crc = _decode_digest(options.checksum_crc32c, 4, "x-amz-checksum-crc32c")
+        expected_md5 = decode_digest(options.content_md5, 16, "Content-MD5")
+        expected_crc = decode_digest(options.checksum_crc32c, 4, "x-amz-checksum-crc32c")
         eset = self.placement.set_for(bucket, key)
-        writer = BodyWriter(eset, self.config, bucket, key)
         try:
-            written = await writer.write(body, max_size)
+            writer, written = await self._write_body(eset, bucket, key, body, max_size,
+                                                     storage_class)
         except EngineError as exc:
             if exc.code == "EntityTooLarge" and options.content_length is not None \
                     and max_size == options.content_length:
@@ -166,110 +160,100 @@ class ObjectService:
                     from exc
             raise
         try:
-            _check_body(written, options, expected_md5, expected_crc)
+            check_body(written, options.content_length, expected_md5, expected_crc)
         except BaseException:
-            if written.layout is not None:
-                await writer.discard()
+            await writer.discard()
             raise
         version = ObjectVersion(
-            version_id=NULL_VERSION, size=written.size, etag=written.md5_hex,
-            crc32c=written.crc32c, mtime_ns=self.clock.now_ns(), content=options.content,
-            metadata=metadata, storage_class=storage_class,
+            version_id=self.new_version_id(record.versioning), size=written.size,
+            etag=written.md5_hex, crc32c=written.crc32c, mtime_ns=self.clock.now_ns(),
+            content=options.content, metadata=metadata, storage_class=storage_class,
+            tags=tags,
         )
         if written.inline is not None:
             version.inline_data = written.inline
         else:
             assert written.layout is not None
             version.layout.CopyFrom(written.layout)
-
-        async def commit_or_discard() -> None:
-            try:
-                await self._commit(eset, bucket, key, version, record.versioning, options,
-                                   written.durable)
-            except BaseException:
-                if written.layout is not None:
-                    await writer.discard()
-                raise
-
-        # Shielded: once the commit has started, only its outcome may decide whether the
-        # shard files are discarded. A caller cancelled mid-commit (client gone) must not
-        # delete data that a committed version refers to.
-        await asyncio.shield(asyncio.ensure_future(commit_or_discard()))
+        await shielded_commit(
+            lambda: self._commit(eset, bucket, key, version, record.versioning, options,
+                                 self._metadata_drives(eset, written)),
+            writer.discard,
+        )
         return version
 
-    async def _commit(
-        self, eset: ErasureSet, bucket: str, key: str, version: ObjectVersion,
-        versioning: str, options: WriteOptions, durable: tuple[int, ...] = (),
-    ) -> None:
-        """Commit the version's metadata on the drives that hold its data (all drives
-        for an inline object): metadata never points at a shard a drive lacks, and a
-        drive that failed during the data phase costs no second deadline."""
-        drives = [eset.drives[i] for i in durable] if durable else list(eset.drives)
-        try:
-            await fan_out(
-                drives,
-                lambda d: d.write_version(bucket, key, version, versioning=versioning,
-                                          if_match=options.if_match,
-                                          if_none_match=options.if_none_match),
-                eset.write_quorum,
-            )
-        except PreconditionMismatch as exc:
-            if exc.missing:
-                raise EngineError("NoSuchKey", Key=key) from exc
-            raise EngineError("PreconditionFailed", Condition=exc.header) from exc
-        except VolumeNotFound as exc:
-            raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+    async def delete_object(self, bucket: str, key: str, version_id: str = "") -> DeleteResult:
+        """S3 answers 204 whether or not the key (or version) existed.
 
-    async def delete_object(self, bucket: str, key: str, version_id: str = "") -> None:
-        """Unversioned delete: S3 answers 204 whether or not the key existed."""
-        await self.buckets.get(bucket)
+        Without a version id, a versioned bucket gets a delete marker (a new one when
+        Enabled, the null one when Suspended); an unversioned bucket forgets the key.
+        With one, exactly that version (or marker) is removed for good.
+        """
+        record = await self.buckets.get(bucket)
         check_key(key)
-        if version_id and version_id != NULL_VERSION:
-            raise EngineError("InvalidArgument", "Invalid version id specified",
-                              ArgumentName="versionId")
         eset = self.placement.set_for(bucket, key)
+        if version_id:
+            check_version_id(version_id)
+            entry = await self._entry(eset, bucket, key)
+            target = next((v for v in entry.versions if v.version_id == version_id), None) \
+                if entry else None
+            if target is None:
+                return DeleteResult(version_id=version_id)
+            try:
+                await self._patch(bucket, key, VersionPatch(version_id=version_id, remove=True))
+            except EngineError as exc:
+                if exc.code != "NoSuchVersion":
+                    raise
+            return DeleteResult(target.delete_marker, version_id)
+        if record.versioning:
+            marker = ObjectVersion(version_id=self.new_version_id(record.versioning),
+                                   delete_marker=True, mtime_ns=self.clock.now_ns())
+            await self._commit(eset, bucket, key, marker, record.versioning)
+            return DeleteResult(True, marker.version_id)
         try:
             await fan_out(eset.drives, lambda d: d.delete_entry(bucket, key), eset.write_quorum)
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+        return DeleteResult()
 
     async def delete_objects(
         self, bucket: str, keys: list[tuple[str, str]]
-    ) -> list[tuple[str, str, EngineError | None]]:
+    ) -> list[tuple[str, str, DeleteResult | None, EngineError | None]]:
         """Each key's outcome; a bad key fails alone, the others are still deleted."""
         await self.buckets.get(bucket)
         if not keys:
             raise EngineError("MalformedXML", "The Delete request must name at least one key")
         if len(keys) > MAX_DELETE_KEYS:
             raise EngineError("MalformedXML", f"At most {MAX_DELETE_KEYS} keys per request")
-        out: list[tuple[str, str, EngineError | None]] = []
+        out: list[tuple[str, str, DeleteResult | None, EngineError | None]] = []
         for key, version_id in keys:
             try:
-                await self.delete_object(bucket, key, version_id)
-                out.append((key, version_id, None))
+                result = await self.delete_object(bucket, key, version_id)
+                out.append((key, version_id, result, None))
             except EngineError as exc:
                 if exc.code == "NoSuchBucket":
                     raise
-                out.append((key, version_id, exc))
+                out.append((key, version_id, None, exc))
         return out
 
     async def copy_object(
         self, source_bucket: str, source_key: str, bucket: str, key: str, *,
-        source_version_id: str = "", directive: str = "",
+        source_version_id: str = "", directive: str = "", tagging_directive: str = "",
         source_conditions: cond.Conditions = NO_CONDITIONS,
         options: WriteOptions | None = None,
     ) -> tuple[ObjectVersion, ObjectVersion]:
         """(source version, new version). The body streams from source to destination."""
         options = options or WriteOptions()
         directive = directive or "COPY"
+        tagging_directive = tagging_directive or "COPY"
         if directive not in ("COPY", "REPLACE"):
             raise EngineError("InvalidArgument", "Unknown metadata directive.",
                               ArgumentName="x-amz-metadata-directive")
-        source = await self._version(source_bucket, source_key, source_version_id)
-        cond.check(source_conditions, source.etag, source.mtime_ns, copy_source=True)
-        if source.size > MAX_COPY_SOURCE:
-            raise EngineError("InvalidRequest", "The specified copy source is larger than the "
-                              f"maximum allowable size for a copy source: {MAX_COPY_SOURCE}")
+        if tagging_directive not in ("COPY", "REPLACE"):
+            raise EngineError("InvalidArgument", "Unknown tagging directive.",
+                              ArgumentName="x-amz-tagging-directive")
+        source = await self._source(source_bucket, source_key, source_version_id,
+                                    source_conditions)
         new_class = options.storage_class or source.storage_class
         if (source_bucket, source_key) == (bucket, key) and directive == "COPY" \
                 and new_class == source.storage_class and not source_version_id:
@@ -279,11 +263,14 @@ class ObjectService:
                 "without changing the object's metadata, storage class, website redirect "
                 "location or encryption attributes.",
             )
+        tags = dict(source.tags) if tagging_directive == "COPY" \
+            else parse_tagging(options.tagging)
         if directive == "COPY":
             options = WriteOptions(content=source.content, metadata=dict(source.metadata),
-                                   storage_class=new_class)
+                                   storage_class=new_class, tags=tags)
         else:
             options.storage_class = new_class
+            options.tags = tags
         source_set = self.placement.set_for(source_bucket, source_key)
         reader = await BodyReader(source, source_set, 0, source.size - 1).open()
         body = reader.stream()
@@ -301,37 +288,27 @@ class ObjectService:
     ) -> tuple[ListPage, int]:
         """The page and the effective MaxKeys."""
         await self.buckets.get(bucket)
-        keys = MAX_KEYS if max_keys is None else max_keys
-        if keys < 0:
-            raise EngineError("InvalidArgument", "MaxKeys must not be negative",
-                              ArgumentName="max-keys")
-        keys = min(keys, MAX_KEYS)
+        keys = _max_keys(max_keys)
         after = decode_token(continuation_token) if continuation_token else start_after
         page = await list_page(self.placement.sets(), bucket, prefix, delimiter, after, keys)
         return page, keys
 
+    async def list_object_versions(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
+        version_id_marker: str = "", max_keys: int | None = None,
+    ) -> VersionPage:
+        await self.buckets.get(bucket)
+        if version_id_marker and not key_marker:
+            raise EngineError("InvalidArgument", "A version-id marker cannot be specified "
+                              "without a key marker.", ArgumentName="version-id-marker")
+        return await list_versions(self, bucket, prefix, delimiter, key_marker,
+                                   version_id_marker, _max_keys(max_keys))
 
-def _decode_digest(value: str, size: int, header: str) -> bytes | None:
-    if not value:
-        return None
-    try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise EngineError("InvalidDigest", Header=header) from exc
-    if len(raw) != size:
-        raise EngineError("InvalidDigest", Header=header)
-    return raw
 
+def _max_keys(max_keys: int | None) -> int:
+    keys = MAX_KEYS if max_keys is None else max_keys
+    if keys < 0:
+        raise EngineError("InvalidArgument", "MaxKeys must not be negative",
+                          ArgumentName="max-keys")
+    return min(keys, MAX_KEYS)
 
-def _check_body(
-    written: WrittenBody, options: WriteOptions, md5: bytes | None, crc: bytes | None
-) -> None:
-    if options.content_length is not None and written.size != options.content_length:
-        raise EngineError("IncompleteBody", f"Received {written.size} of "
-                          f"{options.content_length} bytes")
-    if md5 is not None and md5 != written.md5_digest:
-        raise EngineError("BadDigest", "The Content-MD5 you specified did not match what we "
-                          "received.")
-    if crc is not None and int.from_bytes(crc, "big") != written.crc32c:
-        raise EngineError("BadDigest", "The CRC32C you specified did not match the "
-                          "calculated checksum.")

@@ -235,7 +235,7 @@ def test_listing_arguments(env: Env) -> None:
 def test_delete_objects_limits_and_per_key_errors(env: Env) -> None:
     run(env.put("a", b"x"))
     outcomes = run(env.svc.delete_objects("bkt", [("a", ""), ("k" * 1025, ""), ("zz", "")]))
-    assert [(k[:3], e.code if e else None) for k, _, e in outcomes] == [
+    assert [(k[:3], e.code if e else None) for k, _, _, e in outcomes] == [
         ("a", None), ("kkk", "KeyTooLongError"), ("zz", None)]
     assert code_of(env, lambda: env.svc.delete_objects("bkt", [])) == "MalformedXML"
     assert code_of(env, lambda: env.svc.delete_objects("bkt", [("k", "")] * 1001)) \

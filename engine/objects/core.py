@@ -1,0 +1,243 @@
+"""What every object operation shares: quorum reads of entries, body writes in a storage
+class, metadata commits and in-place version patches.
+
+:class:`ObjectCore` holds the placement, clock and bucket registry; the operation groups
+(objects, multipart uploads, subresources) build on it, so each rule lives in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from engine.clock import Clock
+from engine.cluster.placement import ErasureSet, Placement
+from engine.config import StorageConfig
+from engine.errors import EngineError
+from engine.objects import conditions as cond
+from engine.objects import restore
+from engine.objects.body_writer import BodyWriter, WrittenBody
+from engine.objects.buckets import BucketRegistry, Buckets
+from engine.objects.names import check_key
+from engine.objects.quorum import fan_out, first_agreement
+from engine.objects.storage_classes import plan_for
+from engine.storage.entries import NULL_VERSION, PreconditionMismatch, latest, signature
+from engine.storage.errors import VolumeNotFound
+from engine.v1.records_pb2 import ContentRecord, ObjectEntry, ObjectVersion, VersionPatch
+
+DAY_SECONDS = 86400.0
+MAX_COPY_SOURCE = 5 * 1024**3
+
+
+@dataclass
+class WriteOptions:
+    """Everything a PUT (or the destination of a copy or upload) may set besides the body."""
+
+    content: ContentRecord = field(default_factory=ContentRecord)
+    metadata: dict[str, str] = field(default_factory=dict)
+    storage_class: str = ""
+    content_length: int | None = None
+    content_md5: str = ""
+    checksum_crc32c: str = ""
+    if_match: str | None = None
+    if_none_match: str | None = None
+    tagging: str = ""  # URL-encoded, as the x-amz-tagging header
+    tags: dict[str, str] | None = None  # already parsed (copies); wins over `tagging`
+
+
+def crc32c_b64(value: int) -> str:
+    return base64.b64encode(value.to_bytes(4, "big")).decode()
+
+
+def new_version_id(clock: Clock) -> str:
+    """Unique, alphanumeric, roughly time-ordered (as S3's ids are opaque, any would do)."""
+    return f"{clock.now_ns():016x}{secrets.token_hex(8)}"
+
+
+class ObjectCore:
+    def __init__(self, placement: Placement, config: StorageConfig, clock: Clock,
+                 buckets: Buckets | None = None, *, zone: str = "",
+                 day_seconds: float = DAY_SECONDS) -> None:
+        self.placement = placement
+        self.config = config
+        self.clock = clock
+        self.zone = zone  # the coordinator's zone: where ONEZONE_IA data written here goes
+        self.day_ns = int(day_seconds * 1_000_000_000)  # one lifecycle/restore day
+        self.buckets: Buckets = buckets or BucketRegistry(placement, clock)
+        # Told about every key a read found damaged (missing/corrupt shard, dead drive).
+        self.on_degraded: Callable[[ErasureSet, str, str], None] | None = None
+
+    # -- reads -----------------------------------------------------------------------
+
+    async def _entry(self, eset: ErasureSet, bucket: str, key: str) -> ObjectEntry | None:
+        """The entry a read quorum of the set's drives agrees on (None: agreed absent).
+
+        A drive that missed a write or a delete disagrees and is outvoted, so a stale
+        copy never resurfaces. The answer is taken as soon as a quorum agrees, so a hung
+        drive does not slow reads down. With no agreement possible (a write in flight
+        while drives are down) the read fails with 503 rather than guess.
+        """
+        if len(eset.drives) == 1:
+            return await eset.drives[0].read_entry(bucket, key)
+        return await first_agreement(
+            eset.drives, lambda d: d.read_entry(bucket, key), eset.read_quorum, signature
+        )
+
+    async def _version(self, bucket: str, key: str, version_id: str,
+                       *, markers: bool = False) -> ObjectVersion:
+        """The current version (NoSuchKey when absent or a delete marker) or the named
+        one; a named delete marker is MethodNotAllowed unless `markers`."""
+        await self.buckets.get(bucket)
+        check_key(key)
+        entry = await self._entry(self.placement.set_for(bucket, key), bucket, key)
+        if not version_id:
+            current = latest(entry)
+            if current is None:
+                raise EngineError("NoSuchKey", Key=key)
+            return current
+        for v in entry.versions if entry else []:
+            if v.version_id == version_id:
+                if v.delete_marker and not markers:
+                    raise EngineError("MethodNotAllowed", Method="GET", ResourceType="DeleteMarker")
+                return v
+        check_version_id(version_id)
+        raise EngineError("NoSuchVersion", Key=key, VersionId=version_id)
+
+    async def _source(self, bucket: str, key: str, version_id: str,
+                      conditions: cond.Conditions) -> ObjectVersion:
+        """A copy source: readable now (not an unrestored archive), within the size cap."""
+        source = await self._version(bucket, key, version_id)
+        cond.check(conditions, source.etag, source.mtime_ns, copy_source=True)
+        restore.check_readable(source, self.clock.now_ns())
+        if source.size > MAX_COPY_SOURCE:
+            raise EngineError("InvalidRequest", "The specified copy source is larger than the "
+                              f"maximum allowable size for a copy source: {MAX_COPY_SOURCE}")
+        return source
+
+    # -- writes ----------------------------------------------------------------------
+
+    async def _write_body(
+        self, eset: ErasureSet, bucket: str, key: str, body: AsyncIterator[bytes],
+        max_size: int, storage_class: str,
+    ) -> tuple[BodyWriter, WrittenBody]:
+        """Stream a body into the set in the class's placement, code and compression."""
+        writer = BodyWriter(eset, self.config, bucket, key,
+                            plan=plan_for(eset, storage_class, self.zone))
+        return writer, await writer.write(body, max_size)
+
+    @staticmethod
+    def _metadata_drives(eset: ErasureSet, written: WrittenBody) -> tuple[int, ...]:
+        """Drives to commit a new version's metadata on: those holding a durable shard
+        and those the body's placement does not use (a single-zone class keeps data in
+        one zone but its metadata on the whole set, so HEAD and LIST survive the zone).
+        Metadata never points at a shard its drive was meant to hold and lacks."""
+        if written.layout is None:
+            return tuple(range(len(eset.drives)))
+        used = set(written.layout.drives) if written.layout.drives \
+            else set(range(len(eset.drives)))
+        return tuple(sorted(set(written.durable) | (set(range(len(eset.drives))) - used)))
+
+    async def _commit(
+        self, eset: ErasureSet, bucket: str, key: str, version: ObjectVersion,
+        versioning: str, options: WriteOptions | None = None, durable: tuple[int, ...] = (),
+    ) -> None:
+        """Commit the version's metadata on `durable` drives (all drives when empty)."""
+        drives = [eset.drives[i] for i in durable] if durable else list(eset.drives)
+        if_match = options.if_match if options else None
+        if_none_match = options.if_none_match if options else None
+        try:
+            await fan_out(
+                drives,
+                lambda d: d.write_version(bucket, key, version, versioning=versioning,
+                                          if_match=if_match, if_none_match=if_none_match),
+                eset.write_quorum,
+            )
+        except PreconditionMismatch as exc:
+            if exc.missing:
+                raise EngineError("NoSuchKey", Key=key) from exc
+            raise EngineError("PreconditionFailed", Condition=exc.header) from exc
+        except VolumeNotFound as exc:
+            raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+
+    async def _patch(self, bucket: str, key: str, patch: VersionPatch,
+                     positions: tuple[int, ...] = ()) -> None:
+        """Apply an in-place change to one version on a write quorum of its set (on the
+        drives at `positions` only, when given: those holding a new body's shards).
+
+        Raises NoSuchVersion when a quorum has no such version, and
+        ConditionalRequestConflict when the version changed under an `expect`.
+        """
+        eset = self.placement.set_for(bucket, key)
+        drives = [eset.drives[i] for i in positions] if positions else list(eset.drives)
+        try:
+            outcomes = await fan_out(drives, lambda d: d.patch_version(bucket, key, patch), 1)
+        except VolumeNotFound as exc:
+            raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+        tally = Counter(o for o in outcomes if o is not None)
+        if tally["applied"] >= eset.write_quorum:
+            return
+        if tally["missing"] >= tally["changed"] and tally["missing"]:
+            raise EngineError("NoSuchVersion", Key=key, VersionId=patch.version_id)
+        if tally["changed"]:
+            raise EngineError("ConditionalRequestConflict")
+        raise EngineError("ServiceUnavailable",
+                          f"only {tally['applied']} drives applied the change; "
+                          f"{eset.write_quorum} are needed")
+
+    def new_version_id(self, versioning: str) -> str:
+        return new_version_id(self.clock) if versioning == "Enabled" else NULL_VERSION
+
+
+def check_version_id(version_id: str) -> None:
+    if version_id != NULL_VERSION and not version_id.isalnum():
+        raise EngineError("InvalidArgument", "Invalid version id specified",
+                          ArgumentName="versionId")
+
+
+def decode_digest(value: str, size: int, header: str) -> bytes | None:
+    if not value:
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EngineError("InvalidDigest", Header=header) from exc
+    if len(raw) != size:
+        raise EngineError("InvalidDigest", Header=header)
+    return raw
+
+
+def check_body(written: WrittenBody, content_length: int | None, md5: bytes | None,
+               crc: bytes | None) -> None:
+    if content_length is not None and written.size != content_length:
+        raise EngineError("IncompleteBody", f"Received {written.size} of "
+                          f"{content_length} bytes")
+    if md5 is not None and md5 != written.md5_digest:
+        raise EngineError("BadDigest", "The Content-MD5 you specified did not match what we "
+                          "received.")
+    if crc is not None and int.from_bytes(crc, "big") != written.crc32c:
+        raise EngineError("BadDigest", "The CRC32C you specified did not match the "
+                          "calculated checksum.")
+
+
+async def shielded_commit(commit: Callable[[], Awaitable[None]],
+                         discard: Callable[[], Awaitable[None]]) -> None:
+    """Run `commit`; on failure run `discard` (the new data's shards) and re-raise.
+
+    Shielded: once the commit has started, only its outcome may decide whether the
+    shard files are discarded. A caller cancelled mid-commit (client gone) must not
+    delete data that a committed version refers to.
+    """
+
+    async def run() -> None:
+        try:
+            await commit()
+        except BaseException:
+            await discard()
+            raise
+
+    await asyncio.shield(asyncio.ensure_future(run()))

@@ -1,4 +1,8 @@
-"""gRPC ObjectStore: decode, call the object service, encode. No rules live here."""
+"""gRPC ObjectStore: decode, call the object service, encode. No rules live here.
+
+Buckets, objects and listings are served here; multipart uploads, bucket configuration
+(versioning, lifecycle) and object subresources (tagging, restore) are mixins beside it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,13 @@ from collections.abc import AsyncIterator
 import grpc
 
 from engine.api import convert
+from engine.api.bucket_config_servicer import BucketConfigRpcs
+from engine.api.multipart_servicer import MultipartRpcs
 from engine.api.rpc import streaming, unary
-from engine.errors import EngineError
-from engine.objects.service import ObjectService, WriteOptions, crc32c_b64
+from engine.api.subresources_servicer import SubresourceRpcs
+from engine.api.upload_stream import open_upload
+from engine.objects.core import crc32c_b64
+from engine.objects.service import ObjectService
 from engine.v1 import objects_pb2 as pb
 from engine.v1 import objects_pb2_grpc
 
@@ -18,7 +26,8 @@ Ctx = grpc.aio.ServicerContext
 OWNER_ID = "engine"
 
 
-class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
+class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs,
+                          objects_pb2_grpc.ObjectStoreServicer):
     def __init__(self, service: ObjectService) -> None:
         self.s = service
 
@@ -53,34 +62,16 @@ class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
     @unary
     async def PutObject(self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: Ctx
                         ) -> pb.PutObjectResponse:
-        stream = request_iterator.__aiter__()
-        try:
-            first = await stream.__anext__()
-        except StopAsyncIteration:
-            first = pb.PutObjectRequest()
-        if first.WhichOneof("part") != "header":
-            raise EngineError("InvalidRequest", "The first PutObject message must be the header")
-        h = first.header
-
-        async def body() -> AsyncIterator[bytes]:
-            async for message in stream:
-                if message.WhichOneof("part") != "chunk":
-                    raise EngineError("InvalidRequest", "Only the first message is a header")
-                yield message.chunk
-
-        options = WriteOptions(
-            content=convert.content_record(h.headers), metadata=dict(h.metadata),
-            storage_class=h.storage_class,
-            content_length=h.content_length if h.HasField("content_length") else None,
-            content_md5=h.content_md5, checksum_crc32c=h.checksum_crc32c,
-            if_match=h.if_match if h.HasField("if_match") else None,
-            if_none_match=h.if_none_match if h.HasField("if_none_match") else None,
-        )
-        version = await self.s.put_object(h.bucket, h.key, body(), options)
+        h, body = await open_upload(request_iterator, "PutObject")
+        options = convert.write_options(h.headers, h.metadata, h.storage_class, h.tagging)
+        options.content_length = h.content_length if h.HasField("content_length") else None
+        options.content_md5, options.checksum_crc32c = h.content_md5, h.checksum_crc32c
+        options.if_match = h.if_match if h.HasField("if_match") else None
+        options.if_none_match = h.if_none_match if h.HasField("if_none_match") else None
+        version = await self.s.put_object(h.bucket, h.key, body, options)
         return pb.PutObjectResponse(
-            etag=f'"{version.etag}"', checksum_crc32c=crc32c_b64(version.crc32c),
-            size=version.size,
-            version_id="" if version.version_id == "null" else version.version_id,
+            etag=convert.quoted(version.etag), checksum_crc32c=crc32c_b64(version.crc32c),
+            size=version.size, version_id=convert.version_header(version.version_id),
         )
 
     @streaming
@@ -89,12 +80,14 @@ class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
         read = await self.s.get_object(
             request.bucket, request.key, version_id=request.version_id,
             range_header=request.range if request.HasField("range") else None,
+            part_number=request.part_number,
             conditions=convert.conditions(request.conditions),
         )
         header = pb.GetObjectHeader(
-            info=convert.object_info(request.bucket, request.key, read.version),
+            info=convert.object_info(request.bucket, request.key, read.version,
+                                     restore=read.restore, parts_count=read.parts_count),
             content_length=read.content_length,
-            content_range=read.range.content_range(read.version.size) if read.range else "",
+            content_range=convert.content_range(read.range, read.version.size),
         )
         assert read.body is not None
         try:
@@ -110,19 +103,22 @@ class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
         read = await self.s.head_object(
             request.bucket, request.key, version_id=request.version_id,
             range_header=request.range if request.HasField("range") else None,
+            part_number=request.part_number,
             conditions=convert.conditions(request.conditions),
         )
         return pb.HeadObjectResponse(
-            info=convert.object_info(request.bucket, request.key, read.version),
+            info=convert.object_info(request.bucket, request.key, read.version,
+                                     restore=read.restore, parts_count=read.parts_count),
             content_length=read.content_length,
-            content_range=read.range.content_range(read.version.size) if read.range else "",
+            content_range=convert.content_range(read.range, read.version.size),
         )
 
     @unary
     async def DeleteObject(self, request: pb.DeleteObjectRequest, context: Ctx
                            ) -> pb.DeleteObjectResponse:
-        await self.s.delete_object(request.bucket, request.key, request.version_id)
-        return pb.DeleteObjectResponse(version_id=request.version_id)
+        result = await self.s.delete_object(request.bucket, request.key, request.version_id)
+        return pb.DeleteObjectResponse(delete_marker=result.delete_marker,
+                                       version_id=result.version_id)
 
     @unary
     async def DeleteObjects(self, request: pb.DeleteObjectsRequest, context: Ctx
@@ -131,31 +127,33 @@ class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
             request.bucket, [(o.key, o.version_id) for o in request.objects]
         )
         response = pb.DeleteObjectsResponse()
-        for key, version_id, error in outcomes:
+        for key, version_id, result, error in outcomes:
             if error is not None:
                 response.errors.append(pb.DeleteError(
                     key=key, version_id=version_id, code=error.code, message=error.message))
             elif not request.quiet:
-                response.deleted.append(pb.DeletedObject(key=key, version_id=version_id))
+                deleted = pb.DeletedObject(key=key, version_id=version_id)
+                if result is not None and result.delete_marker:
+                    deleted.delete_marker = True
+                    deleted.delete_marker_version_id = result.version_id
+                response.deleted.append(deleted)
         return response
 
     @unary
     async def CopyObject(self, request: pb.CopyObjectRequest, context: Ctx
                          ) -> pb.CopyObjectResponse:
-        options = WriteOptions(
-            content=convert.content_record(request.headers), metadata=dict(request.metadata),
-            storage_class=request.storage_class,
-        )
+        options = convert.write_options(request.headers, request.metadata,
+                                        request.storage_class, request.tagging)
         source, version = await self.s.copy_object(
             request.source_bucket, request.source_key, request.bucket, request.key,
             source_version_id=request.source_version_id,
-            directive=request.metadata_directive,
+            directive=request.metadata_directive, tagging_directive=request.tagging_directive,
             source_conditions=convert.conditions(request.source_conditions), options=options,
         )
         return pb.CopyObjectResponse(
-            etag=f'"{version.etag}"', last_modified=convert.timestamp(version.mtime_ns),
-            version_id="" if version.version_id == "null" else version.version_id,
-            copy_source_version_id="" if source.version_id == "null" else source.version_id,
+            etag=convert.quoted(version.etag), last_modified=convert.timestamp(version.mtime_ns),
+            version_id=convert.version_header(version.version_id),
+            copy_source_version_id=convert.version_header(source.version_id),
         )
 
     @unary
@@ -174,10 +172,29 @@ class ObjectStoreServicer(objects_pb2_grpc.ObjectStoreServicer):
             next_continuation_token=page.next_token, start_after=request.start_after,
             contents=[
                 pb.ObjectSummary(key=key, last_modified=convert.timestamp(v.mtime_ns),
-                                 etag=f'"{v.etag}"', size=v.size,
+                                 etag=convert.quoted(v.etag), size=v.size,
                                  storage_class=v.storage_class or "STANDARD",
                                  owner_id=owner, owner_display_name=owner)
                 for key, v in page.contents
             ],
+            common_prefixes=page.common_prefixes,
+        )
+
+    @unary
+    async def ListObjectVersions(self, request: pb.ListObjectVersionsRequest, context: Ctx
+                                 ) -> pb.ListObjectVersionsResponse:
+        page = await self.s.list_object_versions(
+            request.bucket, prefix=request.prefix, delimiter=request.delimiter,
+            key_marker=request.key_marker, version_id_marker=request.version_id_marker,
+            max_keys=request.max_keys if request.HasField("max_keys") else None,
+        )
+        return pb.ListObjectVersionsResponse(
+            name=request.bucket, prefix=request.prefix, delimiter=request.delimiter,
+            max_keys=page.max_keys, is_truncated=page.is_truncated,
+            key_marker=request.key_marker, version_id_marker=request.version_id_marker,
+            next_key_marker=page.next_key_marker,
+            next_version_id_marker=page.next_version_id_marker,
+            versions=[convert.version_summary(key, v, is_latest)
+                      for key, v, is_latest in page.versions],
             common_prefixes=page.common_prefixes,
         )

@@ -2,6 +2,7 @@
 
 Output lines follow the aws cli ("upload: a to s3://b/a", `ls` columns) so scripts and
 habits carry over. Every failure prints `engine: <Code>: <Message>` and exits 1.
+`cp` goes through the SDK's transfer manager (parallel multipart above 8 MiB).
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ import contextlib
 import mimetypes
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import IO
+from typing import Any
 
-from engine.client import ClientError, S3Client, client
+from engine.client import ClientError, S3Client, S3UploadFailedError, client
 from engine.config import DEFAULT_LISTEN
 
 PROGRESS_THRESHOLD = 8 * 1024 * 1024  # smaller transfers finish before a bar helps
@@ -76,9 +76,12 @@ def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
         try:
             with client("s3", endpoint=args.endpoint) as s3:
                 return command(s3, args)
+        except S3UploadFailedError as exc:
+            if isinstance(exc.__cause__, ClientError):
+                return _client_error(exc.__cause__)
+            return _fail(type(exc).__name__, str(exc))
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            return _fail(error.get("Code", "Unknown"), error.get("Message", str(exc)))
+            return _client_error(exc)
         except CliError as exc:
             return _fail(exc.code, exc.message)
         except BrokenPipeError:
@@ -94,6 +97,11 @@ def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
             return _fail(type(exc).__name__, str(exc))
 
     return run
+
+
+def _client_error(exc: ClientError) -> int:
+    error = exc.response.get("Error", {})
+    return _fail(error.get("Code", "Unknown"), error.get("Message", str(exc)))
 
 
 def _fail(code: str, message: str) -> int:
@@ -222,27 +230,37 @@ def _upload(s3: S3Client, args: argparse.Namespace) -> str:
     content_type = args.content_type or (
         mimetypes.guess_type(args.src)[0] if args.src != "-" else None
     )
+    extra = {"ContentType": content_type} if content_type else {}
     if args.src == "-":
-        s3.put_object(Bucket=bucket, Key=key, Body=sys.stdin.buffer, ContentType=content_type)
+        s3.upload_fileobj(sys.stdin.buffer, bucket, key, ExtraArgs=extra)
         return f"upload: - to {SCHEME}{bucket}/{key}"
-    with open(args.src, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        with _progress(size, f"upload {os.path.basename(args.src)}", not args.no_progress) as adv:
-            s3.put_object(Bucket=bucket, Key=key, Body=_CountingReader(f, adv),
-                          ContentLength=size, ContentType=content_type)
+    size = os.path.getsize(args.src)
+    with _progress(size, f"upload {os.path.basename(args.src)}", not args.no_progress) as adv:
+        s3.upload_file(args.src, bucket, key, ExtraArgs=extra, Callback=adv)
     return f"upload: {args.src} to {SCHEME}{bucket}/{key}"
+
+
+def _head(s3: S3Client, bucket: str, key: str) -> dict[str, Any]:
+    """HEAD the source, naming what is missing: a HEAD error has only its status."""
+    try:
+        return s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "404":
+            raise
+    s3.list_objects_v2(Bucket=bucket, MaxKeys=0)  # raises NoSuchBucket for a missing bucket
+    raise CliError("NoSuchKey", "The specified key does not exist.")
 
 
 def _download(s3: S3Client, args: argparse.Namespace) -> str:
     bucket, key = parse_uri(args.src)
     if not key:
         raise CliError("InvalidArgument", f"{args.src!r} names no key")
+    head = _head(s3, bucket, key)
+    extra = {"VersionId": head["VersionId"]} if "VersionId" in head else {}
     if args.dst == "-":
-        with s3.get_object(Bucket=bucket, Key=key)["Body"] as body:
-            out = sys.stdout.buffer
-            for chunk in body.iter_chunks():
-                out.write(chunk)
-            out.flush()
+        out = sys.stdout.buffer
+        s3.download_fileobj(bucket, key, out, ExtraArgs=extra)
+        out.flush()
         return ""
     dst = args.dst
     if os.path.isdir(dst) or dst.endswith(os.sep):
@@ -250,42 +268,10 @@ def _download(s3: S3Client, args: argparse.Namespace) -> str:
     directory = os.path.dirname(os.path.abspath(dst))
     if not os.path.isdir(directory):
         raise CliError("FileNotFoundError", f"no such directory: {directory}")
-    resp = s3.get_object(Bucket=bucket, Key=key)
-    # Write beside the destination and rename, so a failed download leaves no torn file.
-    fd, tmp = tempfile.mkstemp(prefix=".engine-cp-", dir=directory)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 is not what `cp` would create
-        with resp["Body"] as body, os.fdopen(fd, "wb") as out, _progress(
-            resp["ContentLength"], f"download {key.rsplit('/', 1)[-1]}", not args.no_progress
-        ) as advance:
-            for chunk in body.iter_chunks():
-                out.write(chunk)
-                advance(len(chunk))
-        os.replace(tmp, dst)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    label = f"download {key.rsplit('/', 1)[-1]}"
+    with _progress(head["ContentLength"], label, not args.no_progress) as advance:
+        s3.download_file(bucket, key, dst, ExtraArgs=extra, Callback=advance)
     return f"download: {args.src} to {dst}"
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-class _CountingReader:
-    """A read-only file view that reports every read to a progress bar."""
-
-    def __init__(self, raw: IO[bytes], advance: Advance) -> None:
-        self._raw = raw
-        self._advance = advance
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
-        self._advance(len(data))
-        return data
 
 
 @contextlib.contextmanager

@@ -17,10 +17,13 @@ from engine.client.errors import (
     PaginationError,
     ParamValidationError,
     ReadTimeoutError,
+    RetriesExceededError,
+    S3UploadFailedError,
     UnknownServiceError,
 )
 from engine.client.s3 import DEFAULT_TIMEOUT, S3Client
 from engine.client.streaming import StreamingBody
+from engine.client.transfer import TransferConfig
 from engine.client.transport import normalize_endpoint
 from engine.config import DEFAULT_LISTEN
 
@@ -32,8 +35,11 @@ __all__ = [
     "PaginationError",
     "ParamValidationError",
     "ReadTimeoutError",
+    "RetriesExceededError",
     "S3Client",
+    "S3UploadFailedError",
     "StreamingBody",
+    "TransferConfig",
     "UnknownServiceError",
     "client",
 ]

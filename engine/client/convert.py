@@ -7,14 +7,14 @@ when empty) lives in one place and is unit-testable without a server.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from engine.client.errors import ParamValidationError
+from engine.client.errors import ParamValidationError, response_metadata
 from engine.v1 import objects_pb2 as pb
 
 DateLike = datetime | date | str | int | float
@@ -141,11 +141,34 @@ def parse_copy_source(source: str | Mapping[str, str]) -> tuple[str, str, str]:
     return bucket, key, version
 
 
-def object_fields(info: pb.ObjectInfo, *, checksum: bool) -> dict[str, Any]:
+def copy_source(
+    source: str | Mapping[str, str],
+    if_match: str | None,
+    if_none_match: str | None,
+    if_modified_since: DateLike | None,
+    if_unmodified_since: DateLike | None,
+) -> dict[str, Any]:
+    """CopySource and the four CopySourceIf* parameters -> the source_* fields that
+    CopyObjectRequest and UploadPartCopyRequest share."""
+    bucket, key, version = parse_copy_source(source)
+    return {
+        "source_bucket": bucket,
+        "source_key": key,
+        "source_version_id": version,
+        "source_conditions": conditions(
+            if_match, if_none_match, if_modified_since, if_unmodified_since
+        ),
+    }
+
+
+def object_fields(info: pb.ObjectInfo, *, checksum: bool, tag_count: bool = False
+                  ) -> dict[str, Any]:
     """The members GET and HEAD share, named and omitted as boto3 does.
 
     StorageClass is absent for STANDARD (S3 sends no x-amz-storage-class header then);
-    content headers and VersionId only when set; ChecksumCRC32C only with ChecksumMode.
+    content headers and VersionId only when set; ChecksumCRC32C only with ChecksumMode;
+    Restore once a restore was asked for, PartsCount for a PartNumber read, TagCount
+    (GET only: HEAD's model has no such member) when the object has tags.
     """
     out: dict[str, Any] = {
         "AcceptRanges": "bytes",
@@ -163,4 +186,45 @@ def object_fields(info: pb.ObjectInfo, *, checksum: bool) -> dict[str, Any]:
     out["Metadata"] = dict(info.metadata)
     if info.storage_class and info.storage_class != "STANDARD":
         out["StorageClass"] = info.storage_class
+    if info.restore:
+        out["Restore"] = info.restore
+    if info.parts_count:
+        out["PartsCount"] = info.parts_count
+    if tag_count and info.tag_count:
+        out["TagCount"] = info.tag_count
     return out
+
+
+def upload_result(resp: pb.PutObjectResponse | pb.UploadPartResponse) -> dict[str, Any]:
+    """What PutObject and UploadPart answer alike: the ETag, and ChecksumCRC32C when the
+    service computed one."""
+    out: dict[str, Any] = {"ResponseMetadata": response_metadata(200), "ETag": resp.etag}
+    if resp.checksum_crc32c:
+        out["ChecksumCRC32C"] = resp.checksum_crc32c
+    return out
+
+
+def version_summary(v: pb.ObjectVersionSummary) -> dict[str, Any]:
+    """A ListObjectVersions entry as boto3 has it in Versions or DeleteMarkers."""
+    if v.delete_marker:
+        return {"Key": v.key, "VersionId": v.version_id, "IsLatest": v.is_latest,
+                "LastModified": xml_date(v.last_modified)}
+    return {"ETag": v.etag, "Size": v.size, "StorageClass": v.storage_class or "STANDARD",
+            "Key": v.key, "VersionId": v.version_id, "IsLatest": v.is_latest,
+            "LastModified": xml_date(v.last_modified)}
+
+
+def tag_set(tags: Iterable[pb.Tag]) -> list[dict[str, str]]:
+    """Tags on the wire -> boto3's TagSet."""
+    return [{"Key": t.key, "Value": t.value} for t in tags]
+
+
+def tags(tag_set: Iterable[Mapping[str, str]]) -> list[pb.Tag]:
+    """boto3's TagSet (already validated) -> tags on the wire, in order, duplicates kept
+    (the service rejects them, as S3 does)."""
+    return [pb.Tag(key=t["Key"], value=t["Value"]) for t in tag_set]
+
+
+def version_id(value: str) -> dict[str, str]:
+    """``{"VersionId": value}`` when the service named a version, else nothing."""
+    return {"VersionId": value} if value else {}

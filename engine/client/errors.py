@@ -92,6 +92,19 @@ class IncompleteReadError(Exception):
         self.expected_bytes = expected_bytes
 
 
+class S3UploadFailedError(Exception):
+    """upload_file failed (boto3.exceptions.S3UploadFailedError); the service's
+    ClientError is its ``__cause__``."""
+
+
+class RetriesExceededError(Exception):
+    """A download kept breaking off (boto3.exceptions.RetriesExceededError)."""
+
+    def __init__(self, last_exception: BaseException, msg: str = "Max Retries Exceeded") -> None:
+        super().__init__(msg)
+        self.last_exception = last_exception
+
+
 # S3's modeled exceptions, as botocore generates them from the service model: a boto3
 # user writes `except s3.exceptions.NoSuchKey`. Raised only when the error code matches.
 class NoSuchKey(ClientError):
@@ -130,6 +143,22 @@ class ObjectNotInActiveTierError(ClientError):
     """The source of a copy is archived."""
 
 
+class TooManyParts(ClientError):
+    """An upload would exceed the parts a multipart upload may have."""
+
+
+class EncryptionTypeMismatch(ClientError):
+    """The encryption asked for differs from the object's (modeled; not raised here yet)."""
+
+
+class IdempotencyParameterMismatch(ClientError):
+    """A retried request differed from the first (modeled; not raised here yet)."""
+
+
+class InvalidWriteOffset(ClientError):
+    """An append at the wrong offset (modeled; not raised here yet)."""
+
+
 class ClientExceptions:
     """``client.exceptions``: the modeled classes of one service, looked up by code."""
 
@@ -161,6 +190,10 @@ S3_EXCEPTIONS = ClientExceptions(
             NoSuchUpload,
             ObjectAlreadyInActiveTierError,
             ObjectNotInActiveTierError,
+            TooManyParts,
+            EncryptionTypeMismatch,
+            IdempotencyParameterMismatch,
+            InvalidWriteOffset,
         )
     }
 )

@@ -2,7 +2,9 @@
 
 MaxItems counts the first result key (Contents for list_objects_v2) as botocore does;
 when it cuts a page short, the resume token records how many items of that page were
-already handed out, so StartingToken resumes exactly where the caller stopped.
+already handed out, so StartingToken resumes exactly where the caller stopped. Some
+operations continue from several members at once (KeyMarker and VersionIdMarker); the
+model then names a tuple of tokens, as botocore's paginator models do.
 """
 
 from __future__ import annotations
@@ -21,28 +23,44 @@ _TRUNCATE = "boto_truncate_amount"
 
 @dataclass(frozen=True)
 class PaginationModel:
-    """Which request/response members carry the token, the page size and the results."""
+    """Which request/response members carry the token(s), the page size and the results.
 
-    input_token: str
-    output_token: str
+    ``input_token`` and ``output_token`` are one member name or tuples of the same
+    length (output_token[i] of a page becomes input_token[i] of the next request).
+    """
+
+    input_token: str | tuple[str, ...]
+    output_token: str | tuple[str, ...]
     more_results: str
     limit_key: str
     result_keys: tuple[str, ...]
+
+    @property
+    def input_tokens(self) -> tuple[str, ...]:
+        return (self.input_token,) if isinstance(self.input_token, str) else self.input_token
+
+    @property
+    def output_tokens(self) -> tuple[str, ...]:
+        return (self.output_token,) if isinstance(self.output_token, str) else self.output_token
 
 
 def encode_token(token: Mapping[str, Any]) -> str:
     return base64.b64encode(json.dumps(dict(token)).encode("utf-8")).decode("ascii")
 
 
-def decode_token(token: str, input_token: str) -> tuple[dict[str, Any], int]:
-    """A StartingToken -> (service token, items to skip). A raw service token is
-    accepted too, so a NextContinuationToken from list_objects_v2 works as-is."""
+def decode_token(
+    token: str, input_token: str | tuple[str, ...]
+) -> tuple[dict[str, Any], int]:
+    """A StartingToken -> (service tokens, items to skip). A raw service token is
+    accepted too, so a NextContinuationToken from list_objects_v2 works as-is (it then
+    stands for the first input token)."""
+    names = (input_token,) if isinstance(input_token, str) else input_token
     try:
         data = json.loads(base64.b64decode(token.encode("ascii"), validate=True))
     except (binascii.Error, UnicodeError, ValueError):
-        return {input_token: token}, 0
-    if not isinstance(data, dict) or input_token not in data:
-        return {input_token: token}, 0
+        return {names[0]: token}, 0
+    if not isinstance(data, dict) or not any(name in data for name in names):
+        return {names[0]: token}, 0
     skip = int(data.pop(_TRUNCATE, 0) or 0)
     return data, skip
 
@@ -75,12 +93,11 @@ class PageIterator:
         m = self._model
         primary = m.result_keys[0]
         kwargs = dict(self._op_kwargs)
-        token: dict[str, Any] = {m.input_token: None}
+        token: dict[str, Any] = dict.fromkeys(m.input_tokens)
         skip = 0
         if self._starting_token is not None:
-            token, skip = decode_token(self._starting_token, m.input_token)
-        if token.get(m.input_token) is not None:
-            kwargs[m.input_token] = token[m.input_token]
+            token, skip = decode_token(self._starting_token, m.input_tokens)
+        _inject(kwargs, token)
         if self._page_size is not None:
             kwargs[m.limit_key] = self._page_size
         total = 0
@@ -108,7 +125,7 @@ class PageIterator:
                 return
             if previous == token:
                 raise PaginationError(f"The same next token was received twice: {token}")
-            kwargs.update(token)
+            _inject(kwargs, token)
             previous = token
 
     def _drop_leading(self, page: dict[str, Any], skip: int) -> None:
@@ -125,7 +142,8 @@ class PageIterator:
         m = self._model
         if not page.get(m.more_results):
             return {}
-        return {m.input_token: page.get(m.output_token)}
+        return {name: page.get(out) for name, out in zip(m.input_tokens, m.output_tokens,
+                                                          strict=True)}
 
     def build_full_result(self) -> dict[str, Any]:
         """All pages merged into one response (result lists concatenated)."""
@@ -141,6 +159,16 @@ class PageIterator:
         if self.resume_token is not None:
             result["NextToken"] = self.resume_token
         return result
+
+
+def _inject(kwargs: dict[str, Any], token: Mapping[str, Any]) -> None:
+    """Set the request's token members; an absent one is removed (botocore's rule), so a
+    stale VersionIdMarker never rides along with a new KeyMarker."""
+    for name, value in token.items():
+        if value is not None and value != "None":
+            kwargs[name] = value
+        else:
+            kwargs.pop(name, None)
 
 
 class Paginator:

@@ -2,6 +2,8 @@
 
 Code written against ``boto3.client("s3")`` for these operations runs unchanged against
 ``engine.client.client("s3", endpoint=...)``. Bodies stream both ways in 1 MiB chunks.
+Buckets, objects and listings are here; multipart uploads, bucket configuration,
+object subresources and the transfer manager (upload_file, ...) are mixins beside it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,11 @@ from engine.client.errors import (
     response_metadata,
 )
 from engine.client.paginate import PaginationModel, Paginator
-from engine.client.streaming import CHUNK_SIZE, StreamingBody, body_chunks, body_length
+from engine.client.s3_bucket_config import BucketConfigMethods
+from engine.client.s3_multipart import MultipartMethods
+from engine.client.s3_subresources import SubresourceMethods
+from engine.client.streaming import StreamingBody, upload_body
+from engine.client.transfer import TransferMethods
 from engine.client.transport import open_channel
 from engine.config import DEFAULT_LISTEN
 from engine.v1 import objects_pb2 as pb
@@ -37,12 +43,33 @@ _PAGINATORS = {
         limit_key="MaxKeys",
         result_keys=("Contents", "CommonPrefixes"),
     ),
+    "list_object_versions": PaginationModel(
+        input_token=("KeyMarker", "VersionIdMarker"),
+        output_token=("NextKeyMarker", "NextVersionIdMarker"),
+        more_results="IsTruncated",
+        limit_key="MaxKeys",
+        result_keys=("Versions", "DeleteMarkers", "CommonPrefixes"),
+    ),
+    "list_parts": PaginationModel(
+        input_token="PartNumberMarker",
+        output_token="NextPartNumberMarker",
+        more_results="IsTruncated",
+        limit_key="MaxParts",
+        result_keys=("Parts",),
+    ),
+    "list_multipart_uploads": PaginationModel(
+        input_token=("KeyMarker", "UploadIdMarker"),
+        output_token=("NextKeyMarker", "NextUploadIdMarker"),
+        more_results="IsTruncated",
+        limit_key="MaxUploads",
+        result_keys=("Uploads", "CommonPrefixes"),
+    ),
 }
 
 ReadRequest = TypeVar("ReadRequest", pb.GetObjectRequest, pb.HeadObjectRequest)
 
 
-class S3Client:
+class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, TransferMethods):
     """An S3 client bound to one endpoint; thread-safe, one gRPC channel, reusable."""
 
     def __init__(
@@ -138,8 +165,11 @@ class S3Client:
         StorageClass: str | None = None,
         IfMatch: str | None = None,
         IfNoneMatch: str | None = None,
+        Tagging: str | None = None,
     ) -> dict[str, Any]:
-        """Upload ``Body`` (bytes, str or binary file) streamed in 1 MiB chunks."""
+        """Upload ``Body`` (bytes, str or binary file) streamed in 1 MiB chunks.
+
+        ``Tagging`` is URL-encoded (``"k1=v1&k2=v2"``), as boto3 takes it."""
         header = pb.PutObjectHeader(
             bucket=Bucket,
             key=Key,
@@ -150,24 +180,15 @@ class S3Client:
             content_md5=ContentMD5 or "",
             storage_class=StorageClass or "",
             checksum_crc32c=ChecksumCRC32C or "",
+            tagging=Tagging or "",
         )
-        length = ContentLength if ContentLength is not None else body_length(Body)
-        if length is not None:
-            header.content_length = length
         if IfMatch is not None:
             header.if_match = IfMatch
         if IfNoneMatch is not None:
             header.if_none_match = IfNoneMatch
-        resp = self._calls.upload(
-            "PutObject",
-            self._stub.PutObject,
-            pb.PutObjectRequest(header=header),
-            body_chunks(Body, CHUNK_SIZE),
-            lambda chunk: pb.PutObjectRequest(chunk=chunk),
-        )
-        out: dict[str, Any] = {"ResponseMetadata": response_metadata(200), "ETag": resp.etag}
-        if resp.checksum_crc32c:
-            out["ChecksumCRC32C"] = resp.checksum_crc32c
+        resp = upload_body(self._calls, "PutObject", self._stub.PutObject, pb.PutObjectRequest,
+                           header, Body, ContentLength)
+        out = convert.upload_result(resp)
         if resp.version_id:
             out["VersionId"] = resp.version_id
         return out
@@ -190,16 +211,18 @@ class S3Client:
         CopySourceIfNoneMatch: str | None = None,
         CopySourceIfModifiedSince: convert.DateLike | None = None,
         CopySourceIfUnmodifiedSince: convert.DateLike | None = None,
+        TaggingDirective: str | None = None,
+        Tagging: str | None = None,
     ) -> dict[str, Any]:
-        """Server-side copy; headers and Metadata apply with MetadataDirective=REPLACE."""
-        src_bucket, src_key, src_version = convert.parse_copy_source(CopySource)
+        """Server-side copy; headers and Metadata apply with MetadataDirective=REPLACE,
+        Tagging (URL-encoded) with TaggingDirective=REPLACE."""
+        source = convert.copy_source(CopySource, CopySourceIfMatch, CopySourceIfNoneMatch,
+                                     CopySourceIfModifiedSince, CopySourceIfUnmodifiedSince)
         resp = self._calls.unary(
             "CopyObject",
             self._stub.CopyObject,
             pb.CopyObjectRequest(
-                source_bucket=src_bucket,
-                source_key=src_key,
-                source_version_id=src_version,
+                **source,
                 bucket=Bucket,
                 key=Key,
                 metadata_directive=MetadataDirective or "",
@@ -208,13 +231,9 @@ class S3Client:
                     ContentLanguage,
                 ),
                 metadata=dict(Metadata or {}),
-                source_conditions=convert.conditions(
-                    CopySourceIfMatch,
-                    CopySourceIfNoneMatch,
-                    CopySourceIfModifiedSince,
-                    CopySourceIfUnmodifiedSince,
-                ),
                 storage_class=StorageClass or "",
+                tagging_directive=TaggingDirective or "",
+                tagging=Tagging or "",
             ),
         )
         out: dict[str, Any] = {
@@ -304,10 +323,11 @@ class S3Client:
         IfModifiedSince: convert.DateLike | None = None,
         IfUnmodifiedSince: convert.DateLike | None = None,
         ChecksumMode: str | None = None,
+        PartNumber: int | None = None,
     ) -> dict[str, Any]:
         """Open the object; ``Body`` pulls its bytes from the server as it is read."""
         request = self._read_request(
-            pb.GetObjectRequest(), Bucket, Key, Range, VersionId,
+            pb.GetObjectRequest(), Bucket, Key, Range, VersionId, PartNumber,
             convert.conditions(IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince),
         )
         header, chunks, cancel = self._calls.download(
@@ -315,17 +335,18 @@ class S3Client:
         )
         body = StreamingBody(chunks, header.content_length, cancel)
         out = self._read_response(header.info, header.content_length, header.content_range,
-                                  checksum=ChecksumMode == "ENABLED")
+                                  checksum=ChecksumMode == "ENABLED", tag_count=True)
         out["Body"] = body
         return out
 
     @staticmethod
     def _read_request(
         request: ReadRequest, bucket: str, key: str, range_: str | None,
-        version_id: str | None, conditions: pb.Conditions,
+        version_id: str | None, part_number: int | None, conditions: pb.Conditions,
     ) -> ReadRequest:
         """GetObject and HeadObject requests have the same fields."""
         request.bucket, request.key, request.version_id = bucket, key, version_id or ""
+        request.part_number = part_number or 0
         request.conditions.CopyFrom(conditions)
         if range_ is not None:
             request.range = range_
@@ -333,13 +354,14 @@ class S3Client:
 
     @staticmethod
     def _read_response(
-        info: pb.ObjectInfo, length: int, content_range: str, *, checksum: bool
+        info: pb.ObjectInfo, length: int, content_range: str, *, checksum: bool,
+        tag_count: bool = False,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {
             "ResponseMetadata": response_metadata(206 if content_range else 200),
             "ContentLength": length,
         }
-        out.update(convert.object_fields(info, checksum=checksum))
+        out.update(convert.object_fields(info, checksum=checksum, tag_count=tag_count))
         if content_range:
             out["ContentRange"] = content_range
         return out
@@ -356,10 +378,11 @@ class S3Client:
         IfModifiedSince: convert.DateLike | None = None,
         IfUnmodifiedSince: convert.DateLike | None = None,
         ChecksumMode: str | None = None,
+        PartNumber: int | None = None,
     ) -> dict[str, Any]:
         """GET without the body; errors carry the bare HTTP status as their Code."""
         request = self._read_request(
-            pb.HeadObjectRequest(), Bucket, Key, Range, VersionId,
+            pb.HeadObjectRequest(), Bucket, Key, Range, VersionId, PartNumber,
             convert.conditions(IfMatch, IfNoneMatch, IfModifiedSince, IfUnmodifiedSince),
         )
         resp = self._calls.unary("HeadObject", self._stub.HeadObject, request, no_body=True)
@@ -421,6 +444,51 @@ class S3Client:
             out["NextContinuationToken"] = resp.next_continuation_token
         if resp.start_after:
             out["StartAfter"] = resp.start_after
+        return out
+
+    def list_object_versions(
+        self,
+        *,
+        Bucket: str,
+        Prefix: str | None = None,
+        Delimiter: str | None = None,
+        KeyMarker: str | None = None,
+        VersionIdMarker: str | None = None,
+        MaxKeys: int | None = None,
+    ) -> dict[str, Any]:
+        """Versions and delete markers, as boto3 splits them (two lists, each in order)."""
+        request = pb.ListObjectVersionsRequest(
+            bucket=Bucket,
+            prefix=Prefix or "",
+            delimiter=Delimiter or "",
+            key_marker=KeyMarker or "",
+            version_id_marker=VersionIdMarker or "",
+        )
+        if MaxKeys is not None:
+            request.max_keys = MaxKeys
+        resp = self._calls.unary("ListObjectVersions", self._stub.ListObjectVersions, request)
+        out: dict[str, Any] = {
+            "ResponseMetadata": response_metadata(200),
+            "IsTruncated": resp.is_truncated,
+            "KeyMarker": resp.key_marker,
+            "VersionIdMarker": resp.version_id_marker,
+            "Name": resp.name,
+            "Prefix": resp.prefix,
+            "MaxKeys": resp.max_keys,
+        }
+        if resp.is_truncated:
+            out["NextKeyMarker"] = resp.next_key_marker
+            out["NextVersionIdMarker"] = resp.next_version_id_marker
+        versions = [convert.version_summary(v) for v in resp.versions if not v.delete_marker]
+        markers = [convert.version_summary(v) for v in resp.versions if v.delete_marker]
+        if versions:
+            out["Versions"] = versions
+        if markers:
+            out["DeleteMarkers"] = markers
+        if resp.delimiter:
+            out["Delimiter"] = resp.delimiter
+        if resp.common_prefixes:
+            out["CommonPrefixes"] = [{"Prefix": p} for p in resp.common_prefixes]
         return out
 
     # -- paginators --------------------------------------------------------------------

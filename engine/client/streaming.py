@@ -1,6 +1,7 @@
 """Bodies in both directions, a chunk at a time, so memory stays bounded for any size.
 
-Upload: :func:`body_chunks` cuts bytes, str or a file-like object into 1 MiB chunks.
+Upload: :func:`body_chunks` cuts bytes, str or a file-like object into 1 MiB chunks;
+:func:`upload_body` sends them after a header (PutObject, UploadPart).
 Download: :class:`StreamingBody` is botocore's StreamingBody over an iterator of chunks
 that is pulled only as the caller reads.
 """
@@ -10,9 +11,14 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from engine.client.errors import IncompleteReadError, ParamValidationError
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+    from engine.client.calls import Caller
 
 CHUNK_SIZE = 1024 * 1024  # one message per MiB: well under gRPC's message size limit
 
@@ -74,6 +80,32 @@ def body_chunks(body: Any, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
         if not data:
             return
         yield data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+
+def upload_body(
+    calls: Caller,
+    op: str,
+    method: Any,
+    request: Callable[..., Message],
+    header: Any,
+    body: Any,
+    content_length: int | None,
+) -> Any:
+    """Send ``request(header=header)``, then ``body`` as ``request(chunk=...)`` messages.
+
+    The header's content_length is ``content_length`` when given, else the body's length
+    when that is knowable (see :func:`body_length`), else left unset. Returns the response.
+    """
+    length = content_length if content_length is not None else body_length(body)
+    if length is not None:
+        header.content_length = length
+    return calls.upload(
+        op,
+        method,
+        request(header=header),
+        body_chunks(body, CHUNK_SIZE),
+        lambda chunk: request(chunk=chunk),
+    )
 
 
 class StreamingBody(io.IOBase):

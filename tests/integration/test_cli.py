@@ -64,6 +64,25 @@ def test_transfer_round_trip(server, tmp_path):
     assert engine(server, "s3", "cp", "s3://photos/copy.bin", "-").stdout == data
 
 
+def test_cp_uses_multipart_above_8_mib(server, tmp_path):
+    """cp goes through the transfer manager: 8 MiB parts, from files and from stdin."""
+    from engine.client import client
+
+    ok(engine(server, "s3", "mb", "s3://parts"))
+    data = os.urandom(9 * MIB)
+    src = tmp_path / "nine.bin"
+    src.write_bytes(data)
+    ok(engine(server, "s3", "cp", str(src), "s3://parts/file", "--no-progress"))
+    ok(engine(server, "s3", "cp", "-", "s3://parts/stdin", stdin=data))
+    parts = [data[: 8 * MIB], data[8 * MIB :]]
+    etag = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    with client("s3", endpoint=server.endpoint) as s3:
+        for key in ("file", "stdin"):
+            assert s3.head_object(Bucket="parts", Key=key)["ETag"] == f'"{etag}-2"'
+        assert "Uploads" not in s3.list_multipart_uploads(Bucket="parts")
+    assert engine(server, "s3", "cp", "s3://parts/stdin", "-").stdout == data
+
+
 def test_destination_names_and_content_type(server, tmp_path):
     ok(engine(server, "s3", "mb", "s3://docs"))
     page = tmp_path / "index.html"
@@ -135,6 +154,12 @@ def test_errors_are_one_line_with_code(server, tmp_path):
     assert not (tmp_path / "x").exists()
     fails(engine(server, "s3", "cp", str(tmp_path / "absent"), "s3://exists/k"),
           "FileNotFoundError")
+    (tmp_path / "present").write_bytes(b"x")
+    fails(engine(server, "s3", "cp", str(tmp_path / "present"), "s3://no-such-bucket/k"),
+          "NoSuchBucket")
+    fails(engine(server, "s3", "cp", "s3://no-such-bucket/k", str(tmp_path / "y")),
+          "NoSuchBucket")
+    fails(engine(server, "s3", "cp", "s3://no-such-bucket/k", "-"), "NoSuchBucket")
     fails(engine(server, "s3", "cp", "a", "b"), "InvalidArgument")
     fails(engine(server, "s3", "mb", "exists"), "InvalidArgument")
     fails(engine(server, "s3", "rm", "s3://exists"), "InvalidArgument")

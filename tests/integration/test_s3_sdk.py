@@ -26,22 +26,9 @@ from engine.client import ClientError, EndpointConnectionError, ReadTimeoutError
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def s3(shared_server):
-    with client("s3", endpoint=shared_server.endpoint) as c:
-        yield c
-
-
 def unique_name(hint: str) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", hint.lower()).strip("-")[:40].strip("-")
     return f"{base}-{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture
-def bucket(s3, request) -> str:
-    name = unique_name(request.node.name)
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def md5_etag(data: bytes) -> str:
@@ -404,8 +391,6 @@ def test_storage_classes(s3, bucket):
     assert error_code(exc) == "InvalidStorageClass"
 
 
-@pytest.mark.xfail(strict=True, reason="server returns a GLACIER object's body without "
-                   "RestoreObject; S3 (and DESIGN.md) answer 403 InvalidObjectState")
 def test_glacier_object_is_not_readable(s3, bucket):
     s3.put_object(Bucket=bucket, Key="cold", Body=b"x", StorageClass="GLACIER")
     assert s3.head_object(Bucket=bucket, Key="cold")["StorageClass"] == "GLACIER"

@@ -1117,3 +1117,549 @@ def test_error_with_contradictory_status_detail_still_decodes():
 def test_client_endpoint_is_keyword_only():
     with pytest.raises(TypeError):
         client("s3", "us-east-1")  # boto3's second positional is the region: refuse, clearly
+
+
+# -- versioning, multipart, tagging, restore, lifecycle over a fake channel ---------------
+
+
+def test_paginator_with_two_tokens_drops_a_stale_marker():
+    """ListObjectVersions continues from (NextKeyMarker, NextVersionIdMarker); an absent
+    NextVersionIdMarker (a page ending on a common prefix) must not resend the old one."""
+    pages = {
+        (None, None): {"Versions": [{"Key": "a"}], "IsTruncated": True,
+                       "NextKeyMarker": "a", "NextVersionIdMarker": "v1"},
+        ("a", "v1"): {"Versions": [{"Key": "b"}], "IsTruncated": True, "NextKeyMarker": "p/"},
+        ("p/", None): {"Versions": [{"Key": "c"}], "IsTruncated": False},
+    }
+    calls = []
+
+    def lister(**kw):
+        calls.append(kw)
+        return pages[(kw.get("KeyMarker"), kw.get("VersionIdMarker"))]
+
+    model = PaginationModel(("KeyMarker", "VersionIdMarker"),
+                            ("NextKeyMarker", "NextVersionIdMarker"), "IsTruncated", "MaxKeys",
+                            ("Versions", "DeleteMarkers", "CommonPrefixes"))
+    got = [v["Key"] for p in Paginator(lister, model).paginate(Bucket="b") for v in p["Versions"]]
+    assert got == ["a", "b", "c"]
+    assert "VersionIdMarker" not in calls[2]
+    it = Paginator(lister, model).paginate(Bucket="b", PaginationConfig={"MaxItems": 1})
+    assert [v["Key"] for p in it for v in p["Versions"]] == ["a"]
+    rest = Paginator(lister, model).paginate(
+        Bucket="b", PaginationConfig={"StartingToken": it.resume_token})
+    assert [v["Key"] for p in rest for v in p["Versions"]] == ["b", "c"]
+
+
+def test_list_object_versions_splits_versions_and_markers():
+    def handler(req):
+        return pb.ListObjectVersionsResponse(
+            name=req.bucket, max_keys=3, is_truncated=True, key_marker=req.key_marker,
+            next_key_marker="k", next_version_id_marker="null",
+            versions=[
+                pb.ObjectVersionSummary(key="k", version_id="m1", is_latest=True,
+                                        delete_marker=True, last_modified=ts(1_700_000_000)),
+                pb.ObjectVersionSummary(key="k", version_id="null", etag='"e"', size=3,
+                                        storage_class="STANDARD",
+                                        last_modified=ts(1_700_000_000, 5_000_000)),
+            ],
+        )
+
+    ch = FakeChannel(ListObjectVersions=handler)
+    s3 = S3Client(channel=ch)
+    resp = s3.list_object_versions(Bucket="b", KeyMarker="a", MaxKeys=3)
+    req = ch.calls[0][1]
+    assert req.key_marker == "a" and req.max_keys == 3 and not req.version_id_marker
+    assert resp["DeleteMarkers"] == [{"Key": "k", "VersionId": "m1", "IsLatest": True,
+                                      "LastModified": datetime.fromtimestamp(1_700_000_000, UTC)}]
+    [version] = resp["Versions"]
+    assert version["VersionId"] == "null" and version["IsLatest"] is False
+    assert version["ETag"] == '"e"' and version["Size"] == 3
+    assert version["LastModified"].microsecond == 5000
+    assert (resp["NextKeyMarker"], resp["NextVersionIdMarker"]) == ("k", "null")
+    assert resp["KeyMarker"] == "a" and resp["VersionIdMarker"] == ""
+    assert "CommonPrefixes" not in resp and "Delimiter" not in resp
+    assert s3.can_paginate("list_object_versions") and s3.can_paginate("list_parts")
+    assert s3.can_paginate("list_multipart_uploads")
+
+
+def test_versioning_calls():
+    ch = FakeChannel(PutBucketVersioning=lambda req: pb.PutBucketVersioningResponse(),
+                     GetBucketVersioning=lambda req: pb.GetBucketVersioningResponse())
+    s3 = S3Client(channel=ch)
+    s3.put_bucket_versioning(Bucket="b", VersioningConfiguration={"Status": "Suspended",
+                                                                  "MFADelete": "Disabled"})
+    req = ch.calls[0][1]
+    assert (req.bucket, req.status, req.mfa_delete) == ("b", "Suspended", "Disabled")
+    assert "Status" not in s3.get_bucket_versioning(Bucket="b")
+    with pytest.raises(ParamValidationError, match='Unknown parameter in '
+                       'VersioningConfiguration: "status"'):
+        s3.put_bucket_versioning(Bucket="b", VersioningConfiguration={"status": "Enabled"})
+    assert len(ch.calls) == 2
+
+
+def test_delete_object_reports_markers():
+    ch = FakeChannel(DeleteObject=lambda req: pb.DeleteObjectResponse(delete_marker=True,
+                                                                       version_id="m"))
+    resp = S3Client(channel=ch).delete_object(Bucket="b", Key="k")
+    assert resp["DeleteMarker"] is True and resp["VersionId"] == "m"
+
+
+def test_get_and_head_part_number_and_new_fields():
+    ch = FakeChannel(
+        GetObject=lambda req: get_stream(b"abc", content_range="bytes 0-2/9", parts_count=3,
+                                         restore='ongoing-request="true"', tag_count=2),
+        HeadObject=lambda req: pb.HeadObjectResponse(info=info(tag_count=2, parts_count=3),
+                                                     content_length=3),
+    )
+    s3 = S3Client(channel=ch)
+    got = s3.get_object(Bucket="b", Key="k", PartNumber=1)
+    assert ch.calls[0][1].part_number == 1
+    assert got["PartsCount"] == 3 and got["TagCount"] == 2
+    assert got["Restore"] == 'ongoing-request="true"'
+    head = s3.head_object(Bucket="b", Key="k", PartNumber=2)
+    assert ch.calls[1][1].part_number == 2
+    assert head["PartsCount"] == 3 and "TagCount" not in head and "Restore" not in head
+    s3.get_object(Bucket="b", Key="k")
+    assert ch.calls[2][1].part_number == 0
+
+
+def test_put_and_copy_send_tagging():
+    ch = FakeChannel(PutObject=lambda reqs: pb.PutObjectResponse(etag='"e"'),
+                     CopyObject=lambda req: pb.CopyObjectResponse(etag='"c"'))
+    s3 = S3Client(channel=ch)
+    s3.put_object(Bucket="b", Key="k", Body=b"x", Tagging="a=1&b=2")
+    assert ch.calls[0][1].requests[0].header.tagging == "a=1&b=2"
+    s3.copy_object(Bucket="b", Key="d", CopySource="b/k", TaggingDirective="REPLACE",
+                   Tagging="c=3")
+    req = ch.calls[1][1]
+    assert (req.tagging_directive, req.tagging) == ("REPLACE", "c=3")
+
+
+def test_multipart_requests_and_responses():
+    ch = FakeChannel(
+        CreateMultipartUpload=lambda req: pb.CreateMultipartUploadResponse(
+            bucket=req.bucket, key=req.key, upload_id="u1"),
+        UploadPart=lambda reqs: pb.UploadPartResponse(etag='"p"', checksum_crc32c="AAAAAA=="),
+        UploadPartCopy=lambda req: pb.UploadPartCopyResponse(
+            etag='"pc"', last_modified=ts(1_700_000_000), copy_source_version_id="sv"),
+        CompleteMultipartUpload=lambda req: pb.CompleteMultipartUploadResponse(
+            location="/b/k", bucket="b", key="k", etag='"x-2"', version_id="v"),
+        AbortMultipartUpload=lambda req: pb.AbortMultipartUploadResponse(),
+    )
+    s3 = S3Client(channel=ch)
+    created = s3.create_multipart_upload(Bucket="b", Key="k", ContentType="t/x",
+                                         Metadata={"m": "1"}, StorageClass="GLACIER",
+                                         Tagging="a=1")
+    assert created["UploadId"] == "u1" and created["Bucket"] == "b" and created["Key"] == "k"
+    req = ch.calls[0][1]
+    assert req.headers.content_type == "t/x" and req.tagging == "a=1"
+    assert req.storage_class == "GLACIER" and dict(req.metadata) == {"m": "1"}
+
+    data = b"z" * (MIB + 1)
+    part = s3.upload_part(Bucket="b", Key="k", UploadId="u1", PartNumber=7, Body=data,
+                          ContentMD5="bWQ1")
+    assert part["ETag"] == '"p"' and part["ChecksumCRC32C"] == "AAAAAA=="
+    first, *chunks = ch.calls[1][1].requests
+    h = first.header
+    assert (h.upload_id, h.part_number, h.content_length, h.content_md5) == (
+        "u1", 7, len(data), "bWQ1")
+    assert [len(c.chunk) for c in chunks] == [MIB, 1]
+
+    copied = s3.upload_part_copy(Bucket="b", Key="k", UploadId="u1", PartNumber=2,
+                                 CopySource="src/key?versionId=v9", CopySourceRange="bytes=0-9",
+                                 CopySourceIfNoneMatch='"x"')
+    req = ch.calls[2][1]
+    assert (req.source_bucket, req.source_key, req.source_version_id) == ("src", "key", "v9")
+    assert req.source_range == "bytes=0-9" and req.source_conditions.if_none_match == '"x"'
+    assert copied["CopySourceVersionId"] == "sv"
+    assert copied["CopyPartResult"]["ETag"] == '"pc"'
+
+    done = s3.complete_multipart_upload(
+        Bucket="b", Key="k", UploadId="u1",
+        MultipartUpload={"Parts": [{"ETag": '"p"', "PartNumber": 1},
+                                   {"ETag": '"q"', "PartNumber": 2}]})
+    req = ch.calls[3][1]
+    assert [(p.part_number, p.etag) for p in req.parts] == [(1, '"p"'), (2, '"q"')]
+    assert done == {"ResponseMetadata": done["ResponseMetadata"], "Location": "/b/k",
+                    "Bucket": "b", "Key": "k", "ETag": '"x-2"', "VersionId": "v"}
+    aborted = s3.abort_multipart_upload(Bucket="b", Key="k", UploadId="u1")
+    assert aborted["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+    calls = len(ch.calls)
+    for bad in ({"Parts": [{"PartNumber": "1", "ETag": "e"}]}, {"Parts": {}},
+                {"Part": []}, {"Parts": [{"PartNumber": True}]}):
+        with pytest.raises(ParamValidationError):
+            s3.complete_multipart_upload(Bucket="b", Key="k", UploadId="u", MultipartUpload=bad)
+    assert len(ch.calls) == calls
+
+
+def test_list_parts_and_uploads_shapes():
+    ch = FakeChannel(
+        ListParts=lambda req: pb.ListPartsResponse(
+            bucket="b", key="k", upload_id="u", part_number_marker=req.part_number_marker,
+            next_part_number_marker=3, max_parts=2, is_truncated=True,
+            parts=[pb.PartSummary(part_number=2, etag='"e"', size=5,
+                                  last_modified=ts(1_700_000_000))],
+            storage_class="STANDARD"),
+        ListMultipartUploads=lambda req: pb.ListMultipartUploadsResponse(
+            bucket="b", prefix=req.prefix, delimiter=req.delimiter, max_uploads=1000,
+            uploads=[pb.UploadSummary(upload_id="u", key="k", initiated=ts(1_700_000_000),
+                                      storage_class="GLACIER")],
+            common_prefixes=["d/"]),
+    )
+    s3 = S3Client(channel=ch)
+    parts = s3.list_parts(Bucket="b", Key="k", UploadId="u", PartNumberMarker=1, MaxParts=2)
+    assert ch.calls[0][1].part_number_marker == 1 and ch.calls[0][1].max_parts == 2
+    assert parts["Parts"] == [{"PartNumber": 2, "ETag": '"e"', "Size": 5,
+                               "LastModified": datetime.fromtimestamp(1_700_000_000, UTC)}]
+    assert (parts["PartNumberMarker"], parts["NextPartNumberMarker"]) == (1, 3)
+    assert parts["IsTruncated"] is True and parts["MaxParts"] == 2
+    uploads = s3.list_multipart_uploads(Bucket="b", Delimiter="/")
+    assert not ch.calls[1][1].HasField("max_uploads")
+    assert uploads["Uploads"][0]["StorageClass"] == "GLACIER"
+    assert uploads["CommonPrefixes"] == [{"Prefix": "d/"}] and uploads["Delimiter"] == "/"
+    assert uploads["IsTruncated"] is False and uploads["NextKeyMarker"] == ""
+
+
+def test_tagging_calls_keep_order_and_duplicates():
+    ch = FakeChannel(
+        PutObjectTagging=lambda req: pb.PutObjectTaggingResponse(version_id="v"),
+        GetObjectTagging=lambda req: pb.GetObjectTaggingResponse(
+            tags=[pb.Tag(key="a", value="1")]),
+        DeleteObjectTagging=lambda req: pb.DeleteObjectTaggingResponse(),
+    )
+    s3 = S3Client(channel=ch)
+    resp = s3.put_object_tagging(Bucket="b", Key="k", VersionId="v", Tagging={"TagSet": [
+        {"Key": "x", "Value": "1"}, {"Key": "x", "Value": "2"}]})
+    assert [(t.key, t.value) for t in ch.calls[0][1].tags] == [("x", "1"), ("x", "2")]
+    assert ch.calls[0][1].version_id == "v" and resp["VersionId"] == "v"
+    got = s3.get_object_tagging(Bucket="b", Key="k")
+    assert got["TagSet"] == [{"Key": "a", "Value": "1"}] and "VersionId" not in got
+    deleted = s3.delete_object_tagging(Bucket="b", Key="k")
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ParamValidationError) as exc:
+        s3.put_object_tagging(Bucket="b", Key="k", Tagging={"TagSet": [{"Key": "a"}, {}]})
+    message = str(exc.value)
+    assert message.startswith("Parameter validation failed:\n")
+    assert 'Missing required parameter in Tagging.TagSet[0]: "Value"' in message
+    assert 'Missing required parameter in Tagging.TagSet[1]: "Key"' in message
+    assert len(ch.calls) == 3
+
+
+def test_restore_object_status_and_request():
+    answers = iter([False, True])
+    ch = FakeChannel(RestoreObject=lambda req: pb.RestoreObjectResponse(
+        already_restored=next(answers)))
+    s3 = S3Client(channel=ch)
+    started = s3.restore_object(Bucket="b", Key="k", RestoreRequest={
+        "Days": 2, "GlacierJobParameters": {"Tier": "Expedited"}})
+    assert started["ResponseMetadata"]["HTTPStatusCode"] == 202
+    req = ch.calls[0][1]
+    assert req.days == 2 and req.tier == "Expedited"
+    extended = s3.restore_object(Bucket="b", Key="k", VersionId="v")
+    assert extended["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert not ch.calls[1][1].HasField("days") and ch.calls[1][1].version_id == "v"
+    with pytest.raises(ParamValidationError):
+        s3.restore_object(Bucket="b", Key="k", RestoreRequest={"GlacierJobParameters": {}})
+    with pytest.raises(ParamValidationError):
+        s3.restore_object(Bucket="b", Key="k", RestoreRequest={"Days": "2"})
+
+
+LIFECYCLE = {
+    "Rules": [
+        {
+            "ID": "logs",
+            "Status": "Enabled",
+            "Filter": {"And": {"Prefix": "logs/", "Tags": [{"Key": "t", "Value": "1"}],
+                               "ObjectSizeGreaterThan": 0}},
+            "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"},
+                            {"Days": 90, "StorageClass": "GLACIER"}],
+            "Expiration": {"Days": 365},
+            "NoncurrentVersionTransitions": [{"NoncurrentDays": 10, "StorageClass": "GLACIER",
+                                              "NewerNoncurrentVersions": 2}],
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 40},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        },
+        {"Status": "Disabled", "Filter": {}, "Expiration": {"ExpiredObjectDeleteMarker": True}},
+        {"Status": "Enabled", "Prefix": "", "Expiration": {"Days": 0}},
+        {"Status": "Enabled", "Filter": {"Tag": {"Key": "a", "Value": ""}},
+         "Expiration": {"Days": 1}},
+        {"Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}},
+    ]
+}
+
+
+def test_lifecycle_dicts_round_trip_with_absent_and_zero_kept_apart():
+    from engine.client import lifecycle
+
+    msg = lifecycle.to_proto(LIFECYCLE)
+    assert msg.rules[2].HasField("prefix") and msg.rules[2].expiration.HasField("days")
+    assert not msg.rules[1].expiration.HasField("days")
+    assert msg.rules[1].HasField("filter") and not msg.rules[0].HasField("prefix")
+    assert lifecycle.to_dict(msg) == LIFECYCLE["Rules"]
+
+    ch = FakeChannel(
+        PutBucketLifecycleConfiguration=lambda req: pb.PutBucketLifecycleConfigurationResponse(),
+        GetBucketLifecycleConfiguration=lambda req: pb.GetBucketLifecycleConfigurationResponse(
+            configuration=msg),
+        DeleteBucketLifecycle=lambda req: pb.DeleteBucketLifecycleResponse(),
+    )
+    s3 = S3Client(channel=ch)
+    s3.put_bucket_lifecycle_configuration(Bucket="b", LifecycleConfiguration=LIFECYCLE)
+    assert ch.calls[0][1].configuration == msg
+    assert s3.get_bucket_lifecycle_configuration(Bucket="b")["Rules"] == LIFECYCLE["Rules"]
+    assert s3.delete_bucket_lifecycle(Bucket="b")["ResponseMetadata"]["HTTPStatusCode"] == 204
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, 'Missing required parameter in LifecycleConfiguration: "Rules"'),
+        ({"Rules": [{"ID": "x"}]},
+         'Missing required parameter in LifecycleConfiguration.Rules[0]: "Status"'),
+        ({"Rules": [{"Status": "Enabled", "Expire": {}}]},
+         'Unknown parameter in LifecycleConfiguration.Rules[0]: "Expire", must be one of: '),
+        ({"Rules": [{"Status": "Enabled", "Expiration": {"Days": "3"}}]},
+         "Invalid type for parameter LifecycleConfiguration.Rules[0].Expiration.Days"),
+        ({"Rules": [{"Status": "Enabled", "Filter": {"Tag": {"Key": "k"}}}]},
+         'Missing required parameter in LifecycleConfiguration.Rules[0].Filter.Tag: "Value"'),
+        ({"Rules": [{"Status": "Enabled", "Expiration": {"Date": "2030-01-01"}}]},
+         "LifecycleConfiguration.Rules[0].Expiration.Date is not supported"),
+    ],
+)
+def test_lifecycle_validation_like_botocore(config, message):
+    ch = FakeChannel()
+    with pytest.raises(ParamValidationError) as exc:
+        S3Client(channel=ch).put_bucket_lifecycle_configuration(
+            Bucket="b", LifecycleConfiguration=config)
+    assert message in str(exc.value)
+    assert ch.calls == []
+
+
+def test_new_modeled_exceptions():
+    s3 = S3Client(channel=FakeChannel())
+    for name in ("NoSuchUpload", "ObjectAlreadyInActiveTierError", "InvalidObjectState",
+                 "TooManyParts"):
+        assert issubclass(getattr(s3.exceptions, name), ClientError)
+    err = error_from_rpc(FakeRpcError.engine("NoSuchUpload", upload_id="u"), "ListParts")
+    assert isinstance(err, s3.exceptions.NoSuchUpload)
+    assert err.response["Error"]["UploadId"] == "u"
+
+
+# -- transfer manager over a fake client ----------------------------------------------------
+
+
+class FakeTransferClient:
+    """The S3Client methods the transfer manager calls, over an in-memory store."""
+
+    def __init__(self, objects=None, *, part_delay=0.0, fail_part=None):
+        self.objects = dict(objects or {})
+        self.part_delay = part_delay
+        self.fail_part = fail_part
+        self.lock = threading.Lock()
+        self.events = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.parts = {}
+        self.gets = []
+
+    def _log(self, *event):
+        with self.lock:
+            self.events.append(event)
+
+    def put_object(self, *, Bucket, Key, Body, ContentLength=None, **extra):
+        data = Body.read()
+        self.objects[Key] = data
+        self._log("put", Key, len(data), extra)
+        return {"ETag": '"e"'}
+
+    def create_multipart_upload(self, *, Bucket, Key, **extra):
+        self._log("create", Key, extra)
+        return {"UploadId": "u"}
+
+    def upload_part(self, *, Bucket, Key, UploadId, PartNumber, Body, ContentLength):
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            data = Body.read(-1)
+            time.sleep(self.part_delay)
+            if PartNumber == self.fail_part:
+                raise OSError(f"part {PartNumber} failed")
+            self.parts[PartNumber] = data
+            self._log("part", PartNumber, len(data))
+            return {"ETag": f'"p{PartNumber}"'}
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def complete_multipart_upload(self, *, Bucket, Key, UploadId, MultipartUpload):
+        numbers = [p["PartNumber"] for p in MultipartUpload["Parts"]]
+        self.objects[Key] = b"".join(self.parts[n] for n in numbers)
+        self._log("complete", numbers)
+
+    def abort_multipart_upload(self, *, Bucket, Key, UploadId):
+        self._log("abort", self.in_flight)
+
+    def head_object(self, *, Bucket, Key, **extra):
+        return {"ContentLength": len(self.objects[Key]), "ETag": '"etag"'}
+
+    def get_object(self, *, Bucket, Key, Range=None, **extra):
+        data = self.objects[Key]
+        first, last = 0, len(data) - 1
+        if Range:
+            first, last = (int(x) for x in Range.removeprefix("bytes=").split("-"))
+        self.gets.append((Range, extra))
+        piece = data[first : last + 1]
+        chunks = [piece[i : i + 1000] for i in range(0, len(piece), 1000)]
+        return {"Body": StreamingBody(self._chunks(chunks), len(piece))}
+
+    def _chunks(self, chunks):
+        yield from chunks
+
+
+class CountingReader(io.RawIOBase):
+    """A stream that records how far ahead of the finished parts it has been read."""
+
+    def __init__(self, data, fake):
+        super().__init__()
+        self.data = memoryview(data)
+        self.pos = 0
+        self.fake = fake
+        self.max_ahead = 0
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return False
+
+    def readinto(self, buffer):
+        n = min(len(buffer), len(self.data) - self.pos)
+        buffer[:n] = self.data[self.pos : self.pos + n]
+        self.pos += n
+        with self.fake.lock:  # parts are added by the upload's worker threads
+            done = sum(len(p) for p in self.fake.parts.values())
+        self.max_ahead = max(self.max_ahead, self.pos - done)
+        return n
+
+
+def test_part_size_like_s3transfer():
+    from engine.client.transfer import MAX_PART_SIZE, MIN_PART_SIZE, part_size
+
+    assert part_size(8 * MIB, 100 * MIB) == 8 * MIB
+    assert part_size(1 * MIB, None) == MIN_PART_SIZE
+    assert part_size(8 * MIB, 200_000 * MIB) == 32 * MIB  # 10,000 parts at most
+    assert part_size(10 * 1024 * MIB, None) == MAX_PART_SIZE
+    from engine.client import TransferConfig
+
+    assert TransferConfig().multipart_threshold == 8 * MIB
+    assert TransferConfig().max_concurrency == 10 and TransferConfig().use_threads
+    with pytest.raises(ValueError):
+        TransferConfig(max_concurrency=0)
+
+
+def test_upload_keeps_at_most_max_concurrency_parts_in_memory():
+    from engine.client import TransferConfig, transfer
+
+    data = bytes(range(256)) * (40 * 5 * MIB // 256)  # 40 parts of 5 MiB
+    fake = FakeTransferClient(part_delay=0.01)
+    reader = CountingReader(data, fake)
+    progress = []
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB,
+                            max_concurrency=3)
+    transfer.upload(fake, reader, "b", "k", {"Tagging": "a=1"}, progress.append, config)
+    assert fake.objects["k"] == data
+    assert fake.events[0] == ("create", "k", {"Tagging": "a=1"})
+    assert fake.events[-1] == ("complete", list(range(1, 41)))
+    assert 2 <= fake.max_in_flight <= 3  # parallel, never more than max_concurrency
+    # Read ahead of the finished parts: the parts in flight, plus what the pipe-threshold
+    # probe buffered, never the whole stream.
+    assert reader.max_ahead <= 5 * 5 * MIB
+    assert sum(progress) == len(data)
+
+
+def test_failed_part_aborts_after_the_parts_in_flight():
+    from engine.client import TransferConfig, transfer
+
+    fake = FakeTransferClient(part_delay=0.02, fail_part=2)
+    config = TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB,
+                            max_concurrency=4)
+    data = b"x" * (20 * 5 * MIB)
+    reader = CountingReader(data, fake)
+    with pytest.raises(OSError, match="part 2 failed"):
+        transfer.upload(fake, reader, "b", "k", None, None, config)
+    assert fake.events[-1] == ("abort", 0)  # nothing was still uploading
+    assert not [e for e in fake.events if e[0] == "complete"]
+    assert reader.pos < len(data)  # reading stopped soon after the failure
+    with pytest.raises(ValueError, match="Invalid extra_args key"):
+        transfer.upload(fake, io.BytesIO(b"x"), "b", "k", {"ACL": "x"}, None, config)
+
+
+def test_small_upload_is_one_put():
+    from engine.client import transfer
+
+    fake = FakeTransferClient()
+    progress = []
+    transfer.upload(fake, io.BytesIO(b"abc"), "b", "k", {"ContentType": "t/x"},
+                    progress.append, None)
+    assert fake.events == [("put", "k", 3, {"ContentType": "t/x"})]
+    assert sum(progress) == 3
+
+
+class BrokenBody(StreamingBody):
+    """Hands out its first chunk, then the connection breaks."""
+
+    def __init__(self, first, length):
+        super().__init__(iter([first]), length)
+        self.first, self.length = first, length
+
+    def iter_chunks(self, chunk_size=CHUNK_SIZE):
+        yield self.first
+        raise IncompleteReadError(len(self.first), self.length)
+
+
+def test_download_ranges_pin_the_etag_and_retry_broken_ranges(tmp_path):
+    from engine.client import TransferConfig, transfer
+
+    data = bytes(range(256)) * 40  # 10,240 bytes
+    fake = FakeTransferClient({"k": data})
+    broken = {"left": 1}
+    real_get = fake.get_object
+
+    def flaky_get(**kw):
+        resp = real_get(**kw)
+        if kw.get("Range") == "bytes=4096-6143" and broken["left"]:
+            broken["left"] -= 1
+            resp["Body"] = BrokenBody(resp["Body"].read(1000), 2048)
+        return resp
+
+    fake.get_object = flaky_get
+    progress = []
+    config = TransferConfig(multipart_threshold=1024, multipart_chunksize=2048,
+                            max_concurrency=3)
+    target = tmp_path / "out"
+    transfer.download_to_file(fake, "b", "k", str(target), None, progress.append, config)
+    assert target.read_bytes() == data
+    assert sum(progress) == len(data) and -1000 in progress
+    assert all(extra == {"IfMatch": '"etag"'} for _, extra in fake.gets)
+    assert len(fake.gets) == 6  # five ranges, one of them twice
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+    out = io.BytesIO()
+    fake.gets.clear()
+    transfer.download_to_fileobj(fake, "b", "k", out, {"VersionId": "v"}, None, config)
+    assert out.getvalue() == data
+    assert all("IfMatch" not in extra for _, extra in fake.gets)
+
+
+def test_download_gives_up_after_the_attempts(tmp_path):
+    from engine.client import RetriesExceededError, TransferConfig, transfer
+
+    fake = FakeTransferClient({"k": b"abc"})
+    fake.get_object = lambda **kw: {"Body": StreamingBody(iter([b"a"]), 3)}
+    with pytest.raises(RetriesExceededError) as exc:
+        transfer.download_to_file(fake, "b", "k", str(tmp_path / "out"), None, None,
+                                  TransferConfig(num_download_attempts=2))
+    assert isinstance(exc.value.last_exception, IncompleteReadError)
+    assert list(tmp_path.iterdir()) == []

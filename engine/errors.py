@@ -138,6 +138,9 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
     # Not an error in HTTP, but GET/HEAD with a failed If-None-Match/If-Modified-Since
     # returns no body; botocore surfaces it as ClientError with code "304".
     "NotModified": (304, C.FAILED_PRECONDITION, "Not Modified"),
+    "ObjectAlreadyInActiveTierError": (
+        403, C.FAILED_PRECONDITION, "This operation is not allowed against this storage tier."
+    ),
     "PreconditionFailed": (
         412,
         C.FAILED_PRECONDITION,

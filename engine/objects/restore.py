@@ -47,8 +47,8 @@ def plan(version: ObjectVersion, days: int | None, tier: str, now_ns: int, day_n
          ) -> tuple[RestoreState, bool]:
     """The version's new restore state, and whether it was already restored (S3's 200)."""
     if version.storage_class != ARCHIVE:
-        raise EngineError("InvalidObjectState",
-                          "Restore is not allowed for the object's current storage class")
+        raise EngineError("ObjectAlreadyInActiveTierError", StorageClass=version.storage_class
+                          or "STANDARD")
     if days is None:
         raise EngineError("MalformedXML", "RestoreRequest must specify Days")
     if days < 1:

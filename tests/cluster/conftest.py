@@ -31,6 +31,7 @@ from engine.client import client as sdk_client
 from engine.cluster.layout import plan_erasure_sets
 from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, generate_local
 from engine.cluster.wire import SECRET_HEADER
+from engine.storage.entries import layouts
 from engine.v1 import node_pb2, node_pb2_grpc
 
 KIB = 1024
@@ -357,8 +358,8 @@ class Cluster:
                         drive=0, bucket=bucket, after=after, limit=1000), metadata=md,
                         timeout=30)
                     for item in page.items:
-                        ids |= {v.layout.data_id for v in item.entry.versions
-                                if v.WhichOneof("body") == "layout"}
+                        ids |= {layout.data_id for v in item.entry.versions
+                                for layout in layouts(v)}
                     if len(page.items) < 1000:
                         break
                     after = page.items[-1].name

@@ -276,7 +276,7 @@ def test_glacier_restore_on_the_engine_clock(env: Env) -> None:
     env.clock.advance(2 * DAY)
     assert code(env.get("cold")) == "InvalidObjectState"
     run(env.put("warm", b"w"))
-    assert code(svc.restore_object("bkt", "warm", days=1)) == "InvalidObjectState"
+    assert code(svc.restore_object("bkt", "warm", days=1)) == "ObjectAlreadyInActiveTierError"
 
 
 # -- lifecycle -------------------------------------------------------------------------

@@ -72,7 +72,10 @@ class ClusterBucketRegistry:
 
     async def delete(self, name: str) -> None:
         await self.get(name)
-        if (await list_page(self._placement.sets(), name, "", "", "", 1)).contents:
+        # Any version counts, delete markers included: S3 refuses to delete a versioned
+        # bucket until every version is gone.
+        if (await list_page(self._placement.sets(), name, "", "", "", 1,
+                            keep=lambda entry: entry if entry.versions else None)).contents:
             raise EngineError("BucketNotEmpty", BucketName=name)
         if not await self._table.delete(name):
             raise EngineError("NoSuchBucket", BucketName=name)

@@ -114,6 +114,12 @@ def test_versioning_across_nodes(fast: Cluster) -> None:
     s[0].put_object(Bucket="vers", Key="k", Body=b"null-b")
     ids = [v["VersionId"] for v in s[1].list_object_versions(Bucket="vers")["Versions"]]
     assert ids == ["null", v2, v1]
+    s[2].create_bucket(Bucket="vers-markers")
+    s[3].put_bucket_versioning(Bucket="vers-markers",
+                               VersioningConfiguration={"Status": "Enabled"})
+    s[3].put_object(Bucket="vers-markers", Key="k", Body=b"x")
+    s[3].delete_object(Bucket="vers-markers", Key="k")  # only a marker is current
+    raises("BucketNotEmpty", s[4].delete_bucket, Bucket="vers-markers")
 
 
 def test_every_lifecycle_rule_kind_on_the_fast_clock(fast: Cluster) -> None:

@@ -18,7 +18,7 @@ from engine.clock import Clock
 from engine.cluster.placement import Placement
 from engine.errors import EngineError
 from engine.objects.buckets import REGION
-from engine.objects.listing import list_page
+from engine.objects.listing import list_page, whole_entry
 from engine.objects.names import check_bucket_name
 from engine.storage.drive import Drive, LocalDrive
 from engine.storage.errors import StorageError, VolumeExists
@@ -75,7 +75,7 @@ class ClusterBucketRegistry:
         # Any version counts, delete markers included: S3 refuses to delete a versioned
         # bucket until every version is gone.
         if (await list_page(self._placement.sets(), name, "", "", "", 1,
-                            keep=lambda entry: entry if entry.versions else None)).contents:
+                            keep=whole_entry)).contents:
             raise EngineError("BucketNotEmpty", BucketName=name)
         if not await self._table.delete(name):
             raise EngineError("NoSuchBucket", BucketName=name)

@@ -130,6 +130,36 @@ class ObjectCore:
                             plan=plan_for(eset, storage_class, self.zone))
         return writer, await writer.write(body, max_size)
 
+    async def _write_checked(
+        self, eset: ErasureSet, bucket: str, key: str, body: AsyncIterator[bytes],
+        storage_class: str, *, max_size: int, content_length: int | None,
+        content_md5: str, checksum_crc32c: str,
+    ) -> tuple[BodyWriter, WrittenBody]:
+        """A PUT's or part's body: at most `max_size` bytes, exactly `content_length` when
+        given, matching the digests given. On any mismatch no shard stays behind."""
+        if content_length is not None:
+            if content_length < 0:
+                raise EngineError("InvalidArgument", "Content-Length must not be negative")
+            if content_length > max_size:
+                raise EngineError("EntityTooLarge", MaxSizeAllowed=str(max_size))
+            max_size = content_length
+        expected_md5 = decode_digest(content_md5, 16, "Content-MD5")
+        expected_crc = decode_digest(checksum_crc32c, 4, "x-amz-checksum-crc32c")
+        try:
+            writer, written = await self._write_body(eset, bucket, key, body, max_size,
+                                                     storage_class)
+        except EngineError as exc:
+            if exc.code == "EntityTooLarge" and content_length is not None:
+                raise EngineError("IncompleteBody", "The body is longer than Content-Length") \
+                    from exc
+            raise
+        try:
+            check_body(written, content_length, expected_md5, expected_crc)
+        except BaseException:
+            await writer.discard()
+            raise
+        return writer, written
+
     @staticmethod
     def _metadata_drives(eset: ErasureSet, written: WrittenBody) -> tuple[int, ...]:
         """Drives to commit a new version's metadata on: those holding a durable shard

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
 from engine.objects import lifecycle
-from engine.objects.listing import list_page
+from engine.objects.listing import list_page, whole_entry
 from engine.objects.multipart import set_uploads
 from engine.objects.service import ObjectService
 from engine.storage.errors import StorageError
@@ -36,10 +36,6 @@ class LifecycleReport:
     removed: int = 0
     aborted: int = 0
     failed: int = 0
-
-
-def _whole(entry: ObjectEntry) -> ObjectEntry | None:
-    return entry if entry.versions else None
 
 
 class LifecycleWorker:
@@ -73,7 +69,7 @@ class LifecycleWorker:
                        report: LifecycleReport) -> None:
         after = ""
         while True:
-            page = await list_page([eset], bucket, "", "", after, PAGE, keep=_whole)
+            page = await list_page([eset], bucket, "", "", after, PAGE, keep=whole_entry)
             for key, entry in page.contents:
                 report.scanned += 1
                 now = self.service.clock.now_ns()

@@ -32,6 +32,21 @@ MAX_KEYS = 1000
 Keep = Callable[[ObjectEntry], Any]
 
 
+def whole_entry(entry: ObjectEntry) -> ObjectEntry | None:
+    """Keep every version, delete markers included (ListObjectVersions, emptiness)."""
+    return entry if entry.versions else None
+
+
+def page_size(value: int | None, argument: str) -> int:
+    """A listing's MaxKeys/MaxParts/MaxUploads: default and ceiling 1000, never negative."""
+    if value is None:
+        return MAX_KEYS
+    if value < 0:
+        raise EngineError("InvalidArgument", f"{argument} must not be negative",
+                          ArgumentName=argument)
+    return min(value, MAX_KEYS)
+
+
 @dataclass
 class ListPage:
     contents: list[tuple[str, Any]] = field(default_factory=list)  # (key, kept)

@@ -29,11 +29,10 @@ from engine.objects.body_reader import BodyReader
 from engine.objects.core import (
     ObjectCore,
     WriteOptions,
-    check_body,
-    decode_digest,
     new_version_id,
     shielded_commit,
 )
+from engine.objects.listing import page_size
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
 from engine.objects.pages import PartsPage, UploadsPage
 from engine.objects.quorum import fan_out
@@ -47,25 +46,16 @@ MIN_PART_SIZE = 5 * MIB  # every part but the last
 MAX_PART_SIZE = 5 * 1024 * MIB
 MAX_UPLOAD_SIZE = 5 * 1024 * 1024 * MIB  # 5 TiB
 MAX_PARTS = 10_000
-MAX_LISTED = 1000
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 NO_CONDITIONS = cond.Conditions()
 _COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
 
-def _check_part_number(number: int) -> None:
+def check_part_number(number: int) -> None:
     if not 1 <= number <= MAX_PARTS:
         raise EngineError("InvalidArgument", "Part number must be an integer between 1 and "
                           f"{MAX_PARTS}, inclusive", ArgumentName="partNumber",
                           ArgumentValue=str(number))
-
-
-def _limit(value: int | None, name: str) -> int:
-    if value is None:
-        return MAX_LISTED
-    if value < 0:
-        raise EngineError("InvalidArgument", f"{name} must not be negative", ArgumentName=name)
-    return min(value, MAX_LISTED)
 
 
 def multipart_etag(parts: list[PartBody]) -> str:
@@ -135,31 +125,13 @@ class MultipartOps(ObjectCore):
         body: AsyncIterator[bytes], *, content_length: int | None = None,
         content_md5: str = "", checksum_crc32c: str = "",
     ) -> PartBody:
-        _check_part_number(part_number)
+        check_part_number(part_number)
         upload = await self._upload(bucket, key, upload_id)
-        max_size = MAX_PART_SIZE
-        if content_length is not None:
-            if content_length < 0:
-                raise EngineError("InvalidArgument", "Content-Length must not be negative")
-            if content_length > MAX_PART_SIZE:
-                raise EngineError("EntityTooLarge", MaxSizeAllowed=str(MAX_PART_SIZE))
-            max_size = content_length
-        expected_md5 = decode_digest(content_md5, 16, "Content-MD5")
-        expected_crc = decode_digest(checksum_crc32c, 4, "x-amz-checksum-crc32c")
         eset = self.placement.set_for(bucket, key)
-        try:
-            writer, written = await self._write_body(eset, bucket, key, body, max_size,
-                                                     upload.storage_class)
-        except EngineError as exc:
-            if exc.code == "EntityTooLarge" and content_length is not None:
-                raise EngineError("IncompleteBody", "The body is longer than Content-Length") \
-                    from exc
-            raise
-        try:
-            check_body(written, content_length, expected_md5, expected_crc)
-        except BaseException:
-            await writer.discard()
-            raise
+        writer, written = await self._write_checked(
+            eset, bucket, key, body, upload.storage_class, max_size=MAX_PART_SIZE,
+            content_length=content_length, content_md5=content_md5,
+            checksum_crc32c=checksum_crc32c)
         part = PartBody(number=part_number, size=written.size, etag=written.md5_hex,
                         crc32c=written.crc32c, mtime_ns=self.clock.now_ns())
         if written.inline is not None:
@@ -184,7 +156,7 @@ class MultipartOps(ObjectCore):
         source_key: str, *, source_version_id: str = "", source_range: str = "",
         source_conditions: cond.Conditions = NO_CONDITIONS,
     ) -> tuple[ObjectVersion, PartBody]:
-        _check_part_number(part_number)
+        check_part_number(part_number)
         await self._upload(bucket, key, upload_id)
         source = await self._source(source_bucket, source_key, source_version_id,
                                     source_conditions)
@@ -221,7 +193,7 @@ class MultipartOps(ObjectCore):
             raise EngineError("MalformedXML", "You must specify at least one part")
         numbers = [n for n, _ in parts]
         for n in numbers:
-            _check_part_number(n)
+            check_part_number(n)
         if any(a >= b for a, b in itertools.pairwise(numbers)):
             raise EngineError("InvalidPartOrder")
         uploaded = {p.number: p for p in upload.parts}
@@ -270,7 +242,7 @@ class MultipartOps(ObjectCore):
                          part_number_marker: int = 0, max_parts: int | None = None
                          ) -> PartsPage:
         upload = await self._upload(bucket, key, upload_id)
-        limit = _limit(max_parts, "max-parts")
+        limit = page_size(max_parts, "max-parts")
         after = [p for p in upload.parts if p.number > part_number_marker]
         page = PartsPage(upload=upload, parts=after[:limit], max_parts=limit)
         page.is_truncated = len(after) > limit
@@ -283,7 +255,7 @@ class MultipartOps(ObjectCore):
         upload_id_marker: str = "", max_uploads: int | None = None,
     ) -> UploadsPage:
         await self.buckets.get(bucket)
-        limit = _limit(max_uploads, "max-uploads")
+        limit = page_size(max_uploads, "max-uploads")
         uploads: list[UploadRecord] = []
         for eset in self.placement.sets():
             uploads.extend(await set_uploads(eset, bucket, prefix))

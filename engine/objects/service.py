@@ -19,14 +19,12 @@ from engine.objects.body_reader import BodyReader, DegradedHook
 from engine.objects.core import (
     ObjectCore,
     WriteOptions,
-    check_body,
     check_version_id,
     crc32c_b64,
-    decode_digest,
     shielded_commit,
 )
-from engine.objects.listing import MAX_KEYS, ListPage, decode_token, list_page
-from engine.objects.multipart import MultipartOps
+from engine.objects.listing import ListPage, decode_token, list_page, page_size
+from engine.objects.multipart import MultipartOps, check_part_number
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
 from engine.objects.pages import VersionPage
 from engine.objects.quorum import fan_out
@@ -40,7 +38,6 @@ from engine.v1.records_pb2 import ObjectVersion, VersionPatch
 __all__ = ["DeleteResult", "ObjectRead", "ObjectService", "WriteOptions", "crc32c_b64"]
 
 MAX_DELETE_KEYS = 1000
-MAX_PART_NUMBER = 10_000
 NO_CONDITIONS = cond.Conditions()
 
 
@@ -61,13 +58,6 @@ class ObjectRead:
 class DeleteResult:
     delete_marker: bool = False
     version_id: str = ""  # the marker created, or the version removed ("" unversioned)
-
-
-def check_part_number(number: int) -> None:
-    if not 1 <= number <= MAX_PART_NUMBER:
-        raise EngineError("InvalidArgument", "Part number must be an integer between 1 and "
-                          f"{MAX_PART_NUMBER}, inclusive", ArgumentName="partNumber",
-                          ArgumentValue=str(number))
 
 
 def part_range(version: ObjectVersion, number: int) -> ByteRange | None:
@@ -140,30 +130,11 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
         if options.if_none_match is not None and options.if_none_match.strip() != "*":
             raise EngineError("NotImplemented", "If-None-Match on PUT accepts only '*'",
                               Header="If-None-Match")
-        max_size = self.config.max_object_size
-        if options.content_length is not None:
-            if options.content_length < 0:
-                raise EngineError("InvalidArgument", "Content-Length must not be negative")
-            if options.content_length > max_size:
-                raise EngineError("EntityTooLarge", MaxSizeAllowed=str(max_size))
-            max_size = options.content_length
-        expected_md5 = decode_digest(options.content_md5, 16, "Content-MD5")
-        expected_crc = decode_digest(options.checksum_crc32c, 4, "x-amz-checksum-crc32c")
         eset = self.placement.set_for(bucket, key)
-        try:
-            writer, written = await self._write_body(eset, bucket, key, body, max_size,
-                                                     storage_class)
-        except EngineError as exc:
-            if exc.code == "EntityTooLarge" and options.content_length is not None \
-                    and max_size == options.content_length:
-                raise EngineError("IncompleteBody", "The body is longer than Content-Length") \
-                    from exc
-            raise
-        try:
-            check_body(written, options.content_length, expected_md5, expected_crc)
-        except BaseException:
-            await writer.discard()
-            raise
+        writer, written = await self._write_checked(
+            eset, bucket, key, body, storage_class, max_size=self.config.max_object_size,
+            content_length=options.content_length, content_md5=options.content_md5,
+            checksum_crc32c=options.checksum_crc32c)
         version = ObjectVersion(
             version_id=self.new_version_id(record.versioning), size=written.size,
             etag=written.md5_hex, crc32c=written.crc32c, mtime_ns=self.clock.now_ns(),
@@ -288,7 +259,7 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
     ) -> tuple[ListPage, int]:
         """The page and the effective MaxKeys."""
         await self.buckets.get(bucket)
-        keys = _max_keys(max_keys)
+        keys = page_size(max_keys, "max-keys")
         after = decode_token(continuation_token) if continuation_token else start_after
         page = await list_page(self.placement.sets(), bucket, prefix, delimiter, after, keys)
         return page, keys
@@ -302,13 +273,4 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
             raise EngineError("InvalidArgument", "A version-id marker cannot be specified "
                               "without a key marker.", ArgumentName="version-id-marker")
         return await list_versions(self, bucket, prefix, delimiter, key_marker,
-                                   version_id_marker, _max_keys(max_keys))
-
-
-def _max_keys(max_keys: int | None) -> int:
-    keys = MAX_KEYS if max_keys is None else max_keys
-    if keys < 0:
-        raise EngineError("InvalidArgument", "MaxKeys must not be negative",
-                          ArgumentName="max-keys")
-    return min(keys, MAX_KEYS)
-
+                                   version_id_marker, page_size(max_keys, "max-keys"))

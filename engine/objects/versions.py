@@ -13,13 +13,9 @@ from operator import itemgetter
 from typing import Any
 
 from engine.objects.core import ObjectCore, check_version_id
-from engine.objects.listing import MAX_KEYS, list_page
+from engine.objects.listing import MAX_KEYS, list_page, whole_entry
 from engine.objects.pages import VersionPage
 from engine.v1.records_pb2 import ObjectEntry
-
-
-def _whole(entry: ObjectEntry) -> ObjectEntry | None:
-    return entry if entry.versions else None
 
 
 async def list_versions(
@@ -54,7 +50,7 @@ async def list_versions(
             page.is_truncated = True
             return page
     listed = await list_page(core.placement.sets(), bucket, prefix, delimiter, key_marker,
-                             max(1, min(room, MAX_KEYS)), keep=_whole)
+                             max(1, min(room, MAX_KEYS)), keep=whole_entry)
     items: list[tuple[str, Any]] = list(heapq.merge(
         listed.contents, ((p, None) for p in listed.common_prefixes), key=itemgetter(0)))
     for n, (name, entry) in enumerate(items):

@@ -7,14 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from health import wait_healthy
 
 
 def free_port() -> int:
@@ -65,25 +63,6 @@ class ServerProcess:
     def pid(self) -> int:
         assert self.proc is not None
         return self.proc.pid
-
-
-def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes] | None) -> None:
-    """Block until the node's gRPC health service answers SERVING."""
-    deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(endpoint) as ch:
-        stub = health_pb2_grpc.HealthStub(ch)
-        while True:
-            if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"engine serve exited with {proc.returncode}")
-            try:
-                resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{endpoint} not healthy after {timeout}s")
-            time.sleep(0.05)
 
 
 @pytest.fixture

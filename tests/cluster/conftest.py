@@ -25,7 +25,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import wait_healthy  # tests/conftest.py (tests/ is on sys.path)
+from health import wait_healthy  # tests/health.py (tests/ is on sys.path)
 
 from engine.client import client as sdk_client
 from engine.cluster.layout import plan_erasure_sets

@@ -1,0 +1,32 @@
+"""Waiting for a node to serve: shared by the fixtures of every test layer.
+
+A plain module (not a conftest) so that fixtures in sub-packages can import it by name;
+`tests/` is on sys.path because tests/conftest.py is a rootdir conftest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes] | None) -> None:
+    """Block until the node's gRPC health service answers SERVING."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(endpoint) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while True:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"engine serve exited with {proc.returncode}")
+            try:
+                resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{endpoint} not healthy after {timeout}s")
+            time.sleep(0.05)

@@ -17,36 +17,23 @@ bucket created on any node is visible on every node as soon as creation returned
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
-from pysyncobj.node import TCPNode
-from pysyncobj.syncobj import SyncObjException
+from pysyncobj import SyncObjConsumer, replicated
 
 from engine.clock import Clock
-from engine.errors import EngineError
+from engine.cluster.raft_group import DEFAULT_TIMEOUT, DUMP_FILE, JOURNAL_FILE, RaftGroup
+
+__all__ = ["DUMP_FILE", "JOURNAL_FILE", "RaftBucketTable"]
 from engine.v1.records_pb2 import BucketRecord
 
-JOURNAL_FILE = "raft.journal"  # every log entry (pysyncobj adds raft.journal.meta beside it)
-DUMP_FILE = "raft.dump"  # the full table as of the last log compaction
-DEFAULT_TIMEOUT = 5.0
-# One attempt waits at most this long for its outcome; then the call is re-sent (safe:
-# the operation id makes it idempotent). Covers messages lost on a dropped connection.
-ATTEMPT_TIMEOUT = 2.0
 MEMO_LIMIT = 10_000  # operation ids whose outcome the state machine remembers
 
 _NO_QUORUM = "bucket metadata has no quorum"
-_CLOSED = -1  # a failure code of our own, for calls woken by close()
-
-
-def _unavailable() -> EngineError:
-    return EngineError("ServiceUnavailable", _NO_QUORUM)
 
 
 class _BucketLog(SyncObjConsumer):
@@ -123,6 +110,7 @@ class RaftBucketTable:
     node's Raft listener. Mutations return once the change is committed and applied on
     this node; without a quorum they raise ``ServiceUnavailable`` after ``timeout``
     seconds, and their outcome is then unknown (a retry is safe to make).
+    ``extra_consumers`` share the group (the queue catalog is cluster-wide too).
     """
 
     def __init__(
@@ -134,66 +122,36 @@ class RaftBucketTable:
         *,
         clock: Clock,
         timeout: float = DEFAULT_TIMEOUT,
+        extra_consumers: Sequence[SyncObjConsumer] = (),
     ) -> None:
         if not secret:
             raise ValueError("the bucket table needs the cluster secret")
-        state_dir.mkdir(parents=True, exist_ok=True)
         self._clock = clock
-        self._timeout = timeout
-        self._closed = False
-        self._pending: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = set()
-        self.address = self_address
-        self.peers = sorted({p for p in peer_addresses if p != self_address})
         self._log = _BucketLog()
-        conf = SyncObjConf(
-            password=secret,  # Fernet (AES-CBC + HMAC) on every frame, key from PBKDF2
-            journalFile=str(state_dir / JOURNAL_FILE),
-            fullDumpFile=str(state_dir / DUMP_FILE),
-            dynamicMembershipChange=False,  # membership comes from the topology file
-            # pysyncobj binds 0.0.0.0 unless told otherwise; listen where we were told.
-            bindAddress=self_address,
-            maxBindRetries=1,  # a taken port fails the constructor instead of retrying forever
-            # Timeouts for a LAN (pysyncobj's defaults for elections, shorter otherwise).
-            raftMinTimeout=0.4,
-            raftMaxTimeout=1.4,
-            appendEntriesPeriod=0.1,
-            connectionTimeout=2.0,
-            connectionRetryTime=0.5,
-            leaderFallbackTimeout=2.5,  # a leader cut off from the majority steps down
-            # Latency over throughput: send entries and commit indexes at once, not per tick.
-            appendEntriesUseBatch=False,
-            # Fail fast without a leader (we retry until our deadline) rather than queueing
-            # commands that would apply long after the caller was told ServiceUnavailable.
-            commandsWaitLeader=False,
-            useFork=False,  # no fork() in a process with gRPC threads; the table is small
-        )
-        self._obj = SyncObj(self_address, self.peers, conf=conf, consumers=[self._log])
-        try:
-            self._obj.waitBinded()
-        except SyncObjException as exc:
-            self._obj._doDestroy()  # the tick thread has already exited
-            self._closed = True
-            raise OSError(f"cannot listen for Raft on {self_address}") from exc
+        self.group = RaftGroup(self_address, peer_addresses, secret, state_dir,
+                               [self._log, *extra_consumers], timeout=timeout,
+                               unavailable=_NO_QUORUM)
+        self.address = self_address
+        self.peers = self.group.peers
 
     # -- status (advisory: a node's view may be stale, as in any Raft) -------------------
 
     @property
     def leader(self) -> str | None:
         """The leader this node last heard of, or None during an election."""
-        node = self._obj._getLeader()
-        return None if node is None else str(node.id)
+        return self.group.leader
 
     @property
     def is_leader(self) -> bool:
-        return bool(self._obj._isLeader())
+        return self.group.is_leader
 
     @property
     def term(self) -> int:
-        return int(self._obj.raftCurrentTerm)
+        return self.group.term
 
     def connected_peers(self) -> list[str]:
         """Peers with an authenticated connection (a peer with another secret never is)."""
-        return [p for p in self.peers if self._obj.isNodeConnected(_node(p))]
+        return self.group.connected_peers()
 
     # -- mutations -------------------------------------------------------------------------
 
@@ -264,85 +222,18 @@ class RaftBucketTable:
 
     def compact(self) -> None:
         """Ask for a log compaction now: writes the full dump, truncates the journal."""
-        self._obj.forceLogCompaction()
+        self.group.compact()
 
     def close(self) -> None:
-        """Stop pysyncobj: close its sockets and journal and join its tick thread.
+        """Stop pysyncobj (see RaftGroup.close)."""
+        self.group.close()
 
-        Blocks for at most about one tick (50 ms). Calls made afterwards, and calls still
-        waiting, end with ServiceUnavailable.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        for loop, fut in list(self._pending):
-            with contextlib.suppress(RuntimeError):  # that loop is closed already
-                loop.call_soon_threadsafe(_resolve, fut, None, _CLOSED)
-        if self._obj.tick_thread_alive():
-            self._obj.destroy_synchronous()
-        else:  # the tick thread ended on its own (its creator thread ended)
-            self._obj._doDestroy()
-
-    # -- the bridge ------------------------------------------------------------------------
-
-    async def _call(
-        self, method: Callable[..., Any], *args: Any, timeout: float | None
-    ) -> Any:
-        """Submit a replicated call and await its outcome, re-sending until the deadline.
-
-        Every failure pysyncobj reports (no leader yet, leader changed, entry discarded,
-        queue full) and every attempt that hears nothing within ATTEMPT_TIMEOUT leads to
-        another attempt with the same arguments; the operation id inside them makes
-        that idempotent.
-        """
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + (self._timeout if timeout is None else timeout)
-        delay = 0.02
-        while not self._closed:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            fut: asyncio.Future[tuple[Any, int]] = loop.create_future()
-            self._pending.add((loop, fut))
-            try:
-                method(*args, callback=_bridge(loop, fut))
-                result, err = await asyncio.wait_for(fut, min(remaining, ATTEMPT_TIMEOUT))
-            except TimeoutError:
-                continue
-            finally:
-                self._pending.discard((loop, fut))
-            if err == FAIL_REASON.SUCCESS:
-                return result
-            await asyncio.sleep(max(0.0, min(delay, deadline - loop.time())))
-            delay = min(delay * 2, 0.25)
-        raise _unavailable()
-
-
-def _bridge(
-    loop: asyncio.AbstractEventLoop, fut: asyncio.Future[tuple[Any, int]]
-) -> Callable[[Any, int], None]:
-    """A pysyncobj callback that resolves ``fut`` on its loop.
-
-    It runs in the tick thread, in the middle of applying the log: an exception there
-    would make pysyncobj apply the entry again, so it swallows everything (a closed loop
-    means nobody waits any more).
-    """
-
-    def callback(result: Any, err: int) -> None:
-        with contextlib.suppress(Exception):  # loop closed: nobody waits any more
-            loop.call_soon_threadsafe(_resolve, fut, result, err)
-
-    return callback
-
-
-def _resolve(fut: asyncio.Future[tuple[Any, int]], result: Any, err: int) -> None:
-    if not fut.done():
-        fut.set_result((result, err))
+    async def _call(self, method: Callable[..., Any], *args: Any,
+                    timeout: float | None) -> Any:
+        return await self.group.call(method, *args, timeout=timeout)
 
 
 def _op_id() -> str:
     return uuid.uuid4().hex
 
 
-def _node(address: str) -> TCPNode:
-    return TCPNode(address)

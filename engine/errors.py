@@ -151,6 +151,85 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
     ),
     "ServiceUnavailable": (503, C.UNAVAILABLE, "Please reduce your request rate."),
     "SlowDown": (503, C.UNAVAILABLE, "Please reduce your request rate."),
+    # SQS: the codes boto3 reports (the query protocol's, kept by AWS's JSON protocol
+    # through x-amzn-query-error), with the SQS API Reference's descriptions.
+    "AWS.SimpleQueueService.NonExistentQueue": (
+        400, C.NOT_FOUND, "The specified queue does not exist."
+    ),
+    "QueueAlreadyExists": (
+        400,
+        C.ALREADY_EXISTS,
+        "A queue with this name already exists. Amazon SQS returns this error only if the "
+        "request includes attributes whose values differ from those of the existing queue.",
+    ),
+    "AWS.SimpleQueueService.QueueDeletedRecently": (
+        400,
+        C.FAILED_PRECONDITION,
+        "You must wait 60 seconds after deleting a queue before you can create another "
+        "queue with the same name.",
+    ),
+    "AWS.SimpleQueueService.PurgeQueueInProgress": (
+        403,
+        C.FAILED_PRECONDITION,
+        "Indicates that the specified queue previously received a PurgeQueue request within "
+        "the last 60 seconds (the time it can take to delete the messages in the queue).",
+    ),
+    "InvalidParameterValue": (
+        400,
+        C.INVALID_ARGUMENT,
+        "An invalid or out-of-range value was supplied for the input parameter.",
+    ),
+    "InvalidAttributeName": (400, C.INVALID_ARGUMENT, "The specified attribute doesn't exist."),
+    "InvalidAttributeValue": (400, C.INVALID_ARGUMENT, "A queue attribute value is invalid."),
+    "MissingParameter": (
+        400,
+        C.INVALID_ARGUMENT,
+        "A required parameter for the specified action is not supplied.",
+    ),
+    "InvalidMessageContents": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The message contains characters outside the allowed set.",
+    ),
+    "InvalidAddress": (400, C.INVALID_ARGUMENT, "The specified ID is invalid."),
+    "AWS.SimpleQueueService.TooManyEntriesInBatchRequest": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The batch request contains more entries than permissible.",
+    ),
+    "AWS.SimpleQueueService.BatchEntryIdsNotDistinct": (
+        400,
+        C.INVALID_ARGUMENT,
+        "Two or more batch entries in the request have the same Id.",
+    ),
+    "AWS.SimpleQueueService.EmptyBatchRequest": (
+        400, C.INVALID_ARGUMENT, "The batch request doesn't contain any entries."
+    ),
+    "AWS.SimpleQueueService.InvalidBatchEntryId": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The Id of a batch entry in a batch request doesn't abide by the specification.",
+    ),
+    "AWS.SimpleQueueService.BatchRequestTooLong": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The length of all the messages put together is more than the limit.",
+    ),
+    "ReceiptHandleIsInvalid": (
+        400, C.INVALID_ARGUMENT, "The specified receipt handle isn't valid."
+    ),
+    "AWS.SimpleQueueService.MessageNotInflight": (
+        400, C.FAILED_PRECONDITION, "The specified message isn't in flight."
+    ),
+    "AWS.SimpleQueueService.UnsupportedOperation": (
+        400, C.INVALID_ARGUMENT, "Error code 400. Unsupported operation."
+    ),
+    "OverLimit": (
+        403,
+        C.RESOURCE_EXHAUSTED,
+        "The specified action violates a limit. For example, ReceiveMessage returns this "
+        "error if the maximum number of in flight messages is reached.",
+    ),
 }
 
 

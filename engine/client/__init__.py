@@ -1,4 +1,4 @@
-"""The Python SDK: ``client("s3", endpoint=...)`` is a boto3-compatible client over gRPC.
+"""The Python SDK: ``client("s3" | "sqs", endpoint=...)`` is a boto3-compatible client over gRPC.
 
 Each service is a sibling module registered in ``_SERVICES`` (imported on first use), so
 SQS and cache clients slot in beside S3 without touching callers.
@@ -22,6 +22,7 @@ from engine.client.errors import (
     UnknownServiceError,
 )
 from engine.client.s3 import DEFAULT_TIMEOUT, S3Client
+from engine.client.sqs import SQSClient
 from engine.client.streaming import StreamingBody
 from engine.client.transfer import TransferConfig
 from engine.client.transport import normalize_endpoint
@@ -38,6 +39,7 @@ __all__ = [
     "RetriesExceededError",
     "S3Client",
     "S3UploadFailedError",
+    "SQSClient",
     "StreamingBody",
     "TransferConfig",
     "UnknownServiceError",
@@ -45,7 +47,7 @@ __all__ = [
 ]
 
 # service name -> "module:Class"
-_SERVICES = {"s3": "engine.client.s3:S3Client"}
+_SERVICES = {"s3": "engine.client.s3:S3Client", "sqs": "engine.client.sqs:SQSClient"}
 
 # boto3.client() arguments that mean nothing here yet; accepted so existing code runs.
 _IGNORED = frozenset(
@@ -63,6 +65,17 @@ def client(
     timeout: float | None = DEFAULT_TIMEOUT,
     **kwargs: Any,
 ) -> S3Client: ...
+
+
+@overload
+def client(
+    service_name: Literal["sqs"],
+    *,
+    endpoint: str | None = None,
+    endpoint_url: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    **kwargs: Any,
+) -> SQSClient: ...
 
 
 @overload

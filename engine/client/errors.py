@@ -6,6 +6,7 @@ the decoded error into botocore's ``ClientError.response`` layout and picks the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -160,17 +161,40 @@ class InvalidWriteOffset(ClientError):
 
 
 class ClientExceptions:
-    """``client.exceptions``: the modeled classes of one service, looked up by code."""
+    """``client.exceptions``: the modeled classes of one service, looked up by code.
+
+    ``modeled`` maps error code -> class; each class is an attribute under its own name.
+    The two differ where the service model says so (SQS's QueueDoesNotExist has the code
+    "AWS.SimpleQueueService.NonExistentQueue"). ``query_compatible`` marks a JSON service
+    that kept its Query-protocol error codes (SQS): botocore then adds the error's Type
+    and, for modeled errors, the JSON name as QueryErrorCode, and nothing else.
+    """
 
     ClientError = ClientError
 
-    def __init__(self, modeled: dict[str, type[ClientError]]) -> None:
+    def __init__(
+        self, modeled: Mapping[str, type[ClientError]], *, query_compatible: bool = False
+    ) -> None:
         self._by_code = dict(modeled)
-        for name, cls in modeled.items():
-            setattr(self, name, cls)
+        self._query_compatible = query_compatible
+        for cls in modeled.values():
+            setattr(self, cls.__name__, cls)
 
     def from_code(self, error_code: str) -> type[ClientError]:
         return self._by_code.get(error_code, ClientError)
+
+    def error_fields(self, err: EngineError) -> dict[str, Any]:
+        """The ``Error`` member for an error the service answered with."""
+        error: dict[str, Any] = {"Code": err.code, "Message": err.message}
+        if self._query_compatible:
+            modeled = self._by_code.get(err.code)
+            if modeled is not None:
+                error["QueryErrorCode"] = modeled.__name__
+            error["Type"] = "Sender" if err.http_status < 500 else "Receiver"
+            return error
+        for key, value in err.details.items():
+            error.setdefault(_detail_name(key), value)
+        return error
 
     def __getattr__(self, name: str) -> type[ClientError]:
         # Only reached for names that are not modeled: fail like botocore does.
@@ -198,6 +222,99 @@ S3_EXCEPTIONS = ClientExceptions(
     }
 )
 
+
+# SQS's modeled exceptions (boto3's class names). Their codes are the Query-protocol ones
+# SQS still sends, which mostly differ from the class names.
+class QueueDoesNotExist(ClientError):
+    """The queue URL or name names no queue."""
+
+
+class QueueNameExists(ClientError):
+    """CreateQueue with an existing name but different attributes."""
+
+
+class QueueDeletedRecently(ClientError):
+    """CreateQueue within 60 s of deleting a queue of that name."""
+
+
+class PurgeQueueInProgress(ClientError):
+    """PurgeQueue within 60 s of the previous purge."""
+
+
+class ReceiptHandleIsInvalid(ClientError):
+    """The receipt handle is malformed or not of this queue."""
+
+
+class MessageNotInflight(ClientError):
+    """ChangeMessageVisibility on a message that is not in flight."""
+
+
+class InvalidAttributeName(ClientError):
+    """An unknown queue attribute name."""
+
+
+class InvalidAttributeValue(ClientError):
+    """A queue attribute value out of range or malformed."""
+
+
+class InvalidMessageContents(ClientError):
+    """The message body has characters SQS does not allow."""
+
+
+class TooManyEntriesInBatchRequest(ClientError):
+    """More than 10 entries in a batch."""
+
+
+class BatchEntryIdsNotDistinct(ClientError):
+    """Two entries of a batch share an Id."""
+
+
+class EmptyBatchRequest(ClientError):
+    """A batch without entries."""
+
+
+class InvalidBatchEntryId(ClientError):
+    """An entry Id is not 1-80 letters, digits, hyphens and underscores."""
+
+
+class BatchRequestTooLong(ClientError):
+    """The entries of a batch together exceed the queue's MaximumMessageSize."""
+
+
+class UnsupportedOperation(ClientError):
+    """The operation is not supported for this queue (e.g. FIFO-only parameters)."""
+
+
+class OverLimit(ClientError):
+    """A limit was reached (e.g. too many in-flight messages)."""
+
+
+class InvalidAddress(ClientError):
+    """The queue URL is not a valid address."""
+
+
+SQS_EXCEPTIONS = ClientExceptions(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue": QueueDoesNotExist,
+        "QueueAlreadyExists": QueueNameExists,
+        "AWS.SimpleQueueService.QueueDeletedRecently": QueueDeletedRecently,
+        "AWS.SimpleQueueService.PurgeQueueInProgress": PurgeQueueInProgress,
+        "ReceiptHandleIsInvalid": ReceiptHandleIsInvalid,
+        "AWS.SimpleQueueService.MessageNotInflight": MessageNotInflight,
+        "InvalidAttributeName": InvalidAttributeName,
+        "InvalidAttributeValue": InvalidAttributeValue,
+        "InvalidMessageContents": InvalidMessageContents,
+        "AWS.SimpleQueueService.TooManyEntriesInBatchRequest": TooManyEntriesInBatchRequest,
+        "AWS.SimpleQueueService.BatchEntryIdsNotDistinct": BatchEntryIdsNotDistinct,
+        "AWS.SimpleQueueService.EmptyBatchRequest": EmptyBatchRequest,
+        "AWS.SimpleQueueService.InvalidBatchEntryId": InvalidBatchEntryId,
+        "AWS.SimpleQueueService.BatchRequestTooLong": BatchRequestTooLong,
+        "AWS.SimpleQueueService.UnsupportedOperation": UnsupportedOperation,
+        "OverLimit": OverLimit,
+        "InvalidAddress": InvalidAddress,
+    },
+    query_compatible=True,
+)
 
 def _detail_name(key: str) -> str:
     return _DETAIL_NAMES.get(key) or "".join(p[:1].upper() + p[1:] for p in key.split("_"))
@@ -241,9 +358,7 @@ def error_from_rpc(
     elif no_body or err.http_status == HTTPStatus.NOT_MODIFIED:
         error = {"Code": str(err.http_status), "Message": _phrase(err.http_status)}
     else:
-        error = {"Code": err.code, "Message": err.message}
-        for key, value in err.details.items():
-            error.setdefault(_detail_name(key), value)
+        error = (exceptions or S3_EXCEPTIONS).error_fields(err)
     response = {"Error": error, "ResponseMetadata": response_metadata(err.http_status)}
     cls = (exceptions or S3_EXCEPTIONS).from_code(error["Code"]) if not transport else ClientError
     return cls(response, operation_name)

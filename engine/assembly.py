@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from engine.api.node_servicer import NodeServicer
+from engine.api.queue_node_servicer import QueueNodeServicer
 from engine.clock import Clock
 from engine.cluster.layout import plan_erasure_sets
 from engine.cluster.peers import PeerPool
 from engine.cluster.placement import ErasureSet, StaticPlacement
 from engine.cluster.raft_buckets import RaftBucketTable
+from engine.cluster.raft_group import RaftGroup
 from engine.cluster.remote_drive import RemoteDrive
 from engine.cluster.topology import Topology
 from engine.config import NodeConfig
@@ -27,6 +29,11 @@ from engine.objects.cluster_buckets import ClusterBucketRegistry
 from engine.objects.heal import Healer, RepairQueue
 from engine.objects.lifecycle_worker import LifecycleWorker
 from engine.objects.service import ObjectService
+from engine.queues.catalog import CatalogLog, QueueCatalog
+from engine.queues.groups import plan_queue_groups, single_group
+from engine.queues.host import LOG_COMPACTION_ENTRIES, GroupHost, PartitionLog
+from engine.queues.router import GroupRouter
+from engine.queues.service import QueueService
 from engine.storage.codec import codec_for
 from engine.storage.drive import Drive, LocalDrive
 
@@ -43,7 +50,10 @@ class Assembly:
     local: list[LocalDrive]
     objects: ObjectService
     healer: Healer
+    queues: QueueService
+    clock: Clock
     node_servicer: NodeServicer | None = None
+    queue_node_servicer: QueueNodeServicer | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
@@ -64,9 +74,20 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     async def apply_lifecycle() -> None:
         await lifecycle.run_forever(config.lifecycle_interval)
 
+    # One queue group of one member holds the catalog and every partition: the cluster's
+    # code path, with a majority of one.
+    catalog_log, partitions = CatalogLog(), PartitionLog()
+    group = RaftGroup(single_group()[0].members[0].raft_address, [], "",
+                      config.data_dir / "queues", [catalog_log, partitions],
+                      unavailable="the queue group is not ready",
+                      log_compaction_entries=LOG_COMPACTION_ENTRIES)
+    router = GroupRouter(single_group(), {0: GroupHost(0, group, partitions, clock)})
+    queues = QueueService(QueueCatalog(catalog_log, group.call, clock), router, clock,
+                          host=config.listen, partitions=config.queue_partitions)
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
-                    objects, Healer(placement, clock), background=[apply_lifecycle],
-                    closers=[drive.close])
+                    objects, Healer(placement, clock), queues, clock,
+                    background=[apply_lifecycle, queues.sweep_forever],
+                    closers=[drive.close, group.close])
 
 
 async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
@@ -93,8 +114,30 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         for p in plan
     ]
     placement = StaticPlacement(sets)
+    catalog_log = CatalogLog()  # queue names are cluster-wide like bucket names
     table = RaftBucketTable(me.raft_address, [n.raft_address for n in topology.nodes],
-                            topology.secret, me.drives[0] / "raft", clock=clock)
+                            topology.secret, me.drives[0] / "raft", clock=clock,
+                            extra_consumers=[catalog_log])
+    queue_groups = plan_queue_groups(topology)
+    hosts: dict[int, GroupHost] = {}
+    for g in queue_groups:
+        member = g.member(me.id)
+        if member is None:
+            continue
+        log_ = PartitionLog()
+        raft = RaftGroup(member.raft_address, [m.raft_address for m in g.members],
+                         topology.secret, me.drives[0] / "queues" / f"group-{g.index}", [log_],
+                         unavailable=f"queue group {g.index} has no quorum",
+                         log_compaction_entries=LOG_COMPACTION_ENTRIES)
+        hosts[g.index] = GroupHost(g.index, raft, log_, clock)
+        log.info("queue group %d: %s", g.index,
+                 ", ".join(f"{m.node_id}({m.zone})" for m in g.members))
+    router = GroupRouter(queue_groups, hosts,
+                         lambda node_id: pool.peer(node_id, nodes[node_id].address,
+                                                   nodes[node_id].zone),
+                         timeout=config.peer_timeout)
+    queues = QueueService(QueueCatalog(catalog_log, table.group.call, clock), router, clock,
+                          host=me.address, partitions=config.queue_partitions)
     buckets = ClusterBucketRegistry(table, placement, local, clock)
     objects = ObjectService(placement, config.storage, clock, buckets=buckets, zone=me.zone,
                             day_seconds=config.day_seconds)
@@ -128,11 +171,16 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
             await table.wait_ready(60.0)
         await lifecycle.run_forever(config.lifecycle_interval)
 
+    def close_groups() -> None:
+        for host in hosts.values():
+            host.close()
+
     return Assembly(
-        me.address, me.id, me.zone, topology.name, local, objects, healer,
+        me.address, me.id, me.zone, topology.name, local, objects, healer, queues, clock,
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
-        background=[reconcile, repairs.run, scan, apply_lifecycle],
-        closers=[close_drives, table.close, pool.close],
+        queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
+        background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever],
+        closers=[close_drives, table.close, close_groups, pool.close],
     )
 
 

@@ -34,6 +34,8 @@ class NodeConfig:
     scan_interval: float = 300.0  # seconds between background healing passes
     scan_rate: float = 200.0  # objects per second a background pass may check
     day_seconds: float = 86400.0  # one lifecycle day (rules, restore delays, expiries)
+    manual_clock: bool = False  # tests: the engine clock moves only via Admin.AdvanceClock
+    queue_partitions: int = 6  # partitions of each new standard queue
 
     @property
     def lifecycle_interval(self) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -18,8 +19,9 @@ from grpc_reflection.v1alpha import reflection
 from engine.api.admin_servicer import AdminServicer
 from engine.api.echo_servicer import EchoServicer
 from engine.api.objects_servicer import ObjectStoreServicer
+from engine.api.queues_servicer import QueuesServicer
 from engine.assembly import assemble, start_background
-from engine.clock import SystemClock
+from engine.clock import Clock, ManualClock, SystemClock
 from engine.config import NodeConfig
 from engine.v1 import (
     admin_pb2,
@@ -30,6 +32,10 @@ from engine.v1 import (
     node_pb2_grpc,
     objects_pb2,
     objects_pb2_grpc,
+    queue_records_pb2,
+    queue_records_pb2_grpc,
+    queues_pb2,
+    queues_pb2_grpc,
 )
 
 log = logging.getLogger("engine.node")
@@ -51,21 +57,28 @@ SERVER_OPTIONS = [
 async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     loop.set_default_executor(ThreadPoolExecutor(config.grpc_workers, "engine-io"))
-    node = await assemble(config, SystemClock())
+    clock: Clock = ManualClock(time.time_ns()) if config.manual_clock else SystemClock()
+    node = await assemble(config, clock)
 
     server = grpc.aio.server(options=SERVER_OPTIONS)
     objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects), server)
+    queues_pb2_grpc.add_QueuesServicer_to_server(QueuesServicer(node.queues), server)
     admin = AdminServicer(config, node)
     admin_pb2_grpc.add_AdminServicer_to_server(admin, server)
     echo_pb2_grpc.add_EchoServicer_to_server(EchoServicer(), server)
     names = [
         objects_pb2.DESCRIPTOR.services_by_name["ObjectStore"].full_name,
+        queues_pb2.DESCRIPTOR.services_by_name["Queues"].full_name,
         admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
         echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name,
     ]
     if node.node_servicer is not None:
         node_pb2_grpc.add_NodeServicer_to_server(node.node_servicer, server)
         names.append(node_pb2.DESCRIPTOR.services_by_name["Node"].full_name)
+    if node.queue_node_servicer is not None:
+        queue_records_pb2_grpc.add_QueueNodeServicer_to_server(node.queue_node_servicer,
+                                                               server)
+        names.append(queue_records_pb2.DESCRIPTOR.services_by_name["QueueNode"].full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],

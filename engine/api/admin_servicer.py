@@ -10,7 +10,9 @@ from engine import __version__
 from engine._hotpath import backend
 from engine.api.rpc import unary
 from engine.assembly import Assembly
+from engine.clock import ManualClock
 from engine.config import NodeConfig
+from engine.errors import EngineError
 from engine.objects.heal import DEFAULT_GRACE_SECONDS
 from engine.v1 import admin_pb2 as pb
 from engine.v1 import admin_pb2_grpc
@@ -33,6 +35,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             buckets=len(await n.objects.buckets.list()),
             objects=sum(d.meta.count_records() for d in n.local),
             hotpath_backend=backend(),
+            queue_groups=n.queues.router.status(),
         )
         return pb.GetStatusResponse(cluster_name=n.cluster_name, nodes=[node])
 
@@ -55,3 +58,17 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             unresolved=report.unresolved, partial=report.partial, errors=report.errors[:100],
             seconds=time.monotonic() - started,
         )
+
+    @unary
+    async def AdvanceClock(self, request: pb.AdvanceClockRequest,
+                           context: grpc.aio.ServicerContext) -> pb.AdvanceClockResponse:
+        clock = self._node.clock
+        if not isinstance(clock, ManualClock):
+            raise EngineError("InvalidRequest", "this node's clock is the system clock; start "
+                              "it with --manual-clock to move time by hand",
+                              grpc_status=grpc.StatusCode.FAILED_PRECONDITION)
+        if not 0 <= request.seconds <= 10 * 365 * 86400:
+            raise EngineError("InvalidArgument", "seconds must be between 0 and ten years")
+        clock.advance(request.seconds)
+        self._node.queues.clock_moved()
+        return pb.AdvanceClockResponse(now_ns=clock.now_ns())

@@ -29,7 +29,7 @@ Ctx = grpc.aio.ServicerContext
 R = TypeVar("R")
 
 
-class _Guard:
+class Guard:
     """Checks the secret and renders failures; shared by every Node method."""
 
     def __init__(self, secret: str) -> None:
@@ -51,7 +51,7 @@ class _Guard:
 
 def peer_unary(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     @functools.wraps(fn)
-    async def wrapper(self: NodeServicer, request: Any, context: Ctx) -> R:
+    async def wrapper(self: Any, request: Any, context: Ctx) -> R:
         await self.guard.check(context)
         try:
             return await fn(self, request, context)
@@ -67,7 +67,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
         self.node_id = node_id
         self.zone = zone
         self.drives = drives
-        self.guard = _Guard(secret)
+        self.guard = Guard(secret)
 
     def drive(self, index: int) -> LocalDrive:
         if not 0 <= index < len(self.drives):

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--day-seconds", type=_positive, default=86400.0, metavar="N",
                    help="length of one lifecycle day in seconds, for demos and tests: "
                    "drives lifecycle rules, restore delays and expiries (default 86400)")
+    p.add_argument("--queue-partitions", type=int, default=6, metavar="N",
+                   help="partitions of each new standard queue (default 6)")
+    p.add_argument("--manual-clock", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.set_defaults(run=run)
@@ -49,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
                      allow_reduced_tolerance=args.allow_reduced_tolerance,
                      scan_interval=args.scan_interval, scan_rate=args.scan_rate,
-                     day_seconds=args.day_seconds))
+                     day_seconds=args.day_seconds, manual_clock=args.manual_clock,
+                     queue_partitions=args.queue_partitions))
     return 0
 
 

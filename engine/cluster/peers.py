@@ -13,7 +13,7 @@ import asyncio
 import grpc
 
 from engine.cluster.wire import SECRET_HEADER
-from engine.v1 import node_pb2_grpc
+from engine.v1 import node_pb2_grpc, queue_records_pb2_grpc
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
@@ -36,15 +36,29 @@ class Peer:
         self.address = address
         self.zone = zone
         self._pool = pool
+        self._channel: grpc.aio.Channel | None = None
         self._stub: node_pb2_grpc.NodeStub | None = None
+        self._queue_stub: queue_records_pb2_grpc.QueueNodeStub | None = None
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+            self._pool.channels.append(self._channel)
+        return self._channel
 
     @property
     def stub(self) -> node_pb2_grpc.NodeStub:
         if self._stub is None:
-            channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
-            self._pool.channels.append(channel)
-            self._stub = node_pb2_grpc.NodeStub(channel)
+            self._stub = node_pb2_grpc.NodeStub(self.channel)
         return self._stub
+
+    @property
+    def queue_stub(self) -> queue_records_pb2_grpc.QueueNodeStub:
+        """The peer's queue groups (queue_records.proto), on the same channel."""
+        if self._queue_stub is None:
+            self._queue_stub = queue_records_pb2_grpc.QueueNodeStub(self.channel)
+        return self._queue_stub
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -31,8 +32,9 @@ from engine.client import client as sdk_client
 from engine.cluster.layout import plan_erasure_sets
 from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, generate_local
 from engine.cluster.wire import SECRET_HEADER
+from engine.queues.groups import MAX_REPLICAS, SLOT_PORT_STRIDE
 from engine.storage.entries import layouts
-from engine.v1 import node_pb2, node_pb2_grpc
+from engine.v1 import admin_pb2, admin_pb2_grpc, node_pb2, node_pb2_grpc
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -67,16 +69,20 @@ def _port_free(port: int) -> bool:
 
 
 def free_base_port(count: int) -> int:
-    """A base port P with P..P+count-1 (gRPC) and P+1000.. (Raft) free on loopback.
+    """A base port P with P..P+count-1 (gRPC), P+1000.. (Raft) and the queue groups'
+    listeners free on loopback.
 
     Chosen below the kernel's ephemeral range (32768+) so outgoing connections of other
     processes do not grab our ports between the check and the bind.
     """
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(12000, 31000 - RAFT_PORT_OFFSET - count)
-        ports = [*range(base, base + count),
-                 *range(base + RAFT_PORT_OFFSET, base + RAFT_PORT_OFFSET + count)]
+        base = rng.randrange(12000, 31000 - RAFT_PORT_OFFSET - 400 - count)
+        raft = base + RAFT_PORT_OFFSET
+        ports = [*range(base, base + count), *range(raft, raft + count),
+                 # queue group listeners: raft port + 100, 200, 300 (engine/queues/groups.py)
+                 *(p + SLOT_PORT_STRIDE * k for p in range(raft, raft + count)
+                   for k in range(1, MAX_REPLICAS + 1))]
         if all(_port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range on 127.0.0.1")
@@ -176,6 +182,7 @@ class Cluster:
         self.extra_args = tuple(extra_args)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()  # sqs() may be called from worker threads
 
     # -- facts -------------------------------------------------------------------------
 
@@ -301,13 +308,38 @@ class Cluster:
                                              timeout=timeout)
         return self._clients[name]
 
+    def sqs(self, node_id: str, timeout: float = 60.0) -> Any:
+        """An SDK SQS client bound to one node (cached per node and timeout; thread-safe).
+
+        Like the S3 clients it is dropped when the node is killed with kill9(), so a
+        client asked for after a restart has a fresh channel (not one in reconnect
+        backoff from the outage)."""
+        name = f"{node_id}@{timeout}@sqs"
+        with self._clients_lock:
+            if name not in self._clients:
+                self._clients[name] = sdk_client("sqs", endpoint=self.endpoint(node_id),
+                                                 timeout=timeout)
+            return self._clients[name]
+
     def _drop_client(self, node_id: str) -> None:
-        for name in [n for n in self._clients if n.split("@")[0] == node_id]:
+        with self._clients_lock:
+            doomed = [self._clients.pop(n) for n in list(self._clients)
+                      if n.split("@")[0] == node_id]
+        for c in doomed:
             with contextlib.suppress(Exception):
-                self._clients.pop(name).close()
+                c.close()
 
     def channel(self, node_id: str) -> grpc.Channel:
         return grpc.insecure_channel(self.endpoint(node_id))
+
+    def queue_groups(self, node_id: str, timeout: float = 5.0
+                     ) -> list[admin_pb2.QueueGroupStatus]:
+        """The queue groups `node_id` is a member of, as it sees them (Admin GetStatus):
+        index, members, the leader it last heard of ("" if none) and its term."""
+        with self.channel(node_id) as channel:
+            status = admin_pb2_grpc.AdminStub(channel).GetStatus(
+                admin_pb2.GetStatusRequest(), timeout=timeout)
+        return list(status.nodes[0].queue_groups)
 
     # -- disk --------------------------------------------------------------------------
 

@@ -1,0 +1,141 @@
+"""Reaching a queue group from any node: locally when this node is a member, else
+through a member over QueueNode (queue_records.proto).
+
+Any member will do: pysyncobj forwards a follower's command to the leader and answers
+once it is applied there. A member that cannot be reached, or has no quorum, is skipped
+for the next one until the deadline; commands carry operation ids, so trying again
+never applies one twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import grpc
+
+from engine.cluster.peers import Peer
+from engine.errors import EngineError
+from engine.queues.groups import GroupSpec
+from engine.queues.host import GroupHost
+from engine.v1.admin_pb2 import QueueGroupStatus
+from engine.v1.queue_records_pb2 import (
+    PartitionCommand,
+    PartitionResult,
+    PartitionStats,
+    QueueApplyRequest,
+    QueueRef,
+    QueueStatsRequest,
+    QueueWaitRequest,
+)
+
+DEFAULT_TIMEOUT = 5.0
+_RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+              grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN}
+
+
+class GroupRouter:
+    def __init__(self, groups: list[GroupSpec], hosts: dict[int, GroupHost],
+                 peer: Callable[[str], Peer] | None = None, *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.groups = groups
+        self.hosts = hosts
+        self._peer = peer
+        self._timeout = timeout
+        self._preferred: dict[int, int] = {}  # group -> member index that answered last
+
+    @property
+    def count(self) -> int:
+        return len(self.groups)
+
+    async def apply(self, group: int, command: PartitionCommand) -> PartitionResult:
+        host = self.hosts.get(group)
+        if host is not None:
+            return await host.apply(command, self._timeout)
+        request = QueueApplyRequest(group=group, command=command.SerializeToString())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        last: EngineError | None = None
+        while loop.time() < deadline:
+            for index, peer in self._members(group):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    await peer.delay()
+                    reply = await peer.queue_stub.Apply(request, metadata=peer.metadata,
+                                                        timeout=remaining)
+                except grpc.RpcError as exc:
+                    last = _retryable(exc)
+                    continue
+                self._preferred[group] = index
+                return PartitionResult.FromString(reply.result)
+            await asyncio.sleep(min(0.1, max(0.0, deadline - loop.time())))
+        raise last or EngineError("ServiceUnavailable", f"queue group {group} is unreachable")
+
+    async def wait(self, group: int, queue: QueueRef, partitions: list[int],
+                   timeout: float) -> list[int]:
+        """Ready partitions, or [] after ``timeout``. An unreachable group counts as
+        empty (other groups may still have messages), after a pause so that a caller
+        looping on it does not spin."""
+        host = self.hosts.get(group)
+        if host is not None:
+            return await host.wait(queue, partitions, timeout)
+        request = QueueWaitRequest(group=group, queue=queue, partitions=partitions,
+                                   timeout_ms=int(timeout * 1000))
+        for index, peer in self._members(group):
+            try:
+                await peer.delay()
+                reply = await peer.queue_stub.Wait(request, metadata=peer.metadata,
+                                                   timeout=timeout + peer.timeout)
+            except grpc.RpcError:
+                continue
+            self._preferred[group] = index
+            return list(reply.ready)
+        await asyncio.sleep(min(timeout, 0.5))
+        return []
+
+    async def stats(self, group: int, queue: QueueRef) -> list[PartitionStats]:
+        """A member's approximate counts; [] when no member answers."""
+        host = self.hosts.get(group)
+        if host is not None:
+            return host.stats(queue)
+        for index, peer in self._members(group):
+            with contextlib.suppress(grpc.RpcError):
+                await peer.delay()
+                reply = await peer.queue_stub.Stats(
+                    QueueStatsRequest(group=group, queue=queue), metadata=peer.metadata,
+                    timeout=peer.timeout)
+                self._preferred[group] = index
+                return list(reply.partitions)
+        return []
+
+    def status(self) -> list[QueueGroupStatus]:
+        """The groups this node is a member of, with the leader it last heard of."""
+        out = []
+        for index, host in sorted(self.hosts.items()):
+            members = self.groups[index].members
+            by_address = {m.raft_address: m.node_id for m in members}
+            leader = host.group.leader
+            out.append(QueueGroupStatus(
+                index=index, members=[m.node_id for m in members], term=host.group.term,
+                leader=by_address.get(leader or "", "") if len(members) > 1
+                else (members[0].node_id if host.group.is_leader else "")))
+        return out
+
+    def _members(self, group: int) -> list[tuple[int, Peer]]:
+        """The group's members as peers, the one that answered last first."""
+        assert self._peer is not None, "a node outside a group needs peers to reach it"
+        members = self.groups[group].members
+        first = self._preferred.get(group, 0)
+        order = [(first + k) % len(members) for k in range(len(members))]
+        return [(i, self._peer(members[i].node_id)) for i in order]
+
+
+def _retryable(exc: grpc.RpcError) -> EngineError:
+    """The error to report if every member fails; raises at once for a real answer."""
+    err = EngineError.from_rpc_error(exc)
+    if err.code == "ServiceUnavailable" or err.grpc_status in _RETRYABLE:
+        return EngineError("ServiceUnavailable", f"queue group member: {err.message}")
+    raise err

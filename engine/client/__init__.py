@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any, Literal, overload
 
+from engine.client.base import DEFAULT_TIMEOUT
 from engine.client.errors import (
     ClientError,
     EndpointConnectionError,
@@ -21,7 +22,7 @@ from engine.client.errors import (
     S3UploadFailedError,
     UnknownServiceError,
 )
-from engine.client.s3 import DEFAULT_TIMEOUT, S3Client
+from engine.client.s3 import S3Client
 from engine.client.sqs import SQSClient
 from engine.client.streaming import StreamingBody
 from engine.client.transfer import TransferConfig

@@ -14,26 +14,21 @@ from typing import Any, TypeVar
 import grpc
 
 from engine.client import convert
-from engine.client.calls import Caller
+from engine.client.base import DEFAULT_TIMEOUT, ServiceClient
 from engine.client.errors import (
     S3_EXCEPTIONS,
-    ClientExceptions,
-    OperationNotPageableError,
     ParamValidationError,
     response_metadata,
 )
-from engine.client.paginate import PaginationModel, Paginator
+from engine.client.paginate import PaginationModel
 from engine.client.s3_bucket_config import BucketConfigMethods
 from engine.client.s3_multipart import MultipartMethods
 from engine.client.s3_subresources import SubresourceMethods
 from engine.client.streaming import StreamingBody, upload_body
 from engine.client.transfer import TransferMethods
-from engine.client.transport import open_channel
 from engine.config import DEFAULT_LISTEN
 from engine.v1 import objects_pb2 as pb
 from engine.v1 import objects_pb2_grpc
-
-DEFAULT_TIMEOUT = 60.0  # seconds, botocore's default read timeout
 
 _PAGINATORS = {
     "list_objects_v2": PaginationModel(
@@ -69,8 +64,11 @@ _PAGINATORS = {
 ReadRequest = TypeVar("ReadRequest", pb.GetObjectRequest, pb.HeadObjectRequest)
 
 
-class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, TransferMethods):
+class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, TransferMethods,
+               ServiceClient):
     """An S3 client bound to one endpoint; thread-safe, one gRPC channel, reusable."""
+
+    PAGINATORS = _PAGINATORS
 
     def __init__(
         self,
@@ -79,22 +77,8 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,
     ) -> None:
-        self._channel = channel or open_channel(endpoint)
+        super().__init__(endpoint, timeout=timeout, channel=channel, exceptions=S3_EXCEPTIONS)
         self._stub = objects_pb2_grpc.ObjectStoreStub(self._channel)
-        self.exceptions: ClientExceptions = S3_EXCEPTIONS
-        self._calls = Caller(endpoint, timeout, self.exceptions)
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the channel; in-flight calls are cancelled."""
-        self._channel.close()
-
-    def __enter__(self) -> S3Client:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- buckets -----------------------------------------------------------------------
 
@@ -490,14 +474,3 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
         if resp.common_prefixes:
             out["CommonPrefixes"] = [{"Prefix": p} for p in resp.common_prefixes]
         return out
-
-    # -- paginators --------------------------------------------------------------------
-
-    def can_paginate(self, operation_name: str) -> bool:
-        return operation_name in _PAGINATORS
-
-    def get_paginator(self, operation_name: str) -> Paginator:
-        model = _PAGINATORS.get(operation_name)
-        if model is None:
-            raise OperationNotPageableError(operation_name)
-        return Paginator(getattr(self, operation_name), model)

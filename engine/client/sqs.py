@@ -15,12 +15,11 @@ import grpc
 from google.protobuf.message import Message
 
 from engine.client import sqs_convert as conv
+from engine.client.base import DEFAULT_TIMEOUT, ServiceClient
 from engine.client.calls import Caller
-from engine.client.errors import SQS_EXCEPTIONS, ClientExceptions, OperationNotPageableError
-from engine.client.paginate import PaginationModel, Paginator
-from engine.client.s3 import DEFAULT_TIMEOUT
+from engine.client.errors import SQS_EXCEPTIONS
+from engine.client.paginate import PaginationModel
 from engine.client.sqs_shapes import DELETE_ENTRIES, SEND_ENTRIES, VISIBILITY_ENTRIES, operation
-from engine.client.transport import open_channel
 from engine.config import DEFAULT_LISTEN
 from engine.v1 import queues_pb2 as pb
 from engine.v1 import queues_pb2_grpc
@@ -46,8 +45,10 @@ _PAGINATORS = {
 AttributeValues = Mapping[str, Mapping[str, Any]]
 
 
-class SQSClient:
+class SQSClient(ServiceClient):
     """An SQS client bound to one endpoint; thread-safe, one gRPC channel, reusable."""
+
+    PAGINATORS = _PAGINATORS
 
     def __init__(
         self,
@@ -56,26 +57,12 @@ class SQSClient:
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,
     ) -> None:
-        self._channel = channel or open_channel(endpoint)
+        super().__init__(endpoint, timeout=timeout, channel=channel, exceptions=SQS_EXCEPTIONS)
         self._stub = queues_pb2_grpc.QueuesStub(self._channel)
-        self.exceptions: ClientExceptions = SQS_EXCEPTIONS
-        self._calls = Caller(endpoint, timeout, self.exceptions)
 
     def _call(self, op: str, request: Message, calls: Caller | None = None) -> Any:
         """Run the RPC named like the SQS operation (they are the same names)."""
         return (calls or self._calls).unary(op, getattr(self._stub, op), request)
-
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Close the channel; in-flight calls (long polls too) are cancelled."""
-        self._channel.close()
-
-    def __enter__(self) -> SQSClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- queues ------------------------------------------------------------------------
 
@@ -278,14 +265,3 @@ class SQSClient:
             queue_url=QueueUrl, entries=[conv.visibility_entry(e) for e in Entries],
         ))
         return conv.batch_result(resp.successful, resp.failed, conv.batch_id)
-
-    # -- paginators --------------------------------------------------------------------
-
-    def can_paginate(self, operation_name: str) -> bool:
-        return operation_name in _PAGINATORS
-
-    def get_paginator(self, operation_name: str) -> Paginator:
-        model = _PAGINATORS.get(operation_name)
-        if model is None:
-            raise OperationNotPageableError(operation_name)
-        return Paginator(getattr(self, operation_name), model)

@@ -5,12 +5,12 @@ give every replica the same state and the same result: nothing here reads a cloc
 random number or iterates a set. Time is the command's ``now_ns``, never going backwards;
 every container that is iterated is an insertion-ordered dict, a list, a deque or a heap of
 fully ordered tuples. pysyncobj pickles the object for snapshots, so it holds only plain
-containers, protobuf messages and slotted classes.
+containers, bytes, protobuf messages and slotted classes.
 
 Layout of a partition (all costs amortized O(log n) per message touched):
 
-* ``slots``: message id -> :class:`_Slot` (the stored message, its arrival order, the
-  generation of its last state change, whether it sits in the hidden heap).
+* ``slots``: message id -> :class:`_Slot` (the message's fixed content serialized, its
+  changing fields, its arrival order, the generation of its last state change).
 * ``ready`` (standard only): heap of deliverable messages by arrival order.
 * ``hidden``: heap of messages invisible until ``visible_ns`` (delayed or in flight).
 * ``lane`` + ``late``: retention order. Messages sent "now" arrive in sent order and go to
@@ -60,7 +60,7 @@ def _i64(value: int) -> int:
     return min(max(value, -_I64 - 1), _I64)
 
 
-# -- heap helpers -------------------------------------------------------------------------
+# -- heap helpers ------------------------------------------------------------------------------
 
 
 def _pop_stale(heap: list[Entry], valid: _Valid) -> None:
@@ -96,7 +96,7 @@ def _walk_upto(heap: list[Entry], limit: int | None, valid: _Valid) -> Iterator[
                 stack.append(child + 1)
 
 
-def _any(entries: Iterator[Entry]) -> bool:
+def _any(entries: Iterator[object]) -> bool:
     return next(entries, None) is not None
 
 
@@ -121,19 +121,78 @@ def _min_after(heap: list[Entry], now: int, valid: _Valid) -> int:
     return best
 
 
-# -- one partition --------------------------------------------------------------------------
+# -- one partition -----------------------------------------------------------------------------
+
+
+_SLOT_FIELDS = (
+    "count",
+    "first",
+    "gen",
+    "group",
+    "hidden",
+    "in_flight",
+    "mid",
+    "order",
+    "payload",
+    "receipt",
+    "received",
+    "sent",
+    "seq",
+    "visible",
+)
 
 
 class _Slot:
-    """A stored message and where the partition's heaps expect it."""
+    """One stored message: its content kept serialized, its changing fields as attributes.
 
-    __slots__ = ("gen", "hidden", "msg", "order")
+    A protobuf object per message costs about 1 KiB of overhead and pickles slowly; bytes
+    plus a slotted object take a third of the memory, which matters at a million messages.
+    The StoredMessage is rebuilt only when a receive hands it out."""
 
-    def __init__(self, msg: rec.StoredMessage, order: int) -> None:
-        self.msg = msg
-        self.order = order  # arrival order, unique in the partition
+    __slots__ = _SLOT_FIELDS
+
+    def __init__(self, msg: rec.StoredMessage) -> None:
+        self.payload = msg.SerializeToString(deterministic=True)
+        self.mid = msg.message_id
+        self.group = msg.group_id
+        self.sent = msg.sent_ns
+        self.seq = msg.sequence
+        self.visible = msg.visible_ns
+        self.count = msg.receive_count
+        self.first = msg.first_receive_ns
+        self.receipt = msg.receipt_seq
+        self.in_flight = msg.in_flight
+        self.received = msg.received_ns
+        self.order = 0  # arrival order, unique in the partition
         self.gen = 0  # changes on every move between ready and hidden
-        self.hidden = False
+        self.hidden = False  # in the hidden heap (and counted in inflight/delayed)
+
+    def fill(self, msg: rec.StoredMessage) -> None:
+        """Write the message as it stands now into an empty StoredMessage."""
+        msg.MergeFromString(self.payload)
+        msg.sent_ns = self.sent
+        msg.visible_ns = self.visible
+        msg.receive_count = self.count
+        msg.first_receive_ns = self.first
+        msg.sequence = self.seq
+        msg.receipt_seq = self.receipt
+        msg.in_flight = self.in_flight
+        msg.received_ns = self.received
+
+    # Pickled as a flat tuple: snapshots of a million messages load several times faster.
+    def __getstate__(self) -> tuple:
+        return (
+            self.count, self.first, self.gen, self.group, self.hidden, self.in_flight,
+            self.mid, self.order, self.payload, self.receipt, self.received, self.sent,
+            self.seq, self.visible,
+        )  # fmt: skip
+
+    def __setstate__(self, state: tuple) -> None:
+        (
+            self.count, self.first, self.gen, self.group, self.hidden, self.in_flight,
+            self.mid, self.order, self.payload, self.receipt, self.received, self.sent,
+            self.seq, self.visible,
+        ) = state  # fmt: skip
 
 
 class _Group:
@@ -205,66 +264,64 @@ class _Partition:
         group = self.groups.get(entry[-1])
         return group is not None and group.gen == entry[-2]
 
-    # -- storing and removing --------------------------------------------------------------
+    # -- storing and removing ------------------------------------------------------------------
 
-    def add(self, msg: rec.StoredMessage, now: int) -> None:
-        mid = msg.message_id
-        slot = _Slot(msg, self._next())
+    def add(self, slot: _Slot, now: int) -> None:
+        mid = slot.mid
+        slot.order = self._next()
         self.slots[mid] = slot
-        if not self.lane or msg.sent_ns >= self.lane_tail:
+        if not self.lane or slot.sent >= self.lane_tail:
             self.lane[mid] = None
-            self.lane_tail = msg.sent_ns
+            self.lane_tail = slot.sent
         else:
-            heapq.heappush(self.late, (msg.sent_ns, slot.order, mid))
+            heapq.heappush(self.late, (slot.sent, slot.order, mid))
         if self.fifo:
-            group = self.groups.get(msg.group_id)
+            group = self.groups.get(slot.group)
             if group is None:
-                group = self.groups[msg.group_id] = _Group()
+                group = self.groups[slot.group] = _Group()
             group.ids.append((slot.order, mid))
             group.live += 1
-            if msg.in_flight:
+            if slot.in_flight:
                 group.flying[mid] = None
-            self.touched[msg.group_id] = None
+            self.touched[slot.group] = None
         self._place(slot, now)
 
     def remove(self, slot: _Slot) -> None:
-        msg = slot.msg
-        mid = msg.message_id
+        mid = slot.mid
         self._unplace(slot)
         del self.slots[mid]
         self.lane.pop(mid, None)
         if self.fifo:
-            group = self.groups.get(msg.group_id)
+            group = self.groups.get(slot.group)
             if group is not None:
                 group.live -= 1
                 group.flying.pop(mid, None)
-            self.touched[msg.group_id] = None
+            self.touched[slot.group] = None
 
     def _place(self, slot: _Slot, now: int) -> None:
         """Index a message by its current visible_ns: hidden heap or ready heap."""
         slot.gen = self._next()
-        msg = slot.msg
-        if msg.visible_ns > now:
+        if slot.visible > now:
             slot.hidden = True
-            if msg.in_flight:
+            if slot.in_flight:
                 self.inflight += 1
             else:
                 self.delayed += 1
-            heapq.heappush(self.hidden, (msg.visible_ns, slot.order, slot.gen, msg.message_id))
+            heapq.heappush(self.hidden, (slot.visible, slot.order, slot.gen, slot.mid))
         elif not self.fifo:
-            heapq.heappush(self.ready, (slot.order, slot.gen, msg.message_id))
+            heapq.heappush(self.ready, (slot.order, slot.gen, slot.mid))
 
     def _unplace(self, slot: _Slot) -> None:
         """Invalidate the message's heap entry; call before changing visibility fields."""
         if slot.hidden:
             slot.hidden = False
-            if slot.msg.in_flight:
+            if slot.in_flight:
                 self.inflight -= 1
             else:
                 self.delayed -= 1
         slot.gen = self._next()
 
-    # -- time --------------------------------------------------------------------------------
+    # -- time ----------------------------------------------------------------------------------
 
     def advance(self, now: int, retention_ns: int) -> None:
         """Bring the partition to `now`: retention, visibility expiry, FIFO group timers."""
@@ -291,7 +348,7 @@ class _Partition:
         lane = self.lane
         while lane:
             slot = self.slots[next(iter(lane))]
-            if slot.msg.sent_ns > cutoff:
+            if slot.sent > cutoff:
                 break
             self.remove(slot)
         late = self.late
@@ -304,7 +361,7 @@ class _Partition:
         """Read-only: the messages `expire(cutoff)` would remove."""
         for mid in self.lane:
             slot = self.slots[mid]
-            if slot.msg.sent_ns > cutoff:
+            if slot.sent > cutoff:
                 break
             yield slot
         for entry in _walk_upto(self.late, cutoff, self._live_order):
@@ -326,12 +383,13 @@ class _Partition:
         _pop_stale(self.avail, self._live_group)
         _pop_stale(self.timers, self._live_group)
 
-    # -- FIFO groups -------------------------------------------------------------------------
+    # -- FIFO groups ---------------------------------------------------------------------------
 
-    def _head(self, group: _Group) -> _Slot | None:
+    def _head(self, group: _Group, cutoff: int | None) -> _Slot | None:
         for order, mid in group.ids:
             slot = self.slots.get(mid)
-            if slot is not None and slot.order == order:
+            alive = slot is not None and (cutoff is None or slot.sent > cutoff)
+            if alive and slot.order == order:
                 return slot
         return None
 
@@ -344,21 +402,26 @@ class _Partition:
             group.ids = deque(e for e in ids if self._live_order(e))
         for mid in list(group.flying):
             slot = self.slots.get(mid)
-            if slot is None or not (slot.msg.in_flight and slot.msg.visible_ns > now):
+            if slot is None or not (slot.in_flight and slot.visible > now):
                 del group.flying[mid]
 
-    def _group_status(self, group: _Group, now: int) -> tuple[int, int] | None:
+    def _group_status(
+        self, group: _Group, now: int, cutoff: int | None = None
+    ) -> tuple[int, int] | None:
         """(time the group becomes available, head order), or None for an empty group.
 
-        Available = no message of the group in flight and the head deliverable."""
-        head = self._head(group)
+        Available = no message of the group in flight and the head deliverable. With a
+        cutoff, messages sent at or before it count as gone (retention, read-only paths)."""
+        head = self._head(group, cutoff)
         if head is None:
             return None
-        at = head.msg.visible_ns
+        at = head.visible
         for mid in group.flying:
             slot = self.slots.get(mid)
-            if slot is not None and slot.msg.in_flight and slot.msg.visible_ns > now:
-                at = max(at, slot.msg.visible_ns)
+            if slot is None or (cutoff is not None and slot.sent <= cutoff):
+                continue
+            if slot.in_flight and slot.visible > now:
+                at = max(at, slot.visible)
         return at, head.order
 
     def _refresh(self, key: str, now: int) -> None:
@@ -387,7 +450,7 @@ class _Partition:
         for key in touched:
             self._refresh(key, now)
 
-    # -- commands ----------------------------------------------------------------------------
+    # -- commands ------------------------------------------------------------------------------
 
     def receive(
         self, now: int, max_messages: int, visibility_ns: int, max_receive_count: int
@@ -434,7 +497,7 @@ class _Partition:
                 slot = self.slots.get(mid)
                 if slot is None or slot.order != order:
                     continue
-                if slot.msg.visible_ns > now or full():
+                if slot.visible > now or full():
                     break
                 take(slot)
         self.touched.update(picked)
@@ -451,100 +514,128 @@ class _Partition:
 
         The caller indexes the slot again (_place) once the whole receive is picked."""
         self._unplace(slot)
-        msg = slot.msg
-        msg.receive_count = min(msg.receive_count + 1, _U32)
-        msg.receipt_seq = min(msg.receipt_seq + 1, _U32)
-        msg.in_flight = True
-        msg.received_ns = now
-        msg.visible_ns = _i64(now + visibility_ns)
-        if max_receive_count and msg.receive_count > max_receive_count:
-            out.dead_letters.append(msg)
+        slot.count = min(slot.count + 1, _U32)
+        slot.receipt = min(slot.receipt + 1, _U32)
+        slot.in_flight = True
+        slot.received = now
+        slot.visible = _i64(now + visibility_ns)
+        if max_receive_count and slot.count > max_receive_count:
+            slot.fill(out.dead_letters.add())
         else:
-            if not msg.first_receive_ns:
-                msg.first_receive_ns = now
-            out.messages.append(msg)
+            slot.first = slot.first or now
+            slot.fill(out.messages.add())
         if self.fifo:
-            self.groups[msg.group_id].flying[msg.message_id] = None
+            self.groups[slot.group].flying[slot.mid] = None
 
     def delete(self, handle: rec.HandleRef) -> str:
         slot = self.slots.get(handle.message_id)
         if slot is None:
             return ""  # already gone: deleting twice succeeds, as in SQS
-        if not 0 < handle.receipt_seq <= slot.msg.receipt_seq:
+        if not 0 < handle.receipt_seq <= slot.receipt:
             return INVALID_HANDLE
         self.remove(slot)  # any issued handle deletes, so an acknowledged delete sticks
         return ""
 
     def change_visibility(self, handle: rec.HandleRef, now: int) -> str:
         slot = self.slots.get(handle.message_id)
-        if slot is None or not 0 < handle.receipt_seq <= slot.msg.receipt_seq:
+        if slot is None or not 0 < handle.receipt_seq <= slot.receipt:
             return INVALID_HANDLE
-        msg = slot.msg
-        if handle.receipt_seq != msg.receipt_seq or not msg.in_flight or msg.visible_ns <= now:
+        if handle.receipt_seq != slot.receipt or not slot.in_flight or slot.visible <= now:
             return NOT_INFLIGHT
         visibility = handle.visibility_ns
-        if visibility < 0 or now + visibility > msg.received_ns + MAX_VISIBILITY_NS:
+        if visibility < 0 or now + visibility > slot.received + MAX_VISIBILITY_NS:
             return INVALID_PARAMETER
         self._unplace(slot)
-        msg.visible_ns = _i64(now + visibility)
+        slot.visible = _i64(now + visibility)
         if visibility == 0:
-            msg.in_flight = False
+            slot.in_flight = False
         self._place(slot, now)
         if self.fifo:
-            self.touched[msg.group_id] = None
+            self.touched[slot.group] = None
         return ""
 
     def purge(self, now: int) -> None:
         """Delete every message sent at or before `now`; rebuild the indexes (O(n), rare)."""
-        kept = [slot.msg for slot in self.slots.values() if slot.msg.sent_ns > now]
+        kept = [slot for slot in self.slots.values() if slot.sent > now]
         self._reset()
-        for msg in kept:
-            self.add(msg, now)
+        for slot in kept:
+            self.add(slot, now)
 
     # -- read-only -----------------------------------------------------------------------------
+
+    def _cutoff(self, now: int, retention_ns: int) -> int | None:
+        """Read-only: the retention cutoff if some message expired since the last command
+        (None otherwise, and then the indexes are exact as they are)."""
+        if retention_ns <= 0:
+            return None
+        cutoff = now - retention_ns
+        return cutoff if _any(self._expired(cutoff)) else None
+
+    def _shown(self, cutoff: int | None) -> _Valid:
+        """Validity of message heap entries, also leaving out messages past retention."""
+        if cutoff is None:
+            return self._live_msg
+
+        def valid(entry: Entry) -> bool:
+            return self._live_msg(entry) and self.slots[entry[-1]].sent > cutoff
+
+        return valid
 
     def stats(self, now: int, retention_ns: int, index: int) -> rec.PartitionStats:
         inflight, delayed, total = self.inflight, self.delayed, len(self.slots)
         for entry in _walk_upto(self.hidden, now, self._live_msg):
-            if self.slots[entry[-1]].msg.in_flight:
+            if self.slots[entry[-1]].in_flight:
                 inflight -= 1
             else:
                 delayed -= 1
-        if retention_ns > 0:
-            for slot in self._expired(now - retention_ns):
-                total -= 1
-                if slot.msg.visible_ns > now:
-                    if slot.msg.in_flight:
-                        inflight -= 1
-                    else:
-                        delayed -= 1
+        cutoff = self._cutoff(now, retention_ns)
+        for slot in self._expired(cutoff) if cutoff is not None else ():
+            total -= 1
+            if slot.visible > now:
+                if slot.in_flight:
+                    inflight -= 1
+                else:
+                    delayed -= 1
         return rec.PartitionStats(
             partition=index,
             visible=max(total - inflight - delayed, 0),
             in_flight=max(inflight, 0),
             delayed=max(delayed, 0),
-            next_visible_ns=_min_after(self.hidden, now, self._live_msg),
+            next_visible_ns=_min_after(self.hidden, now, self._shown(cutoff)),
         )
 
-    def is_ready(self, now: int) -> bool:
-        """Would a receive at `now` return a message? (Retention since the last command is
-        not considered: the receive that follows drops expired messages.)"""
+    def is_ready(self, now: int, retention_ns: int) -> bool:
+        """Would a receive at `now` return a message?"""
+        cutoff = self._cutoff(now, retention_ns)
         if self.fifo:
+            if cutoff is not None:  # rare: groups may have lost heads or blockers
+                return any(at <= now for at in self._group_times(now, cutoff))
             return _any(_walk_upto(self.avail, None, self._live_group)) or _any(
                 _walk_upto(self.timers, now, self._live_group)
             )
-        return _any(_walk_upto(self.ready, None, self._live_msg)) or _any(
-            _walk_upto(self.hidden, now, self._live_msg)
+        valid = self._shown(cutoff)
+        return _any(_walk_upto(self.ready, None, valid)) or _any(
+            _walk_upto(self.hidden, now, valid)
         )
 
-    def next_visible(self, now: int) -> int:
+    def next_visible(self, now: int, retention_ns: int) -> int:
         """Earliest time > now at which something becomes deliverable; 0 if none."""
-        if self.fifo:
+        cutoff = self._cutoff(now, retention_ns)
+        if not self.fifo:
+            return _min_after(self.hidden, now, self._shown(cutoff))
+        if cutoff is None:
             return _min_after(self.timers, now, self._live_group)
-        return _min_after(self.hidden, now, self._live_msg)
+        return min((at for at in self._group_times(now, cutoff) if at > now), default=0)
+
+    def _group_times(self, now: int, cutoff: int) -> Iterator[int]:
+        """Read-only, O(groups): when each group becomes available, ignoring expired messages."""
+        for group in self.groups.values():
+            status = self._group_status(group, now, cutoff)
+            if status is not None:
+                yield status[0]
 
 
-# -- a queue (all its partitions held here) ---------------------------------------------------
+# -- a queue (all its partitions held here) ----------------------------------------------------
 
 
 class _Queue:
@@ -571,7 +662,7 @@ def _key(queue: rec.QueueRef) -> tuple[str, str]:
     return queue.name, queue.incarnation
 
 
-# -- the replicated state ------------------------------------------------------------------------
+# -- the replicated state ----------------------------------------------------------------------
 
 
 class PartitionState:
@@ -638,7 +729,7 @@ class PartitionState:
             return rec.PartitionResult()
         return rec.PartitionResult(done=True)
 
-    # -- commands --------------------------------------------------------------------------
+    # -- commands ------------------------------------------------------------------------------
 
     def _send(self, cmd: rec.SendCommand, now: int) -> rec.SendOutcomes:
         out = rec.SendOutcomes()
@@ -677,20 +768,19 @@ class PartitionState:
         existing = part.slots.get(src.message_id)
         outcome.message_id = src.message_id
         if existing is not None:  # a retried dead-letter move: keep one copy
-            outcome.sequence = existing.msg.sequence
+            outcome.sequence = existing.seq
             return outcome
-        msg = rec.StoredMessage()
-        msg.CopyFrom(src)
-        msg.sent_ns = msg.sent_ns or now
-        msg.visible_ns = _i64(now + max(new.delay_ns, 0))
-        msg.sequence = 0
+        slot = _Slot(src)
+        slot.sent = src.sent_ns or now
+        slot.visible = _i64(now + max(new.delay_ns, 0))
+        slot.seq = 0
         if part.fifo:
-            msg.sequence = queue.next_sequence
+            slot.seq = queue.next_sequence
             queue.next_sequence += 1
-            if msg.dedup_id:
-                queue.dedup[msg.dedup_id] = (now, msg.message_id, msg.sequence)
-        outcome.sequence = msg.sequence
-        part.add(msg, now)
+            if src.dedup_id:
+                queue.dedup[src.dedup_id] = (now, slot.mid, slot.seq)
+        outcome.sequence = slot.seq
+        part.add(slot, now)
         return outcome
 
     def _receive(self, cmd: rec.ReceiveCommand, now: int) -> rec.ReceiveOutcome:
@@ -750,7 +840,7 @@ class PartitionState:
 
     def _parts(
         self, queue: rec.QueueRef, partitions: Iterable[int]
-    ) -> Iterator[tuple[int, _Partition]]:
+    ) -> Iterator[tuple[int, _Partition, int]]:
         state = self._queues.get(_key(queue))
         if state is None:
             return
@@ -759,7 +849,7 @@ class PartitionState:
             part = state.parts.get(index)
             if part is not None and index not in seen:
                 seen[index] = None
-                yield index, part
+                yield index, part, state.policy.retention_ns
 
     def stats(self, queue: rec.QueueRef, now_ns: int) -> list[rec.PartitionStats]:
         """Counts for every partition of `queue` held here, as of max(now_ns, last command)."""
@@ -773,11 +863,15 @@ class PartitionState:
     def ready(self, queue: rec.QueueRef, partitions: Iterable[int], now_ns: int) -> list[int]:
         """The given partitions where a receive now would return at least one message."""
         now = max(now_ns, self._now)
-        return [index for index, part in self._parts(queue, partitions) if part.is_ready(now)]
+        return [
+            index
+            for index, part, retention in self._parts(queue, partitions)
+            if part.is_ready(now, retention)
+        ]
 
     def next_visible_ns(self, queue: rec.QueueRef, partitions: Iterable[int], now_ns: int) -> int:
         """Earliest time after now when one of the partitions gets something to deliver
         (0 if none): long polling sleeps until then unless a send wakes it earlier."""
         now = max(now_ns, self._now)
-        times = [part.next_visible(now) for _, part in self._parts(queue, partitions)]
+        times = [part.next_visible(now, ret) for _, part, ret in self._parts(queue, partitions)]
         return min((t for t in times if t), default=0)

@@ -78,7 +78,11 @@ class CatalogLog(SyncObjConsumer):
             current = self._record(name)
             if current is None or current.incarnation != incarnation:
                 return bool(self._remember(op_id, False))
-            self._queues[name] = data
+            # The purge time belongs to purge(): a record read before a purge and written
+            # back after it must not reopen the 60-second window.
+            record = QueueRecord.FromString(data)
+            record.purged_ns = max(record.purged_ns, current.purged_ns)
+            self._queues[name] = record.SerializeToString()
             return bool(self._remember(op_id, True))
 
     @replicated

@@ -31,6 +31,10 @@ from engine.v1.queue_records_pb2 import (
 )
 
 DEFAULT_TIMEOUT = 5.0
+# How long one member may take to answer an Apply before the next one is asked. A
+# healthy member answers in milliseconds, or within a Raft election (about 1.5 s) of
+# a leader loss; operation ids make asking another member safe.
+MEMBER_ATTEMPT_SECONDS = 1.0
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN}
 
@@ -64,10 +68,14 @@ class GroupRouter:
                     break
                 try:
                     await peer.delay()
-                    reply = await peer.queue_stub.Apply(request, metadata=peer.metadata,
-                                                        timeout=remaining)
+                    # A hung member (paused, black-holed) holds its connection open and
+                    # never answers: give each member a slice, not the whole deadline.
+                    reply = await peer.queue_stub.Apply(
+                        request, metadata=peer.metadata,
+                        timeout=min(remaining, MEMBER_ATTEMPT_SECONDS))
                 except grpc.RpcError as exc:
                     last = _retryable(exc)
+                    self._avoid(group, index)
                     continue
                 self._preferred[group] = index
                 return PartitionResult.FromString(reply.result)
@@ -84,15 +92,25 @@ class GroupRouter:
             return await host.wait(queue, partitions, timeout)
         request = QueueWaitRequest(group=group, queue=queue, partitions=partitions,
                                    timeout_ms=int(timeout * 1000))
-        for index, peer in self._members(group):
-            try:
-                await peer.delay()
-                reply = await peer.queue_stub.Wait(request, metadata=peer.metadata,
-                                                   timeout=timeout + peer.timeout)
-            except grpc.RpcError:
-                continue
-            self._preferred[group] = index
+
+        async def ask(peer: Peer) -> list[int]:
+            await peer.delay()
+            reply = await peer.queue_stub.Wait(request, metadata=peer.metadata,
+                                               timeout=timeout + peer.timeout)
             return list(reply.ready)
+
+        # Every member at once, first answer wins: a hung member must not stall the poll.
+        tasks = [asyncio.ensure_future(ask(peer)) for _, peer in self._members(group)]
+        try:
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    if not t.cancelled() and t.exception() is None:
+                        return t.result()
+        finally:
+            for t in tasks:
+                t.cancel()
         await asyncio.sleep(min(timeout, 0.5))
         return []
 
@@ -106,7 +124,7 @@ class GroupRouter:
                 await peer.delay()
                 reply = await peer.queue_stub.Stats(
                     QueueStatsRequest(group=group, queue=queue), metadata=peer.metadata,
-                    timeout=peer.timeout)
+                    timeout=min(peer.timeout, MEMBER_ATTEMPT_SECONDS))
                 self._preferred[group] = index
                 return list(reply.partitions)
         return []
@@ -123,6 +141,11 @@ class GroupRouter:
                 leader=by_address.get(leader or "", "") if len(members) > 1
                 else (members[0].node_id if host.group.is_leader else "")))
         return out
+
+    def _avoid(self, group: int, index: int) -> None:
+        """After a failure, start with the next member from now on."""
+        if self._preferred.get(group, 0) == index:
+            self._preferred[group] = (index + 1) % len(self.groups[group].members)
 
     def _members(self, group: int) -> list[tuple[int, Peer]]:
         """The group's members as peers, the one that answered last first."""

@@ -59,6 +59,24 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="distinct keys (default: as many as fit in 1 GiB, at most 100000, "
                         "at least concurrency x processes)")
     p.set_defaults(run=run_objects)
+    q = workloads.add_parser(
+        "queues", help="SQS send / receive / delete messages/s and end-to-end latency",
+        description="Send, send-batch, receive, delete-batch, delete and a producer/"
+                    "consumer pipeline on a fresh queue (see engine/bench/queues.py). "
+                    "--endpoint may list several nodes, comma-separated; the client's "
+                    "coroutines are spread over them.")
+    _common(q)
+    q.add_argument("--message-size", type=_size, default="100",
+                   help="body bytes of every message (default: 100)")
+    q.add_argument("--fifo", action="store_true",
+                   help="bench a FIFO queue instead of a standard one")
+    q.add_argument("--phases", type=_queue_phases, default=None,
+                   help="comma-separated subset of send,send-batch,receive,delete-batch,"
+                        "delete,pipeline (default: all, in that order)")
+    q.add_argument("--pipeline-backlog", type=_positive, default=None, metavar="N",
+                   help="pipeline producers wait while their process has N messages "
+                        "queued (default: 10 per consumer)")
+    q.set_defaults(run=run_queues)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -158,3 +176,108 @@ async def _wait_ready(endpoint: str) -> None:
 
     async with open_channel(endpoint) as channel:
         await asyncio.wait_for(ready(channel), CONNECT_TIMEOUT_S)
+
+
+def _queue_phases(text: str) -> tuple[str, ...]:
+    from engine.bench.queues import parse_phases
+
+    try:
+        return parse_phases(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run_queues(args: argparse.Namespace) -> int:
+    """`engine bench queues`: the queue workload (engine/bench/queues.py) and, unless
+    --no-baseline, Echo.Unary on the first endpoint; exit status as for objects."""
+    import tempfile
+
+    import grpc
+    from rich.console import Console
+
+    from engine.bench import queues
+    from engine.bench.report import build_report, now, render, run_config, write_json
+    from engine.bench.runner import RunPlan, run_workload
+    from engine.bench.sizes import format_size
+    from engine.bench.workload import error_code
+
+    out, err = Console(), Console(stderr=True)
+    if not out.is_terminal:  # piped or captured: don't wrap the tables at 80 columns
+        out = Console(width=140)
+    endpoints = tuple(e.strip() for e in args.endpoint.split(",") if e.strip())
+    phases = args.phases or queues.PHASES
+    try:
+        if not endpoints:
+            raise ValueError("--endpoint names no node")
+        queues.check_message_size(args.message_size)
+        if "pipeline" in phases and args.concurrency < 2:
+            raise ValueError("the pipeline phase needs --concurrency 2 or more "
+                             "(producers and consumers in every process)")
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    spool = tempfile.TemporaryDirectory(prefix="engine-bench-queues-")
+    workload = queues.QueuesWorkload(
+        queue=queues.new_queue_name(args.fifo), endpoints=endpoints,
+        message_size=args.message_size, phase_names=phases, concurrency=args.concurrency,
+        warmup_s=args.warmup, duration_s=args.duration, spool=spool.name,
+        backlog=args.pipeline_backlog)
+    plan = RunPlan(endpoint=endpoints[0], concurrency=args.concurrency,
+                   processes=args.processes, duration_s=args.duration,
+                   warmup_s=args.warmup)
+
+    def progress(phase: str) -> None:
+        err.print(f"[dim]{phase}: {plan.warmup_s:g} s warm-up + {plan.duration_s:g} s, "
+                  f"{plan.concurrency} x {plan.processes} in flight[/dim]")
+
+    async def main() -> tuple[Any, Any]:
+        for endpoint in endpoints:
+            await _wait_ready(endpoint)
+        figures = await run_workload(workload, plan, progress)
+        baseline = None
+        if not args.no_baseline:
+            baseline = await run_workload(queues.UnaryBaseline(size=args.message_size),
+                                          plan, progress)
+        return figures, baseline
+
+    started = now()
+    with spool:
+        try:
+            figures, baseline = asyncio.run(main())
+        except TimeoutError as exc:
+            where = exc.args[0] if exc.args else args.endpoint
+            err.print(f"engine bench: no gRPC server answering at {where}")
+            return 2
+        except grpc.aio.AioRpcError as exc:
+            err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
+            return 2
+        except RuntimeError as exc:  # a worker process failed; its error is in the text
+            err.print(f"engine bench: {exc}")
+            return 2
+        except KeyboardInterrupt:
+            err.print("engine bench: interrupted")
+            return 130
+        tally = queues.PipelineTally.read(Path(spool.name))
+
+    config = run_config(
+        started, workload="queues", endpoint=args.endpoint, endpoints=list(endpoints),
+        fifo=args.fifo, phases=list(phases), size=args.message_size,
+        size_text=format_size(args.message_size), message_size=args.message_size,
+        concurrency=args.concurrency, processes=args.processes, duration=args.duration,
+        warmup=args.warmup, queue=workload.queue,
+        command=" ".join(["engine", *sys.argv[1:]]),
+    )
+    matches = {p: m for p in phases if (m := workload.baseline_for(p)) is not None}
+    report = build_report(config, figures, baseline, matches)
+    producers, consumers, backlog = queues.pipeline_roles(args.concurrency,
+                                                          args.pipeline_backlog)
+    queues.add_queue_figures(report, args.message_size, tally, producers=producers,
+                             consumers=consumers, backlog_limit=backlog,
+                             processes=args.processes)
+    render(report, out)
+    queues.render_messages(report, out)
+    if args.json is not None:
+        write_json(report, args.json)
+    failed = any(p["errors"] for p in report["phases"].values()) or any(
+        p["errors"] for p in (report["baseline"] or {}).values())
+    return 1 if failed else 0

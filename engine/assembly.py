@@ -77,11 +77,12 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     # One queue group of one member holds the catalog and every partition: the cluster's
     # code path, with a majority of one.
     catalog_log, partitions = CatalogLog(), PartitionLog()
-    group = RaftGroup(single_group()[0].members[0].raft_address, [], "",
+    plan = single_group()
+    group = RaftGroup(plan[0].members[0].raft_address, [], "",
                       config.data_dir / "queues", [catalog_log, partitions],
                       unavailable="the queue group is not ready",
                       log_compaction_entries=LOG_COMPACTION_ENTRIES)
-    router = GroupRouter(single_group(), {0: GroupHost(0, group, partitions, clock)})
+    router = GroupRouter(plan, {0: GroupHost(0, group, partitions, clock)})
     queues = QueueService(QueueCatalog(catalog_log, group.call, clock), router, clock,
                           host=config.listen, partitions=config.queue_partitions)
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],

@@ -18,7 +18,6 @@ bucket created on any node is visible on every node as soon as creation returned
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,12 +25,17 @@ from typing import Any
 from pysyncobj import SyncObjConsumer, replicated
 
 from engine.clock import Clock
-from engine.cluster.raft_group import DEFAULT_TIMEOUT, DUMP_FILE, JOURNAL_FILE, RaftGroup
+from engine.cluster.raft_group import (
+    DEFAULT_TIMEOUT,
+    DUMP_FILE,
+    JOURNAL_FILE,
+    RaftGroup,
+    new_op_id,
+    remember,
+)
 
 __all__ = ["DUMP_FILE", "JOURNAL_FILE", "RaftBucketTable"]
 from engine.v1.records_pb2 import BucketRecord
-
-MEMO_LIMIT = 10_000  # operation ids whose outcome the state machine remembers
 
 _NO_QUORUM = "bucket metadata has no quorum"
 
@@ -41,7 +45,7 @@ class _BucketLog(SyncObjConsumer):
 
     Methods marked ``@replicated`` run on every node in log order, in pysyncobj's tick
     thread. They must be deterministic and must not raise: pysyncobj would re-apply the
-    entry on the next tick. ``_memo`` remembers the result of the last MEMO_LIMIT
+    entry on the next tick. ``_memo`` remembers the result of the last raft_group.MEMO_LIMIT
     operations by id, so a call re-sent after an unknown outcome (leader change) returns
     the first outcome instead of applying twice. Both dicts are serialized into the
     full dump; the lock is created before ``SyncObjConsumer.__init__`` so it is not.
@@ -56,10 +60,7 @@ class _BucketLog(SyncObjConsumer):
         self._memo: dict[str, bool] = {}
 
     def _remember(self, op_id: str, result: bool) -> bool:
-        self._memo[op_id] = result
-        while len(self._memo) > MEMO_LIMIT:
-            del self._memo[next(iter(self._memo))]
-        return result
+        return remember(self._memo, op_id, result)
 
     @replicated
     def create(self, name: str, data: bytes, op_id: str) -> bool:
@@ -167,7 +168,8 @@ class RaftBucketTable:
         if not stamped.created_ns:
             stamped.created_ns = self._clock.now_ns()
         data = stamped.SerializeToString()
-        result = await self._call(self._log.create, stamped.name, data, _op_id(), timeout=timeout)
+        result = await self._call(self._log.create, stamped.name, data, new_op_id(),
+                                  timeout=timeout)
         return bool(result)
 
     async def update(self, record: BucketRecord, *, timeout: float | None = None) -> bool:
@@ -175,12 +177,12 @@ class RaftBucketTable:
         if not record.name:
             raise ValueError("a bucket record needs a name")
         data = record.SerializeToString()
-        result = await self._call(self._log.update, record.name, data, _op_id(), timeout=timeout)
+        result = await self._call(self._log.update, record.name, data, new_op_id(), timeout=timeout)
         return bool(result)
 
     async def delete(self, name: str, *, timeout: float | None = None) -> bool:
         """True if the bucket existed. Emptiness is the caller's rule, checked before."""
-        return bool(await self._call(self._log.delete, name, _op_id(), timeout=timeout))
+        return bool(await self._call(self._log.delete, name, new_op_id(), timeout=timeout))
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -231,9 +233,5 @@ class RaftBucketTable:
     async def _call(self, method: Callable[..., Any], *args: Any,
                     timeout: float | None) -> Any:
         return await self.group.call(method, *args, timeout=timeout)
-
-
-def _op_id() -> str:
-    return uuid.uuid4().hex
 
 

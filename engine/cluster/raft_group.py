@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer
 from pysyncobj.node import TCPNode
@@ -34,6 +35,21 @@ DEFAULT_TIMEOUT = 5.0
 # operation ids make it idempotent). Covers messages lost on a dropped connection.
 ATTEMPT_TIMEOUT = 2.0
 _CLOSED = -1  # a failure code of our own, for calls woken by close()
+MEMO_LIMIT = 10_000  # operation ids whose outcome a state machine remembers
+T = TypeVar("T")
+
+
+def new_op_id() -> str:
+    """An operation id: replicated calls carry one so a re-sent call applies once."""
+    return uuid.uuid4().hex
+
+
+def remember(memo: dict[str, Any], op_id: str, result: T, limit: int = MEMO_LIMIT) -> T:
+    """Record an operation's outcome in a state machine's memo, oldest out past limit."""
+    memo[op_id] = result
+    while len(memo) > limit:
+        del memo[next(iter(memo))]
+    return result
 
 
 class RaftGroup:

@@ -11,18 +11,17 @@ replica decides the same and two racing creations have one winner.
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from pysyncobj import SyncObjConsumer, replicated
 
 from engine.clock import Clock
+from engine.cluster.raft_group import new_op_id, remember
 from engine.v1.queue_records_pb2 import QueueRecord
 
 DELETED_RECENTLY_NS = 60 * 1_000_000_000  # QueueDeletedRecently window
 PURGE_NS = 60 * 1_000_000_000  # PurgeQueueInProgress window
-MEMO_LIMIT = 10_000
 
 CREATED = "created"
 EXISTS = "exists"
@@ -46,10 +45,7 @@ class CatalogLog(SyncObjConsumer):
         self._memo: dict[str, Any] = {}
 
     def _remember(self, op_id: str, result: Any) -> Any:
-        self._memo[op_id] = result
-        while len(self._memo) > MEMO_LIMIT:
-            del self._memo[next(iter(self._memo))]
-        return result
+        return remember(self._memo, op_id, result)
 
     def _forget_old_deletions(self, now_ns: int) -> None:
         for name in [n for n, t in self._deleted.items() if now_ns - t >= DELETED_RECENTLY_NS]:
@@ -146,24 +142,24 @@ class QueueCatalog:
         stamped = QueueRecord()
         stamped.CopyFrom(record)
         now = self._clock.now_ns()
-        stamped.incarnation = stamped.incarnation or uuid.uuid4().hex
+        stamped.incarnation = stamped.incarnation or new_op_id()
         stamped.created_ns = stamped.created_ns or now
         stamped.modified_ns = stamped.modified_ns or now
         outcome, data = await self._call(self._log.create, stamped.name,
-                                         stamped.SerializeToString(), now, _op_id())
+                                         stamped.SerializeToString(), now, new_op_id())
         return outcome, (QueueRecord.FromString(data) if data else None)
 
     async def update(self, record: QueueRecord) -> bool:
         return bool(await self._call(self._log.update, record.name, record.incarnation,
-                                     record.SerializeToString(), _op_id()))
+                                     record.SerializeToString(), new_op_id()))
 
     async def delete(self, name: str, incarnation: str = "") -> bool:
         return bool(await self._call(self._log.delete, name, incarnation,
-                                     self._clock.now_ns(), _op_id()))
+                                     self._clock.now_ns(), new_op_id()))
 
     async def purge(self, name: str, incarnation: str) -> str:
         return str(await self._call(self._log.purge, name, incarnation,
-                                    self._clock.now_ns(), _op_id()))
+                                    self._clock.now_ns(), new_op_id()))
 
     async def get(self, name: str) -> QueueRecord | None:
         record = self._log.lookup(name)
@@ -182,7 +178,3 @@ class QueueCatalog:
 
     async def sync(self) -> None:
         await self._call(self._log.barrier)
-
-
-def _op_id() -> str:
-    return uuid.uuid4().hex

@@ -3,10 +3,10 @@ knowing which group holds which partition."""
 
 from __future__ import annotations
 
-import uuid
 from collections import defaultdict
 
 from engine.clock import Clock
+from engine.cluster.raft_group import new_op_id
 from engine.errors import EngineError
 from engine.queues.catalog import QueueCatalog
 from engine.queues.groups import partition_group
@@ -43,7 +43,7 @@ class QueueCore:
 
     def command(self) -> PartitionCommand:
         """A fresh command stamped with the engine clock and an operation id."""
-        return PartitionCommand(now_ns=self.clock.now_ns(), op_id=uuid.uuid4().hex)
+        return PartitionCommand(now_ns=self.clock.now_ns(), op_id=new_op_id())
 
     def group_of(self, record: QueueRecord, partition: int) -> int:
         return partition_group(record.name, partition, self.router.count)

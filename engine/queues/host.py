@@ -119,9 +119,8 @@ class GroupHost:
 
     async def apply(self, command: PartitionCommand, timeout: float | None = None
                     ) -> PartitionResult:
-        data = await self.group.call(self.log.apply, command.SerializeToString(),
-                                     timeout=timeout)
-        return PartitionResult.FromString(data or b"")
+        data = await self.apply_bytes(command.SerializeToString(), timeout)
+        return PartitionResult.FromString(data)
 
     async def apply_bytes(self, data: bytes, timeout: float | None = None) -> bytes:
         return bytes(await self.group.call(self.log.apply, data, timeout=timeout) or b"")

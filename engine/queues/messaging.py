@@ -31,6 +31,7 @@ from engine.queues import message_attrs as mattrs
 from engine.queues.batches import check_batch_size, check_entry_ids
 from engine.queues.core import QueueCore, ref
 from engine.queues.receipts import Receipt, decode, encode
+from engine.queues.router import first_accepted
 from engine.v1 import queues_pb2 as pb
 from engine.v1.queue_records_pb2 import (
     HandleCommand,
@@ -271,20 +272,9 @@ class Messaging(QueueCore):
         """Partitions with a deliverable message, asking every group at once; returns
         as soon as one group has some, or [] after ``timeout``."""
         queue = ref(record)
-        tasks = [asyncio.ensure_future(self.router.wait(g, queue, parts, timeout))
-                 for g, parts in self.groups_of(record).items()]
-        ready: list[int] = []
-        try:
-            pending = set(tasks)
-            while pending and not ready:
-                done, pending = await asyncio.wait(pending,
-                                                   return_when=asyncio.FIRST_COMPLETED)
-                for t in done:
-                    if not t.cancelled() and t.exception() is None:
-                        ready += t.result()
-        finally:
-            for t in tasks:
-                t.cancel()
+        ready = await first_accepted(
+            (self.router.wait(g, queue, parts, timeout)
+             for g, parts in self.groups_of(record).items()), bool) or []
         random.shuffle(ready)
         return ready
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 import grpc
 
@@ -35,6 +36,7 @@ DEFAULT_TIMEOUT = 5.0
 # healthy member answers in milliseconds, or within a Raft election (about 1.5 s) of
 # a leader loss; operation ids make asking another member safe.
 MEMBER_ATTEMPT_SECONDS = 1.0
+T = TypeVar("T")
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
               grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN}
 
@@ -100,19 +102,11 @@ class GroupRouter:
             return list(reply.ready)
 
         # Every member at once, first answer wins: a hung member must not stall the poll.
-        tasks = [asyncio.ensure_future(ask(peer)) for _, peer in self._members(group)]
-        try:
-            pending = set(tasks)
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for t in done:
-                    if not t.cancelled() and t.exception() is None:
-                        return t.result()
-        finally:
-            for t in tasks:
-                t.cancel()
-        await asyncio.sleep(min(timeout, 0.5))
-        return []
+        ready = await first_accepted((ask(peer) for _, peer in self._members(group)),
+                                     lambda _: True)
+        if ready is None:
+            await asyncio.sleep(min(timeout, 0.5))
+        return ready or []
 
     async def stats(self, group: int, queue: QueueRef) -> list[PartitionStats]:
         """A member's approximate counts; [] when no member answers."""
@@ -154,6 +148,24 @@ class GroupRouter:
         first = self._preferred.get(group, 0)
         order = [(first + k) % len(members) for k in range(len(members))]
         return [(i, self._peer(members[i].node_id)) for i in order]
+
+
+async def first_accepted(calls: Iterable[Awaitable[T]], accept: Callable[[T], bool]
+                         ) -> T | None:
+    """Run the calls at once and return the first result ``accept`` takes (failures are
+    skipped), cancelling the rest; None when every call failed or was refused."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                if not t.cancelled() and t.exception() is None and accept(t.result()):
+                    return t.result()
+    finally:
+        for t in tasks:
+            t.cancel()
+    return None
 
 
 def _retryable(exc: grpc.RpcError) -> EngineError:

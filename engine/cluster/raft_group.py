@@ -26,10 +26,12 @@ from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer
 from pysyncobj.node import TCPNode
 from pysyncobj.syncobj import SyncObjException
 
+from engine.cluster.raft_snapshot import SnapshotWriter
 from engine.errors import EngineError
 
 JOURNAL_FILE = "raft.journal"  # every log entry (pysyncobj adds raft.journal.meta beside it)
 DUMP_FILE = "raft.dump"  # the full state as of the last log compaction
+DUMP_JOIN_SECONDS = 30.0  # close() waits this long for a dump being written
 DEFAULT_TIMEOUT = 5.0
 # One attempt waits at most this long for its outcome; then the call is re-sent (safe:
 # operation ids make it idempotent). Covers messages lost on a dropped connection.
@@ -84,6 +86,7 @@ class RaftGroup:
         self._closed = False
         self._pending: set[tuple[asyncio.AbstractEventLoop, asyncio.Future[Any]]] = set()
         self.address = self_address
+        self._snapshots = SnapshotWriter(state_dir / DUMP_FILE, consumers)
         conf = SyncObjConf(
             password=secret,  # Fernet (AES-CBC + HMAC) on every frame, key from PBKDF2
             journalFile=str(state_dir / JOURNAL_FILE),
@@ -106,6 +109,10 @@ class RaftGroup:
             commandsWaitLeader=False,
             useFork=False,  # no fork() in a process with gRPC threads
             logCompactionMinEntries=log_compaction_entries,
+            # Dumps captured in the tick thread, written by another (raft_snapshot.py).
+            serializer=self._snapshots.serialize,
+            deserializer=self._snapshots.deserialize,
+            serializeChecker=self._snapshots.check,
         )
         self._obj = SyncObj(self_address, self.peers, conf=conf, consumers=list(consumers))
         try:
@@ -178,8 +185,8 @@ class RaftGroup:
     def close(self) -> None:
         """Stop pysyncobj: close its sockets and journal and join its tick thread.
 
-        Blocks for at most about one tick (50 ms). Calls made afterwards, and calls still
-        waiting, end with ServiceUnavailable.
+        Blocks for about one tick (50 ms), or until a dump being written is on disk.
+        Calls made afterwards, and calls still waiting, end with ServiceUnavailable.
         """
         if self._closed:
             return
@@ -191,6 +198,7 @@ class RaftGroup:
             self._obj.destroy_synchronous()
         else:  # the tick thread ended on its own (its creator thread ended)
             self._obj._doDestroy()
+        self._snapshots.join(DUMP_JOIN_SECONDS)
 
     def _poke_alone(self) -> None:
         """Tick callback of a one-member group: when this tick appended entries, wake the

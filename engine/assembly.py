@@ -14,8 +14,12 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from engine.api.cache_node_servicer import CacheNodeServicer
 from engine.api.node_servicer import NodeServicer
 from engine.api.queue_node_servicer import QueueNodeServicer
+from engine.cache.service import CacheService
+from engine.cache.slots import SlotMap
+from engine.cache.store import MAX_KEY_BYTES, CacheStore
 from engine.clock import Clock
 from engine.cluster.layout import plan_erasure_sets
 from engine.cluster.peers import PeerPool
@@ -52,8 +56,10 @@ class Assembly:
     healer: Healer
     queues: QueueService
     clock: Clock
+    cache: CacheService
     node_servicer: NodeServicer | None = None
     queue_node_servicer: QueueNodeServicer | None = None
+    cache_node_servicer: CacheNodeServicer | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
@@ -62,6 +68,11 @@ class Assembly:
             result = closer()
             if result is not None:
                 await result
+
+
+def cache_store(config: NodeConfig, clock: Clock) -> CacheStore:
+    # Stored keys carry a one-byte namespace (engine/cache/local.py): allow for it.
+    return CacheStore(config.cache_bytes, clock, max_key_bytes=MAX_KEY_BYTES + 1)
 
 
 def single_node(config: NodeConfig, clock: Clock) -> Assembly:
@@ -85,10 +96,12 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     router = GroupRouter(plan, {0: GroupHost(0, group, partitions, clock)})
     queues = QueueService(QueueCatalog(catalog_log, group.call, clock), router, clock,
                           host=config.listen, partitions=config.queue_partitions)
+    cache = CacheService(cache_store(config, clock), clock, config.node_id,
+                         SlotMap.build([(config.node_id, config.zone)], 0))
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
-                    objects, Healer(placement, clock), queues, clock,
-                    background=[apply_lifecycle, queues.sweep_forever],
-                    closers=[drive.close, group.close])
+                    objects, Healer(placement, clock), queues, clock, cache,
+                    background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever],
+                    closers=[drive.close, group.close, cache.close])
 
 
 async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
@@ -176,12 +189,20 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         for host in hosts.values():
             host.close()
 
+    cache = CacheService(
+        cache_store(config, clock), clock, me.id,
+        SlotMap.build([(n.id, n.zone) for n in topology.nodes], config.cache_replicas),
+        peer=lambda node_id: pool.peer(node_id, nodes[node_id].address, nodes[node_id].zone),
+        all_nodes=[n.id for n in topology.nodes])
     return Assembly(
         me.address, me.id, me.zone, topology.name, local, objects, healer, queues, clock,
+        cache,
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
         queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
-        background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever],
-        closers=[close_drives, table.close, close_groups, pool.close],
+        cache_node_servicer=CacheNodeServicer(cache, topology.secret),
+        background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
+                    cache.sweep_forever],
+        closers=[close_drives, table.close, close_groups, cache.close, pool.close],
     )
 
 

@@ -36,6 +36,9 @@ class NodeConfig:
     day_seconds: float = 86400.0  # one lifecycle day (rules, restore delays, expiries)
     manual_clock: bool = False  # tests: the engine clock moves only via Admin.AdvanceClock
     queue_partitions: int = 6  # partitions of each new standard queue
+    cache_bytes: int = 256 * MIB  # this node's share of the cache tier (keys+values+overhead)
+    cache_replicas: int = 0  # 1: every cache slot also has a replica in another AZ
+    object_cache_max: int = 1 * MIB  # largest object GET body the read cache keeps; 0: off
 
     @property
     def lifecycle_interval(self) -> float:

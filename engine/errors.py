@@ -230,6 +230,18 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         "The specified action violates a limit. For example, ReceiveMessage returns this "
         "error if the maximum number of in flight messages is reached.",
     ),
+    # Cache (Redis semantics): Redis's error replies, named by what went wrong.
+    "NotAnInteger": (400, C.INVALID_ARGUMENT, "value is not an integer or out of range"),
+    "Overflow": (400, C.INVALID_ARGUMENT, "increment or decrement would overflow"),
+    "InvalidExpireTime": (400, C.INVALID_ARGUMENT, "invalid expire time"),
+    "SyntaxError": (400, C.INVALID_ARGUMENT, "syntax error"),
+    "ValueTooLarge": (400, C.INVALID_ARGUMENT, "string exceeds maximum allowed size"),
+    "KeyTooLarge": (400, C.INVALID_ARGUMENT, "key exceeds maximum allowed size"),
+    "OOM": (
+        400,
+        C.RESOURCE_EXHAUSTED,
+        "OOM command not allowed when used memory > 'maxmemory'.",
+    ),
 }
 
 

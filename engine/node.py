@@ -17,6 +17,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from engine.api.admin_servicer import AdminServicer
+from engine.api.cache_servicer import CacheServicer
 from engine.api.echo_servicer import EchoServicer
 from engine.api.objects_servicer import ObjectStoreServicer
 from engine.api.queues_servicer import QueuesServicer
@@ -26,6 +27,10 @@ from engine.config import NodeConfig
 from engine.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    cache_pb2,
+    cache_pb2_grpc,
+    cache_records_pb2,
+    cache_records_pb2_grpc,
     echo_pb2,
     echo_pb2_grpc,
     node_pb2,
@@ -63,12 +68,14 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     server = grpc.aio.server(options=SERVER_OPTIONS)
     objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects), server)
     queues_pb2_grpc.add_QueuesServicer_to_server(QueuesServicer(node.queues), server)
+    cache_pb2_grpc.add_CacheServicer_to_server(CacheServicer(node.cache), server)
     admin = AdminServicer(config, node)
     admin_pb2_grpc.add_AdminServicer_to_server(admin, server)
     echo_pb2_grpc.add_EchoServicer_to_server(EchoServicer(), server)
     names = [
         objects_pb2.DESCRIPTOR.services_by_name["ObjectStore"].full_name,
         queues_pb2.DESCRIPTOR.services_by_name["Queues"].full_name,
+        cache_pb2.DESCRIPTOR.services_by_name["Cache"].full_name,
         admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
         echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name,
     ]
@@ -79,6 +86,10 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         queue_records_pb2_grpc.add_QueueNodeServicer_to_server(node.queue_node_servicer,
                                                                server)
         names.append(queue_records_pb2.DESCRIPTOR.services_by_name["QueueNode"].full_name)
+    if node.cache_node_servicer is not None:
+        cache_records_pb2_grpc.add_CacheNodeServicer_to_server(node.cache_node_servicer,
+                                                               server)
+        names.append(cache_records_pb2.DESCRIPTOR.services_by_name["CacheNode"].full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],

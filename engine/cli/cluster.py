@@ -62,6 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--allow-reduced-tolerance", action="store_true",
                     help="start even if no erasure-set plan survives losing a whole AZ "
                     "(passed on to every node)")
+    up.add_argument("--cache-replicas", type=int, choices=[0, 1], default=0,
+                    help="1: every cache slot gets a replica in another AZ (default 0)")
     up.add_argument("--keep-going", action="store_true",
                     help="when a node dies, report it and keep the others running")
     up.add_argument("--start-timeout", type=float, default=60.0,
@@ -102,7 +104,7 @@ def run_up(args: argparse.Namespace) -> int:
         return 1
     assert topology.path is not None
     command = (template_command(args.node_command) if args.node_command
-               else serve_command(reduced))
+               else serve_command(reduced, args.cache_replicas))
     supervisor = Supervisor(topology, sets, command, topology.path.parent / "logs", sys.stdout,
                             stop_timeout=args.stop_timeout, keep_going=args.keep_going)
     return supervisor.run(args.start_timeout)
@@ -176,9 +178,10 @@ def check_ports_free(topology: Topology) -> None:
                                   f"{exc.strerror}{hint}") from None
 
 
-def serve_command(allow_reduced_tolerance: bool = False) -> NodeCommand:
+def serve_command(allow_reduced_tolerance: bool = False, cache_replicas: int = 0) -> NodeCommand:
     """`engine serve --cluster FILE --node ID` with this interpreter."""
     extra = ["--allow-reduced-tolerance"] if allow_reduced_tolerance else []
+    extra += ["--cache-replicas", str(cache_replicas)]
 
     def command(topology: Topology, node: NodeSpec) -> list[str]:
         return [sys.executable, "-m", "engine", "serve", "--cluster", str(topology.path),

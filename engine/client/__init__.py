@@ -1,4 +1,5 @@
-"""The Python SDK: ``client("s3" | "sqs", endpoint=...)`` is a boto3-compatible client over gRPC.
+"""The Python SDK: ``client("s3" | "sqs", endpoint=...)`` is a boto3-compatible client over gRPC,
+``client("cache", endpoint=...)`` a redis-py-compatible one.
 
 Each service is a sibling module registered in ``_SERVICES`` (imported on first use), so
 SQS and cache clients slot in beside S3 without touching callers.
@@ -10,14 +11,17 @@ import importlib
 from typing import Any, Literal, overload
 
 from engine.client.base import DEFAULT_TIMEOUT
+from engine.client.cache import CacheClient
 from engine.client.errors import (
     ClientError,
+    DataError,
     EndpointConnectionError,
     IncompleteReadError,
     OperationNotPageableError,
     PaginationError,
     ParamValidationError,
     ReadTimeoutError,
+    ResponseError,
     RetriesExceededError,
     S3UploadFailedError,
     UnknownServiceError,
@@ -30,13 +34,16 @@ from engine.client.transport import normalize_endpoint
 from engine.config import DEFAULT_LISTEN
 
 __all__ = [
+    "CacheClient",
     "ClientError",
+    "DataError",
     "EndpointConnectionError",
     "IncompleteReadError",
     "OperationNotPageableError",
     "PaginationError",
     "ParamValidationError",
     "ReadTimeoutError",
+    "ResponseError",
     "RetriesExceededError",
     "S3Client",
     "S3UploadFailedError",
@@ -48,7 +55,11 @@ __all__ = [
 ]
 
 # service name -> "module:Class"
-_SERVICES = {"s3": "engine.client.s3:S3Client", "sqs": "engine.client.sqs:SQSClient"}
+_SERVICES = {
+    "s3": "engine.client.s3:S3Client",
+    "sqs": "engine.client.sqs:SQSClient",
+    "cache": "engine.client.cache:CacheClient",
+}
 
 # boto3.client() arguments that mean nothing here yet; accepted so existing code runs.
 _IGNORED = frozenset(
@@ -77,6 +88,17 @@ def client(
     timeout: float | None = DEFAULT_TIMEOUT,
     **kwargs: Any,
 ) -> SQSClient: ...
+
+
+@overload
+def client(
+    service_name: Literal["cache"],
+    *,
+    endpoint: str | None = None,
+    endpoint_url: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    **kwargs: Any,
+) -> CacheClient: ...
 
 
 @overload

@@ -316,6 +316,44 @@ SQS_EXCEPTIONS = ClientExceptions(
     query_compatible=True,
 )
 
+
+# The cache speaks Redis: redis-py raises ResponseError for every error reply, whatever
+# the command, and DataError for arguments it refuses to send.
+class ResponseError(ClientError):
+    """The cache answered with an error (redis.exceptions.ResponseError): incr on a value
+    that is not an integer, an invalid expire time, a value over the size limit, ...
+
+    ``str()`` is the message alone, as redis-py shows it; the code (NotAnInteger,
+    Overflow, InvalidExpireTime, SyntaxError, ValueTooLarge, KeyTooLarge, OOM) is in
+    ``response["Error"]["Code"]``. The client raises it itself, with the server's code,
+    for a few values the wire cannot carry (an integer beyond 64 bits)."""
+
+    MSG_TEMPLATE = "{error_message}"
+
+
+class DataError(ClientError):
+    """An argument redis-py refuses before sending (redis.exceptions.DataError): a key or
+    value that is not bytes, str, int or float, ``nx`` with ``xx``, ... Code "DataError"."""
+
+    MSG_TEMPLATE = "{error_message}"
+
+
+class CacheExceptions(ClientExceptions):
+    """``cache.exceptions``: every error the service answers with is a ResponseError."""
+
+    ResponseError = ResponseError
+    DataError = DataError
+
+    def __init__(self) -> None:
+        super().__init__({})
+
+    def from_code(self, error_code: str) -> type[ClientError]:
+        return ResponseError
+
+
+CACHE_EXCEPTIONS = CacheExceptions()
+
+
 def _detail_name(key: str) -> str:
     return _DETAIL_NAMES.get(key) or "".join(p[:1].upper() + p[1:] for p in key.split("_"))
 

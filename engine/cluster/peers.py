@@ -13,7 +13,7 @@ import asyncio
 import grpc
 
 from engine.cluster.wire import SECRET_HEADER
-from engine.v1 import node_pb2_grpc, queue_records_pb2_grpc
+from engine.v1 import cache_records_pb2_grpc, node_pb2_grpc, queue_records_pb2_grpc
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
@@ -39,6 +39,7 @@ class Peer:
         self._channel: grpc.aio.Channel | None = None
         self._stub: node_pb2_grpc.NodeStub | None = None
         self._queue_stub: queue_records_pb2_grpc.QueueNodeStub | None = None
+        self._cache_stub: cache_records_pb2_grpc.CacheNodeStub | None = None
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -59,6 +60,13 @@ class Peer:
         if self._queue_stub is None:
             self._queue_stub = queue_records_pb2_grpc.QueueNodeStub(self.channel)
         return self._queue_stub
+
+    @property
+    def cache_stub(self) -> cache_records_pb2_grpc.CacheNodeStub:
+        """The peer's share of the cache tier (cache_records.proto), on the same channel."""
+        if self._cache_stub is None:
+            self._cache_stub = cache_records_pb2_grpc.CacheNodeStub(self.channel)
+        return self._cache_stub
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:

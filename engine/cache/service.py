@@ -1,0 +1,265 @@
+"""The cache tier as a node serves it: route each key to its slot's owner, run it there.
+
+Every node computes the same :class:`SlotMap` from the topology, so any node can take any
+call: keys whose slot this node owns run on the local store; others are forwarded to the
+owner (cache_records.proto ``CacheNode.Execute``); multi-key calls are split by owner and
+their answers merged in the caller's order.
+
+With ``--cache-replicas 1`` a slot's primary copies the final state of every key it
+writes to the slot's replica in another AZ (engine/cache/replicator.py). When the
+primary cannot be reached, reads and writes go to the replica instead, so the tier keeps
+working through the loss of an AZ; the replica does not copy those writes anywhere.
+
+A single node is the same code with a one-node map and no peers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+
+import grpc
+
+from engine.cache.local import call_keys, execute, key_states, load
+from engine.cache.replicator import Replicator
+from engine.cache.slots import SlotMap, key_slot
+from engine.cache.store import CacheStore
+from engine.clock import Clock
+from engine.cluster.peers import Peer
+from engine.errors import EngineError
+from engine.v1 import cache_pb2 as pb
+from engine.v1 import cache_records_pb2 as rec
+
+FORWARD_SECONDS = 1.0  # per attempt: a hung owner must leave time to try its replica
+DOWN_SECONDS = 1.0  # after a failure, go straight to the replica for this long
+SWEEP_SECONDS = 0.1  # active expiry period (Redis runs its cycle 10 times a second)
+SWEEP_LIMIT = 1000  # keys per sweep call; repeated while a call fills its limit
+_UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN}
+
+
+class CacheService:
+    """The CacheApi of engine/api/cache_servicer.py, and the object read cache's tier."""
+
+    def __init__(self, store: CacheStore, clock: Clock, node_id: str, slots: SlotMap, *,
+                 peer: Callable[[str], Peer] | None = None,
+                 all_nodes: Sequence[str] = ()) -> None:
+        self.store = store
+        self.node_id = node_id
+        self.slots = slots
+        self.object_hits = 0
+        self.object_misses = 0
+        self._clock = clock
+        self._peer = peer
+        self._others = [n for n in all_nodes if n != node_id]
+        self._replicator = Replicator(peer) if peer is not None else None
+        self._down_until: dict[str, float] = {}
+
+    # -- the Cache service ---------------------------------------------------------------
+
+    async def get(self, request: pb.CacheGetRequest) -> pb.CacheGetResponse:
+        return (await self._one(rec.CacheCall(get=request))).get
+
+    async def set(self, request: pb.CacheSetRequest) -> pb.CacheSetResponse:
+        return (await self._one(rec.CacheCall(set=request))).set
+
+    async def incr_by(self, request: pb.CacheIncrByRequest) -> pb.CacheIncrByResponse:
+        return (await self._one(rec.CacheCall(incr_by=request))).incr_by
+
+    async def expire(self, request: pb.CacheExpireRequest) -> pb.CacheExpireResponse:
+        return (await self._one(rec.CacheCall(expire=request))).expire
+
+    async def ttl(self, request: pb.CacheKeyRequest) -> pb.CacheTtlResponse:
+        return (await self._one(rec.CacheCall(ttl=request))).ttl
+
+    async def delete(self, request: pb.CacheKeysRequest) -> pb.CacheCountResponse:
+        return pb.CacheCountResponse(count=await self._count("delete", "del", request))
+
+    async def exists(self, request: pb.CacheKeysRequest) -> pb.CacheCountResponse:
+        return pb.CacheCountResponse(count=await self._count("exists", "exists", request))
+
+    async def mget(self, request: pb.CacheKeysRequest) -> pb.CacheMGetResponse:
+        keys = _need_keys(request.keys, "mget")
+        values: list[pb.CacheGetResponse] = [pb.CacheGetResponse()] * len(keys)
+
+        async def part(owners: tuple[str, ...], indexes: list[int]) -> None:
+            call = rec.CacheCall(mget=pb.CacheKeysRequest(keys=[keys[i] for i in indexes]))
+            reply = await self._run(owners, call)
+            for i, value in zip(indexes, reply.mget.values, strict=True):
+                values[i] = value
+
+        await asyncio.gather(*(part(owners, idx)
+                               for owners, idx in self.slots.group_keys(keys).items()))
+        return pb.CacheMGetResponse(values=values)
+
+    async def mset(self, request: pb.CacheMSetRequest) -> pb.CacheMSetResponse:
+        entries = list(request.entries)
+        _need_keys(entries, "mset")
+        groups = self.slots.group_keys([e.key for e in entries])
+
+        async def part(owners: tuple[str, ...], indexes: list[int]) -> None:
+            call = rec.CacheCall(mset=pb.CacheMSetRequest(entries=[entries[i] for i in indexes]))
+            await self._run(owners, call)
+
+        await asyncio.gather(*(part(owners, idx) for owners, idx in groups.items()))
+        return pb.CacheMSetResponse()
+
+    async def flush_all(self, request: pb.CacheFlushAllRequest) -> pb.CacheFlushAllResponse:
+        """Every reachable node empties its store (a node that is down comes back empty)."""
+        self.store.flushall()
+
+        async def flush(node_id: str) -> None:
+            peer = self._peer_of(node_id)
+            with contextlib.suppress(grpc.RpcError):
+                await peer.cache_stub.FlushLocal(request, metadata=peer.metadata,
+                                                 timeout=FORWARD_SECONDS)
+
+        await asyncio.gather(*(flush(n) for n in self._others))
+        return pb.CacheFlushAllResponse()
+
+    async def stats(self, request: pb.CacheStatsRequest) -> pb.CacheStatsResponse:
+        async def remote(node_id: str) -> pb.CacheNodeStats:
+            peer = self._peer_of(node_id)
+            try:
+                return await peer.cache_stub.LocalStats(request, metadata=peer.metadata,
+                                                        timeout=FORWARD_SECONDS)
+            except grpc.RpcError:
+                return pb.CacheNodeStats(node_id=node_id, reachable=False)
+
+        nodes = [self.local_stats(), *await asyncio.gather(*(remote(n) for n in self._others))]
+        nodes.sort(key=lambda s: s.node_id)
+        total = pb.CacheNodeStats(node_id="total", reachable=all(s.reachable for s in nodes))
+        for s in nodes:
+            for name in ("hits", "misses", "evictions", "expirations", "keys", "bytes_used",
+                         "budget", "object_hits", "object_misses"):
+                setattr(total, name, getattr(total, name) + getattr(s, name))
+        return pb.CacheStatsResponse(nodes=nodes, total=total)
+
+    # -- the object read cache (engine/objects/read_cache.py) ------------------------------
+
+    async def object_get(self, key: bytes) -> bytes | None:
+        reply = await self._one(rec.CacheCall(get=pb.CacheGetRequest(key=key), objects=True))
+        if reply.get.found:
+            self.object_hits += 1
+            return reply.get.value
+        self.object_misses += 1
+        return None
+
+    async def object_put(self, key: bytes, body: bytes) -> None:
+        await self._one(rec.CacheCall(set=pb.CacheSetRequest(key=key, value=body),
+                                      objects=True))
+
+    async def object_drop(self, keys: Sequence[bytes]) -> None:
+        for owners, indexes in self.slots.group_keys(list(keys)).items():
+            call = rec.CacheCall(delete=pb.CacheKeysRequest(keys=[keys[i] for i in indexes]),
+                                 objects=True)
+            await self._run(owners, call)
+
+    # -- served to peers (engine/api/cache_node_servicer.py) ---------------------------------
+
+    async def execute_forwarded(self, call: rec.CacheCall) -> rec.CacheReply:
+        keys = call_keys(call)
+        owners = self.slots.owners(key_slot(keys[0])) if keys else (self.node_id,)
+        return await self._local(owners, call)
+
+    def load(self, request: rec.CacheLoadRequest) -> None:
+        load(self.store, list(request.keys))
+
+    def local_stats(self) -> pb.CacheNodeStats:
+        s = self.store.stats()
+        return pb.CacheNodeStats(
+            node_id=self.node_id, hits=s.hits, misses=s.misses, evictions=s.evictions,
+            expirations=s.expirations, keys=s.keys, bytes_used=s.bytes_used, budget=s.budget,
+            object_hits=self.object_hits, object_misses=self.object_misses, reachable=True)
+
+    # -- background ------------------------------------------------------------------------
+
+    async def sweep_forever(self) -> None:
+        """Active expiry: expired keys leave memory even if nobody reads them again."""
+        while True:
+            for _ in range(10):
+                if self.store.sweep(SWEEP_LIMIT) < SWEEP_LIMIT:
+                    break
+                await asyncio.sleep(0)
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    async def close(self) -> None:
+        if self._replicator is not None:
+            await self._replicator.close()
+
+    # -- routing ---------------------------------------------------------------------------
+
+    async def _one(self, call: rec.CacheCall) -> rec.CacheReply:
+        key = call_keys(call)[0]
+        return await self._run(self.slots.owners(key_slot(key)), call)
+
+    async def _count(self, op: str, command: str, request: pb.CacheKeysRequest) -> int:
+        keys = _need_keys(request.keys, command)
+        counts: list[int] = []
+
+        async def part(owners: tuple[str, ...], indexes: list[int]) -> None:
+            sub = pb.CacheKeysRequest(keys=[keys[i] for i in indexes])
+            counts.append((await self._run(owners, rec.CacheCall(**{op: sub}))).count.count)
+
+        await asyncio.gather(*(part(owners, idx)
+                               for owners, idx in self.slots.group_keys(keys).items()))
+        return sum(counts)
+
+    async def _run(self, owners: tuple[str, ...], call: rec.CacheCall) -> rec.CacheReply:
+        """On the primary; on the replica when the primary does not answer."""
+        primary = owners[0]
+        if primary == self.node_id:
+            return await self._local(owners, call)
+        replica = owners[1] if len(owners) > 1 else None
+        loop = asyncio.get_running_loop()
+        if replica is None or self._down_until.get(primary, 0.0) <= loop.time():
+            try:
+                return await self._forward(primary, call)
+            except _Unreachable as exc:
+                if replica is None:
+                    raise EngineError("ServiceUnavailable",
+                                      f"cache node {primary} is unreachable") from exc
+                self._down_until[primary] = loop.time() + DOWN_SECONDS
+        call.failover = True
+        if replica == self.node_id:
+            return await self._local(owners, call)
+        try:
+            return await self._forward(replica, call)
+        except _Unreachable as exc:
+            raise EngineError("ServiceUnavailable",
+                              f"cache nodes {primary} and {replica} are unreachable") from exc
+
+    async def _local(self, owners: tuple[str, ...], call: rec.CacheCall) -> rec.CacheReply:
+        reply, written = execute(self.store, call)
+        if (written and not call.failover and self._replicator is not None
+                and len(owners) > 1 and owners[0] == self.node_id):
+            await self._replicator.copy(owners[1], key_states(self.store, written))
+        return reply
+
+    async def _forward(self, node_id: str, call: rec.CacheCall) -> rec.CacheReply:
+        peer = self._peer_of(node_id)
+        try:
+            await peer.delay()
+            return await peer.cache_stub.Execute(call, metadata=peer.metadata,
+                                                 timeout=FORWARD_SECONDS)
+        except grpc.RpcError as exc:
+            err = EngineError.from_rpc_error(exc)
+            if err.code == "ServiceUnavailable" or err.grpc_status in _UNREACHABLE:
+                raise _Unreachable(node_id) from exc
+            raise err from None
+
+    def _peer_of(self, node_id: str) -> Peer:
+        if self._peer is None:
+            raise EngineError("ServiceUnavailable", f"no route to cache node {node_id}")
+        return self._peer(node_id)
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def _need_keys(keys: Sequence[object], command: str) -> list:
+    if not keys:
+        raise EngineError("SyntaxError", f"wrong number of arguments for '{command}' command")
+    return list(keys)

@@ -23,10 +23,12 @@ pysyncobj itself (gzip, from before this module) still load.
 from __future__ import annotations
 
 import gc
+import io
 import logging
 import os
 import pickle
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ log = logging.getLogger("engine.cluster.raft")
 MAGIC = b"engine-raft-dump/1\n"
 GZIP_MAGIC = b"\x1f\x8b"  # pysyncobj's own format: gzip(pickle((data, e1, e0, cluster)))
 ZSTD_LEVEL = 1
+YIELD_BYTES = 256 * 1024  # the writer offers the GIL this often while pickling
 
 
 class SnapshotWriter:
@@ -107,7 +110,7 @@ class SnapshotWriter:
     def _write(self, captures: list[Any], raft_data: tuple[Any, ...]) -> None:
         part = self._path.with_name(self._path.name + ".part")
         try:
-            raw = pickle.dumps((raft_data, captures), protocol=pickle.HIGHEST_PROTOCOL)
+            raw = _pickle((raft_data, captures))
             del captures
             packed = _compress(raw)
             del raw
@@ -135,6 +138,36 @@ class SnapshotWriter:
         for consumer, state in zip(self._consumers, consumers_data, strict=False):
             consumer._deserialize(state)
         return tuple(full[1:])
+
+
+class _YieldingBuffer:
+    """A pickle target that lets other threads run every YIELD_BYTES.
+
+    Pickling lists of plain values stays in C and keeps the GIL for its whole run (a
+    second per million messages): the tick thread and the event loop would stop with
+    it. The pickler writes in 64 KiB frames through this Python method, where a zero
+    sleep hands the GIL over."""
+
+    def __init__(self) -> None:
+        self._buffer = io.BytesIO()
+        self._since = 0
+
+    def write(self, data: bytes) -> int:
+        written = self._buffer.write(data)
+        self._since += written
+        if self._since >= YIELD_BYTES:
+            self._since = 0
+            time.sleep(0)
+        return written
+
+    def getvalue(self) -> bytes:
+        return self._buffer.getvalue()
+
+
+def _pickle(value: Any) -> bytes:
+    target = _YieldingBuffer()
+    pickle.Pickler(target, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+    return target.getvalue()
 
 
 def _compress(raw: bytes) -> bytes:

@@ -183,19 +183,29 @@ class _Slot:
         msg.received_ns = self.received
 
     @classmethod
-    def from_fields(cls, fields: tuple) -> _Slot:
-        """Rebuild a slot from a tuple in _SLOT_FIELDS order (as `_slot_fields` reads it)."""
-        slot = cls.__new__(cls)
-        (
-            slot.count, slot.first, slot.gen, slot.group, slot.hidden, slot.in_flight,
-            slot.mid, slot.order, slot.payload, slot.receipt, slot.received, slot.sent,
-            slot.seq, slot.visible,
-        ) = fields  # fmt: skip
-        return slot
+    def from_columns(cls, columns: list[list]) -> list[_Slot]:
+        """Rebuild slots from per-field lists in _SLOT_FIELDS order (see `_slot_columns`)."""
+        slots = []
+        for fields in zip(*columns, strict=True):
+            slot = cls.__new__(cls)
+            (
+                slot.count, slot.first, slot.gen, slot.group, slot.hidden, slot.in_flight,
+                slot.mid, slot.order, slot.payload, slot.receipt, slot.received, slot.sent,
+                slot.seq, slot.visible,
+            ) = fields  # fmt: skip
+            slots.append(slot)
+        return slots
 
 
-# A slot's fields as one tuple, read in C: the bulk of a snapshot's capture.
-_slot_fields = operator.attrgetter(*_SLOT_FIELDS)
+_FIELD_GETTERS = tuple(operator.attrgetter(name) for name in _SLOT_FIELDS)
+
+
+def _slot_columns(slots: Iterable[_Slot]) -> list[list]:
+    """Every slot field as one list per field, read in C. Lists of ints, strings and bytes
+    are not objects the garbage collector tracks, whereas a tuple per message would add a
+    million tracked objects whose next collections stall every thread for seconds."""
+    values = list(slots)
+    return [list(map(getter, values)) for getter in _FIELD_GETTERS]
 
 
 class _Group:
@@ -260,7 +270,7 @@ class _Partition:
         }
         return (
             self.fifo, self.tick, self.inflight, self.delayed, self.lane_tail,
-            list(map(_slot_fields, self.slots.values())), list(self.ready), list(self.hidden),
+            _slot_columns(self.slots.values()), list(self.ready), list(self.hidden),
             list(self.lane), list(self.late), groups, list(self.avail), list(self.timers),
             list(self.touched),
         )  # fmt: skip
@@ -273,7 +283,7 @@ class _Partition:
         ) = captured  # fmt: skip
         part = cls(fifo)
         part.tick, part.inflight, part.delayed, part.lane_tail = tick, inflight, delayed, lane_tail
-        part.slots = {fields[6]: _Slot.from_fields(fields) for fields in slots}
+        part.slots = {slot.mid: slot for slot in _Slot.from_columns(slots)}
         part.ready, part.hidden, part.late = ready, hidden, late
         part.avail, part.timers = avail, timers
         part.lane = OrderedDict.fromkeys(lane)
@@ -688,16 +698,16 @@ class _Queue:
 
     def capture(self) -> tuple:
         parts = {index: part.capture() for index, part in self.parts.items()}
-        return (self.policy.SerializeToString(), parts, list(self.dedup.items()),
+        return (self.policy.SerializeToString(), parts, list(self.dedup), list(self.dedup.values()),
                 self.next_sequence)
 
     @classmethod
     def restore(cls, captured: tuple) -> _Queue:
-        policy, parts, dedup, next_sequence = captured
+        policy, parts, dedup_ids, dedup, next_sequence = captured
         queue = cls()
         queue.policy = rec.PartitionPolicy.FromString(policy)
         queue.parts = {index: _Partition.restore(part) for index, part in parts.items()}
-        queue.dedup = OrderedDict(dedup)
+        queue.dedup = OrderedDict(zip(dedup_ids, dedup, strict=True))
         queue.next_sequence = next_sequence
         return queue
 
@@ -738,17 +748,17 @@ class PartitionState:
         Raft thread is held only for the copy; pickling, compressing and writing happen
         off it (engine/cluster/raft_snapshot.py)."""
         queues = {key: queue.capture() for key, queue in self._queues.items()}
-        return (_CAPTURE_VERSION, self._now, queues, list(self._memo.items()))
+        return (_CAPTURE_VERSION, self._now, queues, list(self._memo), list(self._memo.values()))
 
     @classmethod
     def restore(cls, captured: tuple) -> PartitionState:
-        version, now, queues, memo = captured
+        version, now, queues, memo_ids, memo = captured
         if version != _CAPTURE_VERSION:
             raise ValueError(f"unknown partition snapshot version {version}")
         state = cls()
         state._now = now
         state._queues = {key: _Queue.restore(queue) for key, queue in queues.items()}
-        state._memo = OrderedDict(memo)
+        state._memo = OrderedDict(zip(memo_ids, memo, strict=True))
         state._memo_bytes = sum(len(data) for data in state._memo.values())
         return state
 

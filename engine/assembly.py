@@ -32,6 +32,7 @@ from engine.config import NodeConfig
 from engine.objects.cluster_buckets import ClusterBucketRegistry
 from engine.objects.heal import Healer, RepairQueue
 from engine.objects.lifecycle_worker import LifecycleWorker
+from engine.objects.read_cache import ObjectReadCache
 from engine.objects.service import ObjectService
 from engine.queues.catalog import CatalogLog, QueueCatalog
 from engine.queues.groups import plan_queue_groups, single_group
@@ -98,6 +99,7 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
                           host=config.listen, partitions=config.queue_partitions)
     cache = CacheService(cache_store(config, clock), clock, config.node_id,
                          SlotMap.build([(config.node_id, config.zone)], 0))
+    objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
                     objects, Healer(placement, clock), queues, clock, cache,
                     background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever],
@@ -194,6 +196,7 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         SlotMap.build([(n.id, n.zone) for n in topology.nodes], config.cache_replicas),
         peer=lambda node_id: pool.peer(node_id, nodes[node_id].address, nodes[node_id].zone),
         all_nodes=[n.id for n in topology.nodes])
+    objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
     return Assembly(
         me.address, me.id, me.zone, topology.name, local, objects, healer, queues, clock,
         cache,

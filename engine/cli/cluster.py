@@ -181,7 +181,8 @@ def check_ports_free(topology: Topology) -> None:
 def serve_command(allow_reduced_tolerance: bool = False, cache_replicas: int = 0) -> NodeCommand:
     """`engine serve --cluster FILE --node ID` with this interpreter."""
     extra = ["--allow-reduced-tolerance"] if allow_reduced_tolerance else []
-    extra += ["--cache-replicas", str(cache_replicas)]
+    if cache_replicas:
+        extra += ["--cache-replicas", str(cache_replicas)]
 
     def command(topology: Topology, node: NodeSpec) -> list[str]:
         return [sys.executable, "-m", "engine", "serve", "--cluster", str(topology.path),

@@ -25,6 +25,7 @@ from engine.objects.body_writer import BodyWriter, WrittenBody
 from engine.objects.buckets import BucketRegistry, Buckets
 from engine.objects.names import check_key
 from engine.objects.quorum import fan_out, first_agreement
+from engine.objects.read_cache import ObjectReadCache
 from engine.objects.storage_classes import plan_for
 from engine.storage.entries import NULL_VERSION, PreconditionMismatch, latest, signature
 from engine.storage.errors import VolumeNotFound
@@ -71,6 +72,8 @@ class ObjectCore:
         self.buckets: Buckets = buckets or BucketRegistry(placement, clock)
         # Told about every key a read found damaged (missing/corrupt shard, dead drive).
         self.on_degraded: Callable[[ErasureSet, str, str], None] | None = None
+        # Small bodies served from the cache tier (read_cache.py); None: off.
+        self.read_cache: ObjectReadCache | None = None
 
     # -- reads -----------------------------------------------------------------------
 

@@ -86,14 +86,18 @@ class LifecycleWorker:
             return
         try:
             if isinstance(action, lifecycle.Transition):
-                if await self.service.transition_version(bucket, key, version,
-                                                         action.storage_class):
-                    report.transitioned += 1
+                done = await self.service.transition_version(bucket, key, version,
+                                                             action.storage_class)
+                report.transitioned += done
             elif isinstance(action, lifecycle.ExpireCurrent):
-                if await self.service.expire_current(bucket, key, version):
-                    report.expired += 1
-            elif await self.service.remove_version(bucket, key, version):
-                report.removed += 1
+                done = await self.service.expire_current(bucket, key, version)
+                report.expired += done
+            else:
+                done = await self.service.remove_version(bucket, key, version)
+                report.removed += done
+            if done and self.service.read_cache is not None:
+                # The old body was re-encoded, removed or is no longer current.
+                self.service.read_cache.forget(bucket, key, [version])
         except (EngineError, StorageError, OSError, ConnectionError) as exc:
             report.failed += 1
             log.warning("lifecycle %s on %s/%s failed: %s", type(action).__name__, bucket,

@@ -188,6 +188,9 @@ class MultipartOps(ObjectCore):
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
     ) -> ObjectVersion:
         record = await self.buckets.get(bucket)
+        eset = self.placement.set_for(bucket, key)
+        watch = self.read_cache.watch(bucket, key, self._entry(eset, bucket, key)) \
+            if self.read_cache is not None else None
         upload = await self._upload(bucket, key, upload_id)
         if not parts:
             raise EngineError("MalformedXML", "You must specify at least one part")
@@ -222,7 +225,6 @@ class MultipartOps(ObjectCore):
             storage_class=upload.storage_class, tags=upload.tags,
             part_sizes=[p.size for p in chosen], parts=MultipartBody(parts=chosen),
         )
-        eset = self.placement.set_for(bucket, key)
         try:
             await fan_out(eset.drives, lambda d: d.complete_upload(
                 bucket, key, upload_id, version, record.versioning), eset.write_quorum)
@@ -230,6 +232,8 @@ class MultipartOps(ObjectCore):
             raise EngineError("NoSuchUpload", UploadId=upload_id) from exc
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+        if watch is not None:
+            watch.superseded(version)
         return version
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:

@@ -38,6 +38,7 @@ from engine.v1.records_pb2 import ObjectVersion, VersionPatch
 __all__ = ["DeleteResult", "ObjectRead", "ObjectService", "WriteOptions", "crc32c_b64"]
 
 MAX_DELETE_KEYS = 1000
+GET_ATTEMPTS = 3  # reads of a record whose data a racing overwrite collected
 NO_CONDITIONS = cond.Conditions()
 
 
@@ -97,19 +98,48 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
         self, bucket: str, key: str, *, version_id: str = "", range_header: str | None = None,
         part_number: int = 0, conditions: cond.Conditions = NO_CONDITIONS,
     ) -> ObjectRead:
-        read = await self.head_object(bucket, key, version_id=version_id,
-                                      range_header=range_header, part_number=part_number,
-                                      conditions=conditions)
+        """A version overwritten between reading its record and opening its data (its
+        shards already collected) is read again: the GET answers with the newer one."""
+        for attempt in range(GET_ATTEMPTS):
+            read = await self.head_object(bucket, key, version_id=version_id,
+                                          range_header=range_header, part_number=part_number,
+                                          conditions=conditions)
+            try:
+                return await self._open_body(bucket, key, read, part_number)
+            except EngineError as exc:
+                if attempt + 1 == GET_ATTEMPTS or exc.code != "InternalError" \
+                        or not await self._superseded(bucket, key, read.version):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _open_body(self, bucket: str, key: str, read: ObjectRead,
+                         part_number: int) -> ObjectRead:
         restore.check_readable(read.version, self.clock.now_ns())
         eset = self.placement.set_for(bucket, key)
         whole = (0, read.version.size - 1)
         first, last = (read.range.first, read.range.last) if read.range else whole
         if part_number and read.range is None:
             first, last = 0, -1  # an empty part
-        reader = await BodyReader(read.version, eset, first, last,
-                                  self._degraded_hook(eset, bucket, key)).open()
-        read.body = reader.stream()
+
+        async def open_body(lo: int, hi: int) -> AsyncIterator[bytes]:
+            reader = await BodyReader(read.version, eset, lo, hi,
+                                      self._degraded_hook(eset, bucket, key)).open()
+            return reader.stream()
+
+        if self.read_cache is not None:
+            read.body = await self.read_cache.serve(bucket, key, read.version, first, last,
+                                                    open_body)
+        else:
+            read.body = await open_body(first, last)
         return read
+
+    async def _superseded(self, bucket: str, key: str, version: ObjectVersion) -> bool:
+        """The version was overwritten, removed or re-encoded since it was read."""
+        try:
+            return not await self._still_there(self.placement.set_for(bucket, key), bucket,
+                                               key, version)
+        except EngineError:
+            return False
 
     def _degraded_hook(self, eset: ErasureSet, bucket: str, key: str) -> DegradedHook | None:
         hook = self.on_degraded
@@ -131,6 +161,8 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
             raise EngineError("NotImplemented", "If-None-Match on PUT accepts only '*'",
                               Header="If-None-Match")
         eset = self.placement.set_for(bucket, key)
+        watch = self.read_cache.watch(bucket, key, self._entry(eset, bucket, key)) \
+            if self.read_cache is not None else None
         writer, written = await self._write_checked(
             eset, bucket, key, body, storage_class, max_size=self.config.max_object_size,
             content_length=options.content_length, content_md5=options.content_md5,
@@ -151,6 +183,8 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
                                  self._metadata_drives(eset, written)),
             writer.discard,
         )
+        if watch is not None:
+            watch.superseded(version)
         return version
 
     async def delete_object(self, bucket: str, key: str, version_id: str = "") -> DeleteResult:
@@ -175,16 +209,26 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
             except EngineError as exc:
                 if exc.code != "NoSuchVersion":
                     raise
+            if self.read_cache is not None:
+                self.read_cache.forget(bucket, key, [target])
             return DeleteResult(target.delete_marker, version_id)
+        watch = None
+        if self.read_cache is not None:
+            watch = self.read_cache.watch(bucket, key, self._entry(eset, bucket, key))
+            await watch.ready()
         if record.versioning:
             marker = ObjectVersion(version_id=self.new_version_id(record.versioning),
                                    delete_marker=True, mtime_ns=self.clock.now_ns())
             await self._commit(eset, bucket, key, marker, record.versioning)
+            if watch is not None:
+                watch.superseded(marker)
             return DeleteResult(True, marker.version_id)
         try:
             await fan_out(eset.drives, lambda d: d.delete_entry(bucket, key), eset.write_quorum)
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+        if watch is not None:
+            watch.superseded(None)
         return DeleteResult()
 
     async def delete_objects(

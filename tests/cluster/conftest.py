@@ -321,6 +321,16 @@ class Cluster:
                                                  timeout=timeout)
             return self._clients[name]
 
+    def cache(self, node_id: str, timeout: float = 10.0) -> Any:
+        """An SDK cache client (redis-py names) bound to one node; cached and dropped on
+        kill9() like sqs()."""
+        name = f"{node_id}@{timeout}@cache"
+        with self._clients_lock:
+            if name not in self._clients:
+                self._clients[name] = sdk_client("cache", endpoint=self.endpoint(node_id),
+                                                 timeout=timeout)
+            return self._clients[name]
+
     def _drop_client(self, node_id: str) -> None:
         with self._clients_lock:
             doomed = [self._clients.pop(n) for n in list(self._clients)

@@ -35,8 +35,10 @@ FORWARD_SECONDS = 1.0  # per attempt: a hung owner must leave time to try its re
 DOWN_SECONDS = 1.0  # after a failure, go straight to the replica for this long
 SWEEP_SECONDS = 0.1  # active expiry period (Redis runs its cycle 10 times a second)
 SWEEP_LIMIT = 1000  # keys per sweep call; repeated while a call fills its limit
+# Only "no answer" sends a call to the replica: an error answered by a live primary
+# (even an unexpected one) must not split writes between the two copies.
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
-                grpc.StatusCode.CANCELLED, grpc.StatusCode.UNKNOWN}
+                grpc.StatusCode.CANCELLED}
 
 
 class CacheService:

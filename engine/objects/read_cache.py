@@ -26,7 +26,6 @@ and never fails a GET or a write; after a failed lookup the tier is skipped for
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -45,7 +44,6 @@ CHUNK = 1024 * 1024  # bytes per chunk when a hit is streamed out
 GET_TIMEOUT = 0.5  # seconds a lookup may take before the GET reads storage instead
 WRITE_TIMEOUT = 5.0  # background put/drop
 BACKOFF_SECONDS = 1.0  # after a failed lookup, skip the tier this long
-WATCH_TIMEOUT = 2.0  # how long a delete waits for the prior entry before going ahead
 
 OpenBody = Callable[[int, int], Awaitable[AsyncIterator[bytes]]]
 
@@ -200,12 +198,6 @@ class EntryWatch:
     def __init__(self, cache: ObjectReadCache, bucket: str, key: str,
                  prior: asyncio.Task[ObjectEntry | None]) -> None:
         self.cache, self.bucket, self.key, self.prior = cache, bucket, key, prior
-
-    async def ready(self) -> None:
-        """Wait (bounded) until the prior entry was read: a delete must not remove the
-        entry before it was seen."""
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(asyncio.shield(self.prior), WATCH_TIMEOUT)
 
     def superseded(self, new: ObjectVersion | None) -> None:
         """The write committed `new` (None: the key's entry is gone): drop the prior

@@ -212,23 +212,19 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
             if self.read_cache is not None:
                 self.read_cache.forget(bucket, key, [target])
             return DeleteResult(target.delete_marker, version_id)
-        watch = None
-        if self.read_cache is not None:
-            watch = self.read_cache.watch(bucket, key, self._entry(eset, bucket, key))
-            await watch.ready()
+        # The read cache is left alone: a marker keeps the old versions readable, and the
+        # body of a forgotten key is cached under its write's data id, which no later GET
+        # can name, so the LRU evicts it. Reading the entry first to drop it would make a
+        # DELETE wait on a hung peer twice.
         if record.versioning:
             marker = ObjectVersion(version_id=self.new_version_id(record.versioning),
                                    delete_marker=True, mtime_ns=self.clock.now_ns())
             await self._commit(eset, bucket, key, marker, record.versioning)
-            if watch is not None:
-                watch.superseded(marker)
             return DeleteResult(True, marker.version_id)
         try:
             await fan_out(eset.drives, lambda d: d.delete_entry(bucket, key), eset.write_quorum)
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
-        if watch is not None:
-            watch.superseded(None)
         return DeleteResult()
 
     async def delete_objects(

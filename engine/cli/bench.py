@@ -44,7 +44,7 @@ def _positive(text: str) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    bench = sub.add_parser("bench", help="load generators (objects)",
+    bench = sub.add_parser("bench", help="load generators (objects, queues, cache)",
                            description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     workloads = bench.add_subparsers(dest="workload", required=True, metavar="WORKLOAD")
@@ -77,6 +77,31 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="pipeline producers wait while their process has N messages "
                         "queued (default: 10 per consumer)")
     q.set_defaults(run=run_queues)
+    c = workloads.add_parser(
+        "cache", help="cache tier GET / SET / MGET ops/s and object GETs via the read cache",
+        description="set, get (hits on a preloaded key space), mixed, mget (10 keys a "
+                    "call) and object-get phases, each with the server's cache counters "
+                    "over it (see engine/bench/cache.py). The read cache's effect on "
+                    "object GETs: run --phases object-get against a server started with "
+                    "--object-cache-max 0 and compare.")
+    _common(c)
+    c.add_argument("--keys", type=_positive, default=10_000,
+                   help="distinct keys in the key space (default: 10000)")
+    c.add_argument("--value-size", type=_size, default="100",
+                   help="bytes of every value, e.g. 100, 4KiB (default: 100)")
+    c.add_argument("--read-ratio", type=float, default=0.9,
+                   help="fraction of GETs in the mixed phase (default: 0.9)")
+    c.add_argument("--object-count", type=_positive, default=100,
+                   help="objects the object-get phase reads in turn (default: 100)")
+    c.add_argument("--object-size", type=_size, default="256KiB",
+                   help="bytes of every object; the read cache keeps none up to the "
+                        "inline threshold (128KiB) (default: 256KiB)")
+    c.add_argument("--phases", type=_cache_phases, default=None,
+                   help="comma-separated subset of set,get,mixed,mget,object-get "
+                        "(default: all, in that order)")
+    c.add_argument("--label", default="",
+                   help="free text kept in the report, e.g. the server's flags")
+    c.set_defaults(run=run_cache)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -276,6 +301,113 @@ def run_queues(args: argparse.Namespace) -> int:
                              processes=args.processes)
     render(report, out)
     queues.render_messages(report, out)
+    if args.json is not None:
+        write_json(report, args.json)
+    failed = any(p["errors"] for p in report["phases"].values()) or any(
+        p["errors"] for p in (report["baseline"] or {}).values())
+    return 1 if failed else 0
+
+
+def _cache_phases(text: str) -> tuple[str, ...]:
+    from engine.bench.cache import parse_phases
+
+    try:
+        return parse_phases(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run_cache(args: argparse.Namespace) -> int:
+    """`engine bench cache`: the cache workload (engine/bench/cache.py), one phase at a
+    time with the server's Cache.Stats read around each, then unless --no-baseline
+    Echo.Unary with a value's and an object's payload; exit status as for objects."""
+    import grpc
+    from rich.console import Console
+
+    from engine.bench import cache
+    from engine.bench.objects import new_bucket_name
+    from engine.bench.report import build_report, now, render, run_config, write_json
+    from engine.bench.runner import RunPlan, open_channel, run_workload
+    from engine.bench.sizes import format_size
+    from engine.bench.workload import error_code
+    from engine.client.cache import stats_result
+    from engine.v1 import cache_pb2, cache_pb2_grpc
+
+    out, err = Console(), Console(stderr=True)
+    if not out.is_terminal:  # piped or captured: don't wrap the tables at 80 columns
+        out = Console(width=160)
+    phases = args.phases or cache.PHASES
+    try:
+        cache.check_settings(args.value_size, args.keys, args.read_ratio, args.processes,
+                             args.object_count, args.object_size)
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    workload = cache.CacheWorkload(
+        prefix=cache.new_prefix(), bucket=new_bucket_name(), keys=args.keys,
+        value_size=args.value_size, read_ratio=args.read_ratio,
+        object_count=args.object_count, object_size=args.object_size, phase_names=phases)
+    plan = RunPlan(endpoint=args.endpoint, concurrency=args.concurrency,
+                   processes=args.processes, duration_s=args.duration,
+                   warmup_s=args.warmup)
+
+    def progress(phase: str) -> None:
+        err.print(f"[dim]{phase}: {plan.warmup_s:g} s warm-up + {plan.duration_s:g} s, "
+                  f"{plan.concurrency} x {plan.processes} in flight[/dim]")
+
+    async def main() -> tuple[Any, Any, Any]:
+        await _wait_ready(args.endpoint)
+        figures: dict[str, Any] = {}
+        counters: dict[str, Any] = {}
+        async with open_channel(args.endpoint) as channel:
+            stub = cache_pb2_grpc.CacheStub(channel)
+
+            async def total() -> dict[str, Any]:
+                return stats_result(await stub.Stats(cache_pb2.CacheStatsRequest()))["total"]
+
+            for phase in phases:
+                before = await total()
+                figures.update(await run_workload(workload.only(phase), plan, progress))
+                counters[phase] = cache.counters_delta(before, await total())
+        baseline = None
+        if not args.no_baseline:
+            baseline = await run_workload(cache.CacheBaseline(
+                value_size=args.value_size, object_size=args.object_size,
+                with_objects="object-get" in phases), plan, progress)
+        return figures, counters, baseline
+
+    started = now()
+    try:
+        figures, counters, baseline = asyncio.run(main())
+    except TimeoutError:
+        err.print(f"engine bench: no gRPC server answering at {args.endpoint}")
+        return 2
+    except grpc.aio.AioRpcError as exc:
+        err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
+        return 2
+    except RuntimeError as exc:  # a worker process failed; its error is in the text
+        err.print(f"engine bench: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("engine bench: interrupted")
+        return 130
+
+    config = run_config(
+        started, workload="cache", endpoint=args.endpoint, phases=list(phases),
+        size=args.value_size, size_text=format_size(args.value_size),
+        value_size=args.value_size, value_size_text=format_size(args.value_size),
+        keys=args.keys, read_ratio=args.read_ratio, mget_batch=cache.MGET_BATCH,
+        object_count=args.object_count, object_size=args.object_size,
+        object_size_text=format_size(args.object_size), concurrency=args.concurrency,
+        processes=args.processes, duration=args.duration, warmup=args.warmup,
+        prefix=workload.prefix, bucket=workload.bucket, label=args.label,
+        command=" ".join(["engine", *sys.argv[1:]]),
+    )
+    matches = {p: workload.baseline_for(p) for p in phases}
+    report = build_report(config, figures, baseline, matches)
+    cache.add_cache_figures(report, args.value_size, args.object_size, counters)
+    render(report, out)
+    cache.render_cache(report, out)
     if args.json is not None:
         write_json(report, args.json)
     failed = any(p["errors"] for p in report["phases"].values()) or any(

@@ -48,7 +48,12 @@ def check_phase(name: str, phase: dict) -> None:
     assert phase["keys"] == phase["ops"] * per_call and phase["keys_per_s"] > 0
     counters = phase["cache"]
     assert set(counters) == CACHE_KEYS, name
-    assert counters["keys_after"] == 0  # teardown deleted the phase's keys
+    if name == "object-get":
+        # Deleting the bench's objects leaves their cached bodies under data ids no GET
+        # can name, for the LRU to evict (docs/cache.md): at most one per object.
+        assert counters["keys_after"] <= 5, name
+    else:
+        assert counters["keys_after"] == 0, name  # teardown deleted the phase's keys
     if name in ("get", "mget", "mixed"):  # every read found its preloaded key
         assert counters["hits"] >= phase["keys"] * (0.8 if name == "mixed" else 1)
         assert counters["misses"] == 0 and counters["hit_ratio"] == 1.0

@@ -10,6 +10,7 @@ import pickle
 
 import grpc
 import pytest
+from helpers_rpc import FakeRpcError
 
 import engine.client
 from engine.api.cache_servicer import CacheApi, CacheServicer
@@ -524,40 +525,6 @@ def test_stats_result_shape():
 # -- errors from the server ---------------------------------------------------------------
 
 
-class FakeRpcError(grpc.RpcError, grpc.Call):
-    """A failed call carrying our ErrorInfo status, as the server sends it."""
-
-    def __init__(self, err: EngineError, *, with_detail: bool = True):
-        self._err = err
-        self._with_detail = with_detail
-
-    def code(self):
-        return self._err.grpc_status
-
-    def details(self):
-        return self._err.message
-
-    def trailing_metadata(self):
-        if not self._with_detail:
-            return ()
-        return (("grpc-status-details-bin", self._err.to_rpc_status().SerializeToString()),)
-
-    def initial_metadata(self):
-        return ()
-
-    def is_active(self):
-        return False
-
-    def time_remaining(self):
-        return None
-
-    def cancel(self):
-        return False
-
-    def add_callback(self, callback):
-        return False
-
-
 @pytest.mark.parametrize(
     "err_code",
     ["NotAnInteger", "Overflow", "InvalidExpireTime", "SyntaxError", "ValueTooLarge",
@@ -565,7 +532,7 @@ class FakeRpcError(grpc.RpcError, grpc.Call):
 )
 def test_every_service_error_is_a_response_error_with_its_code(err_code):
     err = EngineError(err_code, f"message of {err_code}")
-    exc = error_from_rpc(FakeRpcError(err), "IncrBy", exceptions=CACHE_EXCEPTIONS)
+    exc = error_from_rpc(FakeRpcError.of(err), "IncrBy", exceptions=CACHE_EXCEPTIONS)
     assert type(exc) is ResponseError
     assert exc.response["Error"]["Code"] == err_code
     assert exc.response["Error"]["Message"] == f"message of {err_code}"
@@ -575,7 +542,7 @@ def test_every_service_error_is_a_response_error_with_its_code(err_code):
 
 def test_transport_errors_are_not_response_errors():
     err = EngineError("UNAVAILABLE", "down", grpc_status=grpc.StatusCode.UNAVAILABLE)
-    exc = error_from_rpc(FakeRpcError(err, with_detail=False), "Get",
+    exc = error_from_rpc(FakeRpcError.of(err, with_detail=False), "Get",
                          endpoint="h:1", exceptions=CACHE_EXCEPTIONS)
     assert isinstance(exc, engine.client.EndpointConnectionError)
     assert not isinstance(exc, ResponseError)

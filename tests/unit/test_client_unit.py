@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from helpers_rpc import FakeRpcError
 
 from engine.client import (
     ClientError,
@@ -38,44 +39,6 @@ MIB = 1024 * 1024
 
 
 # -- fakes -------------------------------------------------------------------------------
-
-
-class FakeRpcError(grpc.RpcError, grpc.Call):
-    """A failed call as grpc raises it, optionally carrying our ErrorInfo status."""
-
-    def __init__(self, code: grpc.StatusCode, message: str, status: bytes | None = None):
-        self._code, self._message, self._status = code, message, status
-
-    @classmethod
-    def engine(cls, code: str, message: str | None = None, **details: str) -> FakeRpcError:
-        err = EngineError(code, message, **details)
-        return cls(err.grpc_status, err.message, err.to_rpc_status().SerializeToString())
-
-    def code(self):
-        return self._code
-
-    def details(self):
-        return self._message
-
-    def trailing_metadata(self):
-        if self._status is None:
-            return ()
-        return (("grpc-status-details-bin", self._status),)
-
-    def initial_metadata(self):
-        return ()
-
-    def is_active(self):
-        return False
-
-    def time_remaining(self):
-        return None
-
-    def cancel(self):
-        return False
-
-    def add_callback(self, callback):
-        return False
 
 
 class FakeStream:

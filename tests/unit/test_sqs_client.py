@@ -10,6 +10,7 @@ import re
 
 import grpc
 import pytest
+from helpers_rpc import FakeRpcError
 
 from engine.api.queues_servicer import QueueApi, QueuesServicer
 from engine.client import ClientError, ParamValidationError, SQSClient, client
@@ -29,39 +30,8 @@ URL = "http://localhost:9000/000000000000/q"
 # -- fakes -------------------------------------------------------------------------------
 
 
-class FakeRpcError(grpc.RpcError, grpc.Call):
-    """A failed call carrying our ErrorInfo status, as the server sends it."""
-
-    def __init__(self, err: EngineError):
-        self._err = err
-
-    def code(self):
-        return self._err.grpc_status
-
-    def details(self):
-        return self._err.message
-
-    def trailing_metadata(self):
-        return (("grpc-status-details-bin", self._err.to_rpc_status().SerializeToString()),)
-
-    def initial_metadata(self):
-        return ()
-
-    def is_active(self):
-        return False
-
-    def time_remaining(self):
-        return None
-
-    def cancel(self):
-        return False
-
-    def add_callback(self, callback):
-        return False
-
-
 def sqs_error(code: str, status: int = 400, message: str | None = None) -> FakeRpcError:
-    return FakeRpcError(EngineError(code, message, http_status=status,
+    return FakeRpcError.of(EngineError(code, message, http_status=status,
                                     grpc_status=grpc.StatusCode.INVALID_ARGUMENT))
 
 
@@ -503,16 +473,16 @@ def test_unmodeled_sqs_error_is_a_plain_client_error_with_type():
     assert type(err) is ClientError
     assert err.response["Error"] == {"Code": "InvalidParameterValue", "Message": "bad",
                                      "Type": "Sender"}
-    internal = error_from_rpc(FakeRpcError(EngineError("InternalError")), "SendMessage",
+    internal = error_from_rpc(FakeRpcError.of(EngineError("InternalError")), "SendMessage",
                               exceptions=SQS_EXCEPTIONS)
     assert internal.response["Error"]["Type"] == "Receiver"
 
 
 def test_sqs_errors_drop_details_but_s3_errors_keep_them():
-    wire = FakeRpcError(EngineError("NoSuchBucket", bucket="b"))
+    wire = FakeRpcError.of(EngineError("NoSuchBucket", bucket="b"))
     s3 = error_from_rpc(wire, "GetObject")
     assert s3.response["Error"]["BucketName"] == "b" and "Type" not in s3.response["Error"]
-    queue = error_from_rpc(FakeRpcError(EngineError("InvalidAttributeName", http_status=400,
+    queue = error_from_rpc(FakeRpcError.of(EngineError("InvalidAttributeName", http_status=400,
                                                     attribute="Foo")),
                            "GetQueueAttributes", exceptions=SQS_EXCEPTIONS)
     assert set(queue.response["Error"]) == {"Code", "Message", "QueryErrorCode", "Type"}
@@ -606,7 +576,7 @@ def test_long_poll_timeout_bounds_invalid_waits():
 
 
 def test_receive_timeout_error_names_the_operation():
-    deadline = FakeRpcError(EngineError("DEADLINE_EXCEEDED", "Deadline Exceeded",
+    deadline = FakeRpcError.of(EngineError("DEADLINE_EXCEEDED", "Deadline Exceeded",
                                         grpc_status=grpc.StatusCode.DEADLINE_EXCEEDED))
     # a transport failure: no ErrorInfo, so strip the detail the fake would send
     deadline.trailing_metadata = lambda: ()

@@ -7,6 +7,7 @@ is taken as binary, the way dd and most tools read it.
 
 from __future__ import annotations
 
+import argparse
 import re
 
 MB = 1000 * 1000  # throughput is reported in decimal MB/s, as disks and NICs are
@@ -31,6 +32,14 @@ def parse_size(text: str) -> int:
     if value != int(value):
         raise ValueError(f"not a whole number of bytes: {text!r}")
     return int(value)
+
+
+def size_arg(text: str) -> int:
+    """``parse_size`` as an argparse ``type=``: a bad size is a usage error."""
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def format_size(n: int) -> str:

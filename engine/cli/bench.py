@@ -11,21 +11,15 @@ import argparse
 import asyncio
 import re
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from engine.bench.sizes import size_arg
 from engine.config import DEFAULT_LISTEN
 
 CONNECT_TIMEOUT_S = 10.0
-
-
-def _size(text: str) -> int:
-    from engine.bench.sizes import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+T = TypeVar("T")
 
 
 def _seconds(text: str) -> float:
@@ -50,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     workloads = bench.add_subparsers(dest="workload", required=True, metavar="WORKLOAD")
     p = workloads.add_parser("objects", help="PutObject / GetObject throughput and latency")
     _common(p)
-    p.add_argument("--size", type=_size, default="4KiB",
+    p.add_argument("--size", type=size_arg, default="4KiB",
                    help="object size, e.g. 4KiB, 64MiB, 1MB (default: 4KiB)")
     p.add_argument("--op", choices=("put", "get", "both"), default="both",
                    help="phases to run; both = PUT then GET of the keys written "
@@ -66,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "--endpoint may list several nodes, comma-separated; the client's "
                     "coroutines are spread over them.")
     _common(q)
-    q.add_argument("--message-size", type=_size, default="100",
+    q.add_argument("--message-size", type=size_arg, default="100",
                    help="body bytes of every message (default: 100)")
     q.add_argument("--fifo", action="store_true",
                    help="bench a FIFO queue instead of a standard one")
@@ -87,13 +81,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(c)
     c.add_argument("--keys", type=_positive, default=10_000,
                    help="distinct keys in the key space (default: 10000)")
-    c.add_argument("--value-size", type=_size, default="100",
+    c.add_argument("--value-size", type=size_arg, default="100",
                    help="bytes of every value, e.g. 100, 4KiB (default: 100)")
     c.add_argument("--read-ratio", type=float, default=0.9,
                    help="fraction of GETs in the mixed phase (default: 0.9)")
     c.add_argument("--object-count", type=_positive, default=100,
                    help="objects the object-get phase reads in turn (default: 100)")
-    c.add_argument("--object-size", type=_size, default="256KiB",
+    c.add_argument("--object-size", type=size_arg, default="256KiB",
                    help="bytes of every object; the read cache keeps none up to the "
                         "inline threshold (128KiB) (default: 256KiB)")
     c.add_argument("--phases", type=_cache_phases, default=None,
@@ -122,19 +116,14 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def run_objects(args: argparse.Namespace) -> int:
-    import grpc
-    from rich.console import Console
 
     from engine.bench.echo import EchoWorkload
     from engine.bench.objects import ObjectsWorkload, default_keys, new_bucket_name
     from engine.bench.report import build_report, now, render, run_config, write_json
     from engine.bench.runner import RunPlan, run_workload
     from engine.bench.sizes import format_size
-    from engine.bench.workload import error_code
 
-    out, err = Console(), Console(stderr=True)
-    if not out.is_terminal:  # piped or captured: don't wrap the tables at 80 columns
-        out = Console(width=140)
+    out, err = _consoles(width=140)
     keys = args.keys or default_keys(args.size, args.concurrency, args.processes)
     if keys < args.processes:
         err.print(f"engine bench: --keys {keys} is fewer than --processes {args.processes}")
@@ -159,16 +148,9 @@ def run_objects(args: argparse.Namespace) -> int:
 
     started = now()
     try:
-        phases, baseline = asyncio.run(main())
-    except TimeoutError:
-        err.print(f"engine bench: no gRPC server answering at {args.endpoint}")
-        return 2
-    except grpc.aio.AioRpcError as exc:
-        err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
-        return 2
-    except KeyboardInterrupt:
-        err.print("engine bench: interrupted")
-        return 130
+        phases, baseline = _run(main, args.endpoint, err)
+    except _NotRun as stop:
+        return stop.status
 
     config = run_config(
         started, workload="objects", endpoint=args.endpoint, op=args.op, size=args.size,
@@ -184,6 +166,51 @@ def run_objects(args: argparse.Namespace) -> int:
     failed = any(p["errors"] for p in report["phases"].values()) or any(
         p["errors"] for p in (report["baseline"] or {}).values())
     return 1 if failed else 0
+
+
+def _consoles(width: int) -> tuple[Any, Any]:
+    """(out, err); piped or captured output gets ``width`` columns rather than 80, so the
+    tables do not wrap."""
+    from rich.console import Console
+
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=width)
+    return out, Console(stderr=True)
+
+
+class _NotRun(Exception):
+    """The bench could not run to the end; why is printed already, ``status`` is the
+    exit status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]], endpoint: str, err: Any) -> T:
+    """Run a bench's event loop; the ways it cannot finish become a one-line message on
+    ``err`` and :class:`_NotRun` (2: endpoint down, a call refused or a worker process
+    failed; 130: interrupted)."""
+    import grpc
+
+    from engine.bench.workload import error_code
+
+    try:
+        return asyncio.run(main())
+    except TimeoutError as exc:
+        where = exc.args[0] if exc.args else endpoint
+        err.print(f"engine bench: no gRPC server answering at {where}")
+        raise _NotRun(2) from None
+    except grpc.aio.AioRpcError as exc:
+        err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
+        raise _NotRun(2) from None
+    except RuntimeError as exc:  # a worker process failed; its error is in the text
+        err.print(f"engine bench: {exc}")
+        raise _NotRun(2) from None
+    except KeyboardInterrupt:
+        err.print("engine bench: interrupted")
+        raise _NotRun(130) from None
 
 
 async def _wait_ready(endpoint: str) -> None:
@@ -217,18 +244,12 @@ def run_queues(args: argparse.Namespace) -> int:
     --no-baseline, Echo.Unary on the first endpoint; exit status as for objects."""
     import tempfile
 
-    import grpc
-    from rich.console import Console
-
     from engine.bench import queues
     from engine.bench.report import build_report, now, render, run_config, write_json
     from engine.bench.runner import RunPlan, run_workload
     from engine.bench.sizes import format_size
-    from engine.bench.workload import error_code
 
-    out, err = Console(), Console(stderr=True)
-    if not out.is_terminal:  # piped or captured: don't wrap the tables at 80 columns
-        out = Console(width=140)
+    out, err = _consoles(width=140)
     endpoints = tuple(e.strip() for e in args.endpoint.split(",") if e.strip())
     phases = args.phases or queues.PHASES
     try:
@@ -268,20 +289,9 @@ def run_queues(args: argparse.Namespace) -> int:
     started = now()
     with spool:
         try:
-            figures, baseline = asyncio.run(main())
-        except TimeoutError as exc:
-            where = exc.args[0] if exc.args else args.endpoint
-            err.print(f"engine bench: no gRPC server answering at {where}")
-            return 2
-        except grpc.aio.AioRpcError as exc:
-            err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
-            return 2
-        except RuntimeError as exc:  # a worker process failed; its error is in the text
-            err.print(f"engine bench: {exc}")
-            return 2
-        except KeyboardInterrupt:
-            err.print("engine bench: interrupted")
-            return 130
+            figures, baseline = _run(main, args.endpoint, err)
+        except _NotRun as stop:
+            return stop.status
         tally = queues.PipelineTally.read(Path(spool.name))
 
     config = run_config(
@@ -321,21 +331,16 @@ def run_cache(args: argparse.Namespace) -> int:
     """`engine bench cache`: the cache workload (engine/bench/cache.py), one phase at a
     time with the server's Cache.Stats read around each, then unless --no-baseline
     Echo.Unary with a value's and an object's payload; exit status as for objects."""
-    import grpc
-    from rich.console import Console
 
     from engine.bench import cache
     from engine.bench.objects import new_bucket_name
     from engine.bench.report import build_report, now, render, run_config, write_json
     from engine.bench.runner import RunPlan, open_channel, run_workload
     from engine.bench.sizes import format_size
-    from engine.bench.workload import error_code
     from engine.client.cache import stats_result
     from engine.v1 import cache_pb2, cache_pb2_grpc
 
-    out, err = Console(), Console(stderr=True)
-    if not out.is_terminal:  # piped or captured: don't wrap the tables at 80 columns
-        out = Console(width=160)
+    out, err = _consoles(width=160)
     phases = args.phases or cache.PHASES
     try:
         cache.check_settings(args.value_size, args.keys, args.read_ratio, args.processes,
@@ -378,19 +383,9 @@ def run_cache(args: argparse.Namespace) -> int:
 
     started = now()
     try:
-        figures, counters, baseline = asyncio.run(main())
-    except TimeoutError:
-        err.print(f"engine bench: no gRPC server answering at {args.endpoint}")
-        return 2
-    except grpc.aio.AioRpcError as exc:
-        err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
-        return 2
-    except RuntimeError as exc:  # a worker process failed; its error is in the text
-        err.print(f"engine bench: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        err.print("engine bench: interrupted")
-        return 130
+        figures, counters, baseline = _run(main, args.endpoint, err)
+    except _NotRun as stop:
+        return stop.status
 
     config = run_config(
         started, workload="cache", endpoint=args.endpoint, phases=list(phases),

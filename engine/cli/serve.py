@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from engine.bench.sizes import parse_size
+from engine.bench.sizes import size_arg
 from engine.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN, NodeConfig
 
 
@@ -33,13 +33,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "drives lifecycle rules, restore delays and expiries (default 86400)")
     p.add_argument("--queue-partitions", type=int, default=6, metavar="N",
                    help="partitions of each new standard queue (default 6)")
-    p.add_argument("--cache-bytes", type=_size, default=256 * 1024 * 1024, metavar="BYTES",
+    p.add_argument("--cache-bytes", type=size_arg, default=256 * 1024 * 1024, metavar="BYTES",
                    help="memory budget of this node's cache share, counting keys, values "
                    "and per-entry overhead, e.g. 64MiB (default 256MiB)")
     p.add_argument("--cache-replicas", type=int, choices=[0, 1], default=0,
                    help="1: give every cache slot a replica in another AZ (cluster only; "
                    "every node must agree) (default 0)")
-    p.add_argument("--object-cache-max", type=_size, default=1024 * 1024, metavar="BYTES",
+    p.add_argument("--object-cache-max", type=size_arg, default=1024 * 1024, metavar="BYTES",
                    help="largest object the read cache keeps after a GET; 0 turns it off "
                    "(default 1MiB)")
     p.add_argument("--manual-clock", action="store_true", help=argparse.SUPPRESS)
@@ -75,10 +75,3 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
 
-
-
-def _size(text: str) -> int:
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

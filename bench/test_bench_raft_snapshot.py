@@ -5,7 +5,6 @@ tick thread. 100,000 messages of 100 bytes over 6 partitions, a twentieth in fli
 
 from __future__ import annotations
 
-import gc
 import gzip
 import pickle
 import uuid
@@ -38,24 +37,16 @@ def state() -> PartitionState:
     return state
 
 
-def _capture(state: PartitionState) -> tuple:
-    gc.disable()  # as raft_snapshot does around a capture
-    try:
-        return state.capture()
-    finally:
-        gc.enable()
-
-
 @pytest.mark.benchmark(group="raft-dump-100k")
 def test_capture_in_tick_thread(benchmark: BenchmarkFixture, state: PartitionState) -> None:
-    captured = benchmark(_capture, state)
+    captured = benchmark(state.capture)
     assert len(captured[2]) == 1
 
 
 @pytest.mark.benchmark(group="raft-dump-100k")
 def test_pickle_and_zstd_in_writer_thread(benchmark: BenchmarkFixture,
                                           state: PartitionState) -> None:
-    captured = _capture(state)
+    captured = state.capture()
     packed = benchmark(lambda: _compress(pickle.dumps(captured, protocol=5)))
     benchmark.extra_info["dump_bytes"] = len(packed)
 

@@ -97,7 +97,7 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     router = GroupRouter(plan, {0: GroupHost(0, group, partitions, clock)})
     queues = QueueService(QueueCatalog(catalog_log, group.call, clock), router, clock,
                           host=config.listen, partitions=config.queue_partitions)
-    cache = CacheService(cache_store(config, clock), clock, config.node_id,
+    cache = CacheService(cache_store(config, clock), config.node_id,
                          SlotMap.build([(config.node_id, config.zone)], 0))
     objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
@@ -192,7 +192,7 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
             host.close()
 
     cache = CacheService(
-        cache_store(config, clock), clock, me.id,
+        cache_store(config, clock), me.id,
         SlotMap.build([(n.id, n.zone) for n in topology.nodes], config.cache_replicas),
         peer=lambda node_id: pool.peer(node_id, nodes[node_id].address, nodes[node_id].zone),
         all_nodes=[n.id for n in topology.nodes])

@@ -25,7 +25,6 @@ from engine.cache.local import call_keys, execute, key_states, load
 from engine.cache.replicator import Replicator
 from engine.cache.slots import SlotMap, key_slot
 from engine.cache.store import CacheStore
-from engine.clock import Clock
 from engine.cluster.peers import Peer
 from engine.errors import EngineError
 from engine.v1 import cache_pb2 as pb
@@ -44,7 +43,7 @@ _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 class CacheService:
     """The CacheApi of engine/api/cache_servicer.py, and the object read cache's tier."""
 
-    def __init__(self, store: CacheStore, clock: Clock, node_id: str, slots: SlotMap, *,
+    def __init__(self, store: CacheStore, node_id: str, slots: SlotMap, *,
                  peer: Callable[[str], Peer] | None = None,
                  all_nodes: Sequence[str] = ()) -> None:
         self.store = store
@@ -52,7 +51,6 @@ class CacheService:
         self.slots = slots
         self.object_hits = 0
         self.object_misses = 0
-        self._clock = clock
         self._peer = peer
         self._others = [n for n in all_nodes if n != node_id]
         self._replicator = Replicator(peer) if peer is not None else None

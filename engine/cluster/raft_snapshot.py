@@ -22,7 +22,6 @@ pysyncobj itself (gzip, from before this module) still load.
 
 from __future__ import annotations
 
-import gc
 import io
 import logging
 import os
@@ -68,7 +67,7 @@ class SnapshotWriter:
             if self._state == SERIALIZER_STATE.SERIALIZING:
                 return
             self._state = SERIALIZER_STATE.SERIALIZING
-        captures = _capture_all(self._consumers)
+        captures = [_capture(consumer) for consumer in self._consumers]
         self._thread = threading.Thread(
             target=self._write, args=(captures, raft_data), name="raft-dump", daemon=True
         )
@@ -172,19 +171,6 @@ def _pickle(value: Any) -> bytes:
 
 def _compress(raw: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
-
-
-def _capture_all(consumers: Sequence[SyncObjConsumer]) -> list[Any]:
-    """Every consumer's capture. The collector is held off meanwhile: a capture allocates
-    a tuple per message, which would otherwise trigger repeated full collections (a
-    third of the time at a million messages)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return [_capture(consumer) for consumer in consumers]
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _capture(consumer: SyncObjConsumer) -> Any:

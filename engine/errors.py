@@ -242,6 +242,11 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.RESOURCE_EXHAUSTED,
         "OOM command not allowed when used memory > 'maxmemory'.",
     ),
+    # Between cache nodes only (engine/cache/lease.py); callers never see these.
+    "TryAgain": (503, C.UNAVAILABLE, "the slot's primary holds its lease: try it again"),
+    "LeaseExpired": (
+        409, C.FAILED_PRECONDITION, "the primary's lease has expired: copy refused"
+    ),
 }
 
 

@@ -33,6 +33,11 @@ class CacheNodeServicer(cache_records_pb2_grpc.CacheNodeServicer):
         return rec.CacheLoadResponse()
 
     @peer_unary
+    async def Lease(self, request: rec.CacheLeaseRequest, context: Ctx
+                    ) -> rec.CacheLeaseReply:
+        return self.cache.lease(request)
+
+    @peer_unary
     async def LocalStats(self, request: pb.CacheStatsRequest, context: Ctx
                          ) -> pb.CacheNodeStats:
         return self.cache.local_stats()

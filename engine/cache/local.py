@@ -81,6 +81,14 @@ def _found(value: bytes | None) -> pb.CacheGetResponse:
     return pb.CacheGetResponse(found=True, value=value)
 
 
+_WRITES = frozenset({"set", "delete", "incr_by", "mset", "expire"})
+
+
+def is_write(call: rec.CacheCall) -> bool:
+    """Whether ``call`` may change a key (whether or not it ends up doing so)."""
+    return call.WhichOneof("op") in _WRITES
+
+
 def call_keys(call: rec.CacheCall) -> list[bytes]:
     """The client keys a command touches (all in one owner's slots once split)."""
     op = call.WhichOneof("op")

@@ -27,7 +27,7 @@ WAIT_SECONDS = 0.5  # how long a write waits for its copy before answering anywa
 CALL_SECONDS = 2.0
 BATCH_BYTES = 4 * 1024 * 1024  # a Load stays well inside the 16 MiB message limit
 
-_Item = tuple[list[rec.CacheKeyState], asyncio.Future[None]]
+_Item = tuple[list[rec.CacheKeyState], asyncio.Future[None], str, int]
 
 
 class Replicator:
@@ -36,12 +36,14 @@ class Replicator:
         self._pending: dict[str, deque[_Item]] = {}
         self._senders: dict[str, asyncio.Task[None]] = {}
 
-    async def copy(self, node_id: str, states: list[rec.CacheKeyState]) -> None:
-        """Queue ``states`` for ``node_id`` and wait (briefly) until they were sent."""
+    async def copy(self, node_id: str, states: list[rec.CacheKeyState], primary: str,
+                   token: int) -> None:
+        """Queue ``states`` for ``node_id`` and wait (briefly) until they were sent.
+        ``token`` is the replica's, from ``primary``'s lease (engine/cache/lease.py)."""
         if not states:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(node_id, deque()).append((states, fut))
+        self._pending.setdefault(node_id, deque()).append((states, fut, primary, token))
         sender = self._senders.get(node_id)
         if sender is None or sender.done():
             self._senders[node_id] = asyncio.ensure_future(self._drain(node_id))
@@ -60,20 +62,22 @@ class Replicator:
         while queue:
             batch: list[_Item] = []
             size = 0
-            while queue and (not batch or size < BATCH_BYTES):
+            _, _, primary, token = queue[0]
+            while queue and (not batch or size < BATCH_BYTES) and queue[0][3] == token:
                 item = queue.popleft()
                 batch.append(item)
                 size += sum(len(s.key) + len(s.value) for s in item[0])
-            keys = [state for states, _ in batch for state in states]
+            keys = [state for states, *_ in batch for state in states]
             peer = self._peer(node_id)
             try:
                 await peer.delay()
-                await peer.cache_stub.Load(rec.CacheLoadRequest(keys=keys),
-                                           metadata=peer.metadata, timeout=CALL_SECONDS)
+                await peer.cache_stub.Load(
+                    rec.CacheLoadRequest(keys=keys, primary=primary, token=token),
+                    metadata=peer.metadata, timeout=CALL_SECONDS)
             except grpc.RpcError as exc:
                 log.debug("cache replica %s missed %d key states: %s", node_id, len(keys),
                           exc.code())
             finally:
-                for _, fut in batch:
+                for _, fut, *_ in batch:
                     if not fut.done():
                         fut.set_result(None)

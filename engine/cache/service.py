@@ -8,7 +8,8 @@ their answers merged in the caller's order.
 With ``--cache-replicas 1`` a slot's primary copies the final state of every key it
 writes to the slot's replica in another AZ (engine/cache/replicator.py). When the
 primary cannot be reached, reads and writes go to the replica instead, so the tier keeps
-working through the loss of an AZ; the replica does not copy those writes anywhere.
+working through the loss of an AZ. Leases (engine/cache/lease.py) keep the two from
+writing the same slots at once and hand the replica's writes back to the primary.
 
 A single node is the same code with a one-node map and no peers.
 """
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Sequence
 
 import grpc
 
-from engine.cache.local import call_keys, execute, key_states, load
+from engine.cache.lease import LEASE_SECONDS, POLL_SECONDS, RENEW_TIMEOUT, LeaseKeeper, StandIn
+from engine.cache.local import call_keys, execute, is_write, key_states, load
 from engine.cache.replicator import Replicator
 from engine.cache.slots import SlotMap, key_slot
 from engine.cache.store import CacheStore
@@ -32,6 +35,8 @@ from engine.v1 import cache_records_pb2 as rec
 
 FORWARD_SECONDS = 1.0  # per attempt: a hung owner must leave time to try its replica
 DOWN_SECONDS = 1.0  # after a failure, go straight to the replica for this long
+RETRY_SECONDS = 5.0  # how long a call keeps trying while primary and replica hand over
+ENSURE_SECONDS = 0.5  # how long a primary without its lease waits for a renewal
 SWEEP_SECONDS = 0.1  # active expiry period (Redis runs its cycle 10 times a second)
 SWEEP_LIMIT = 1000  # keys per sweep call; repeated while a call fills its limit
 # Only "no answer" sends a call to the replica: an error answered by a live primary
@@ -55,6 +60,11 @@ class CacheService:
         self._others = [n for n in all_nodes if n != node_id]
         self._replicator = Replicator(peer) if peer is not None else None
         self._down_until: dict[str, float] = {}
+        ranges = [owners for _, _, owners in slots.ranges() if len(owners) > 1]
+        self._leases = LeaseKeeper(
+            node_id, sorted({o[1] for o in ranges if o[0] == node_id}), self._lease_call,
+            lambda states: load(self.store, states))
+        self._stand_ins = {p: StandIn(p) for p in {o[0] for o in ranges if o[1] == node_id}}
 
     # -- the Cache service ---------------------------------------------------------------
 
@@ -161,10 +171,29 @@ class CacheService:
     async def execute_forwarded(self, call: rec.CacheCall) -> rec.CacheReply:
         keys = call_keys(call)
         owners = self.slots.owners(key_slot(keys[0])) if keys else (self.node_id,)
-        return await self._local(owners, call)
+        try:
+            return await self._local(owners, call)
+        except _Unreachable:
+            raise EngineError("ServiceUnavailable",
+                              f"cache node {self.node_id} is renewing its lease") from None
+        except _TryAgain:
+            raise EngineError("TryAgain") from None
 
     def load(self, request: rec.CacheLoadRequest) -> None:
+        stand_in = self._stand_ins.get(request.primary)
+        if stand_in is not None and not stand_in.accepts(request.token):
+            # Queued by the primary before this node took writes in its place.
+            raise EngineError("LeaseExpired")
         load(self.store, list(request.keys))
+
+    def lease(self, request: rec.CacheLeaseRequest) -> rec.CacheLeaseReply:
+        """Renew ``request.primary``'s lease; hand back what this node wrote for it."""
+        stand_in = self._stand_ins.get(request.primary)
+        if stand_in is None:
+            raise EngineError("InvalidArgument",
+                              f"{self.node_id} is not a cache replica of {request.primary}")
+        return stand_in.answer(request, time.monotonic(), self._snapshot,
+                               lambda: self._keys_replicated_for(request.primary))
 
     def local_stats(self) -> pb.CacheNodeStats:
         s = self.store.stats()
@@ -183,6 +212,10 @@ class CacheService:
                     break
                 await asyncio.sleep(0)
             await asyncio.sleep(SWEEP_SECONDS)
+
+    async def keep_leases(self) -> None:
+        """Renew this node's leases from its replicas for as long as the node runs."""
+        await self._leases.run()
 
     async def close(self) -> None:
         if self._replicator is not None:
@@ -207,44 +240,95 @@ class CacheService:
         return sum(counts)
 
     async def _run(self, owners: tuple[str, ...], call: rec.CacheCall) -> rec.CacheReply:
-        """On the primary; on the replica when the primary does not answer."""
+        """On the primary; on the replica when the primary does not answer. A replica
+        that answers TryAgain saw the primary renew its lease: back to the primary."""
         primary = owners[0]
-        if primary == self.node_id:
-            return await self._local(owners, call)
         replica = owners[1] if len(owners) > 1 else None
         loop = asyncio.get_running_loop()
-        if replica is None or self._down_until.get(primary, 0.0) <= loop.time():
+        give_up = loop.time() + RETRY_SECONDS
+        while True:
+            call.failover = False
             try:
-                return await self._forward(primary, call)
+                if primary == self.node_id:
+                    return await self._local(owners, call)
+                if replica is None or self._down_until.get(primary, 0.0) <= loop.time():
+                    try:
+                        return await self._forward(primary, call, FORWARD_SECONDS)
+                    except _Unreachable:
+                        self._down_until[primary] = loop.time() + DOWN_SECONDS
+                        raise
             except _Unreachable as exc:
                 if replica is None:
                     raise EngineError("ServiceUnavailable",
                                       f"cache node {primary} is unreachable") from exc
-                self._down_until[primary] = loop.time() + DOWN_SECONDS
-        call.failover = True
-        if replica == self.node_id:
-            return await self._local(owners, call)
-        try:
-            return await self._forward(replica, call)
-        except _Unreachable as exc:
-            raise EngineError("ServiceUnavailable",
-                              f"cache nodes {primary} and {replica} are unreachable") from exc
+            call.failover = True
+            try:
+                if replica == self.node_id:
+                    return await self._local(owners, call)
+                # The replica may wait out the primary's lease before it writes.
+                return await self._forward(replica, call, FORWARD_SECONDS + LEASE_SECONDS)
+            except _Unreachable as exc:
+                raise EngineError("ServiceUnavailable",
+                                  f"cache nodes {primary} and {replica} are unreachable"
+                                  ) from exc
+            except _TryAgain as exc:
+                self._down_until.pop(primary, None)
+                if loop.time() >= give_up:
+                    raise EngineError("ServiceUnavailable",
+                                      f"cache node {primary} is handing over to {replica}"
+                                      ) from exc
+                await asyncio.sleep(POLL_SECONDS)
 
     async def _local(self, owners: tuple[str, ...], call: rec.CacheCall) -> rec.CacheReply:
+        primary = owners[0]
+        stand_in = None
+        if len(owners) > 1:
+            if primary == self.node_id:
+                if not await self._leases.ensure(owners[1], ENSURE_SECONDS):
+                    raise _Unreachable(self.node_id)
+            elif call.failover and is_write(call):
+                stand_in = self._stand_ins.get(primary)
+            if stand_in is not None:
+                if not await stand_in.wait_expired(time.monotonic, LEASE_SECONDS):
+                    raise _TryAgain(primary)
+                stand_in.take_over()
         reply, written = execute(self.store, call)
-        if (written and not call.failover and self._replicator is not None
-                and len(owners) > 1 and owners[0] == self.node_id):
-            await self._replicator.copy(owners[1], key_states(self.store, written))
+        if written and stand_in is not None:
+            stand_in.wrote(written)
+        elif (written and self._replicator is not None and len(owners) > 1
+              and primary == self.node_id):
+            lease = self._leases.leases[owners[1]]
+            await self._replicator.copy(owners[1], key_states(self.store, written),
+                                        self.node_id, lease.token)
         return reply
 
-    async def _forward(self, node_id: str, call: rec.CacheCall) -> rec.CacheReply:
+    def _snapshot(self, keys: list[bytes]) -> list[rec.CacheKeyState]:
+        return key_states(self.store, keys)
+
+    def _keys_replicated_for(self, primary: str) -> list[bytes]:
+        """Stored keys (either namespace) in the slots ``primary`` owns with this node as
+        replica."""
+        mine = (primary, self.node_id)
+        return [k for k in self.store.stored_keys() if self.slots.owners(key_slot(k[1:])) == mine]
+
+    async def _lease_call(self, replica: str, request: rec.CacheLeaseRequest
+                          ) -> rec.CacheLeaseReply:
+        peer = self._peer_of(replica)
+        await peer.delay()
+        return await peer.cache_stub.Lease(request, metadata=peer.metadata,
+                                           timeout=RENEW_TIMEOUT)
+
+    async def _forward(self, node_id: str, call: rec.CacheCall, timeout: float
+                       ) -> rec.CacheReply:
         peer = self._peer_of(node_id)
         try:
             await peer.delay()
             return await peer.cache_stub.Execute(call, metadata=peer.metadata,
-                                                 timeout=FORWARD_SECONDS)
+                                                 timeout=timeout)
         except grpc.RpcError as exc:
             err = EngineError.from_rpc_error(exc)
+            if err.code == "TryAgain":
+                raise _TryAgain(node_id) from exc
             if err.code == "ServiceUnavailable" or err.grpc_status in _UNREACHABLE:
                 raise _Unreachable(node_id) from exc
             raise err from None
@@ -256,7 +340,11 @@ class CacheService:
 
 
 class _Unreachable(Exception):
-    pass
+    """No answer from the node (or, from this node, no lease to serve with)."""
+
+
+class _TryAgain(Exception):
+    """The replica will not write: the primary holds its lease."""
 
 
 def _need_keys(keys: Sequence[object], command: str) -> list:

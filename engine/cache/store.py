@@ -321,6 +321,10 @@ class CacheStore:
             budget=self.budget,
         )
 
+    def stored_keys(self) -> list[bytes]:
+        """Every stored key (expired ones included), as of now; for a replica's hand-back."""
+        return list(self._data)
+
     def peek(self, key: bytes) -> tuple[bytes, int | None] | None:
         """(value, expiry in Unix ms or None), or None; for replication.
 

@@ -204,7 +204,7 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
         cache_node_servicer=CacheNodeServicer(cache, topology.secret),
         background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
-                    cache.sweep_forever, cache.keep_leases],
+                    cache.sweep_forever, cache.run_replication],
         closers=[close_drives, table.close, close_groups, cache.close, pool.close],
     )
 

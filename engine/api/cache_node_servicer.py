@@ -38,6 +38,11 @@ class CacheNodeServicer(cache_records_pb2_grpc.CacheNodeServicer):
         return self.cache.lease(request)
 
     @peer_unary
+    async def Resync(self, request: rec.CacheResyncRequest, context: Ctx
+                     ) -> rec.CacheLeaseReply:
+        return self.cache.resync(request)
+
+    @peer_unary
     async def LocalStats(self, request: pb.CacheStatsRequest, context: Ctx
                          ) -> pb.CacheNodeStats:
         return self.cache.local_stats()

@@ -48,6 +48,17 @@ PAGE_BYTES = 4 * 1024 * 1024  # a hand-back page stays well inside the 16 MiB li
 POLL_SECONDS = 0.05  # how often a waiting failover write looks at the lease again
 
 
+def take_page(pending: deque[rec.CacheKeyState]) -> list[rec.CacheKeyState]:
+    """The next states of ``pending`` up to PAGE_BYTES (at least one)."""
+    out: list[rec.CacheKeyState] = []
+    size = 0
+    while pending and (not out or size < PAGE_BYTES):
+        state = pending.popleft()
+        out.append(state)
+        size += len(state.key) + len(state.value)
+    return out
+
+
 def new_token() -> int:
     return random.getrandbits(63) or 1
 
@@ -144,12 +155,7 @@ class StandIn:
         """The next page of the hand-back, and whether more follows. Once the pages are
         sent, keys written meanwhile (only possible if P's lease ran out mid-way) start a
         further round, so the last page leaves R with nothing P has not seen."""
-        out: list[rec.CacheKeyState] = []
-        size = 0
-        while self._pending and (not out or size < PAGE_BYTES):
-            state = self._pending.popleft()
-            out.append(state)
-            size += len(state.key) + len(state.value)
+        out = take_page(self._pending)
         if self._pending:
             return out, True
         for key in [k for k, seq in self._dirty.items() if seq <= self._pending_seq]:

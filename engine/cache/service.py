@@ -26,6 +26,7 @@ import grpc
 from engine.cache.lease import LEASE_SECONDS, POLL_SECONDS, RENEW_TIMEOUT, LeaseKeeper, StandIn
 from engine.cache.local import call_keys, execute, is_write, key_states, load
 from engine.cache.replicator import Replicator
+from engine.cache.resync import ResyncSource, ResyncTarget
 from engine.cache.slots import SlotMap, key_slot
 from engine.cache.store import CacheStore
 from engine.cluster.peers import Peer
@@ -37,6 +38,7 @@ FORWARD_SECONDS = 1.0  # per attempt: a hung owner must leave time to try its re
 DOWN_SECONDS = 1.0  # after a failure, go straight to the replica for this long
 RETRY_SECONDS = 5.0  # how long a call keeps trying while primary and replica hand over
 ENSURE_SECONDS = 0.5  # how long a primary without its lease waits for a renewal
+RESYNC_SECONDS = 5.0  # per page of a restarted replica's copy (up to 4 MiB)
 SWEEP_SECONDS = 0.1  # active expiry period (Redis runs its cycle 10 times a second)
 SWEEP_LIMIT = 1000  # keys per sweep call; repeated while a call fills its limit
 # Only "no answer" sends a call to the replica: an error answered by a live primary
@@ -64,7 +66,11 @@ class CacheService:
         self._leases = LeaseKeeper(
             node_id, sorted({o[1] for o in ranges if o[0] == node_id}), self._lease_call,
             lambda states: load(self.store, states))
-        self._stand_ins = {p: StandIn(p) for p in {o[0] for o in ranges if o[1] == node_id}}
+        primaries = sorted({o[0] for o in ranges if o[1] == node_id})
+        self._stand_ins = {p: StandIn(p) for p in primaries}
+        self._resync_source = ResyncSource()
+        self._resync = ResyncTarget(node_id, primaries, self._resync_call,
+                                    lambda states: load(self.store, states))
 
     # -- the Cache service ---------------------------------------------------------------
 
@@ -185,6 +191,7 @@ class CacheService:
             # Queued by the primary before this node took writes in its place.
             raise EngineError("LeaseExpired")
         load(self.store, list(request.keys))
+        self._resync.fresh(request.primary, (s.key for s in request.keys))
 
     def lease(self, request: rec.CacheLeaseRequest) -> rec.CacheLeaseReply:
         """Renew ``request.primary``'s lease; hand back what this node wrote for it."""
@@ -193,7 +200,17 @@ class CacheService:
             raise EngineError("InvalidArgument",
                               f"{self.node_id} is not a cache replica of {request.primary}")
         return stand_in.answer(request, time.monotonic(), self._snapshot,
-                               lambda: self._keys_replicated_for(request.primary))
+                               lambda: self._keys_of((request.primary, self.node_id)))
+
+    def resync(self, request: rec.CacheResyncRequest) -> rec.CacheLeaseReply:
+        """The next page of every key of this node's slots that ``request.replica`` holds
+        copies of, for a replica that has just started."""
+        owners = (self.node_id, request.replica)
+        if request.replica not in self._leases.leases:
+            raise EngineError("InvalidArgument",
+                              f"{request.replica} is not a cache replica of {self.node_id}")
+        return self._resync_source.page(
+            request, lambda: key_states(self.store, self._keys_of(owners)))
 
     def local_stats(self) -> pb.CacheNodeStats:
         s = self.store.stats()
@@ -213,9 +230,10 @@ class CacheService:
                 await asyncio.sleep(0)
             await asyncio.sleep(SWEEP_SECONDS)
 
-    async def keep_leases(self) -> None:
-        """Renew this node's leases from its replicas for as long as the node runs."""
-        await self._leases.run()
+    async def run_replication(self) -> None:
+        """Renew this node's leases from its replicas for as long as the node runs, and
+        copy once the keys of the primaries it is replica of."""
+        await asyncio.gather(self._leases.run(), self._resync.run())
 
     async def close(self) -> None:
         if self._replicator is not None:
@@ -295,6 +313,7 @@ class CacheService:
         reply, written = execute(self.store, call)
         if written and stand_in is not None:
             stand_in.wrote(written)
+            self._resync.fresh(primary, written)
         elif (written and self._replicator is not None and len(owners) > 1
               and primary == self.node_id):
             lease = self._leases.leases[owners[1]]
@@ -305,11 +324,9 @@ class CacheService:
     def _snapshot(self, keys: list[bytes]) -> list[rec.CacheKeyState]:
         return key_states(self.store, keys)
 
-    def _keys_replicated_for(self, primary: str) -> list[bytes]:
-        """Stored keys (either namespace) in the slots ``primary`` owns with this node as
-        replica."""
-        mine = (primary, self.node_id)
-        return [k for k in self.store.stored_keys() if self.slots.owners(key_slot(k[1:])) == mine]
+    def _keys_of(self, owners: tuple[str, ...]) -> list[bytes]:
+        """Stored keys (either namespace) of the slots these nodes own."""
+        return [k for k in self.store.stored_keys() if self.slots.owners(key_slot(k[1:])) == owners]
 
     async def _lease_call(self, replica: str, request: rec.CacheLeaseRequest
                           ) -> rec.CacheLeaseReply:
@@ -317,6 +334,13 @@ class CacheService:
         await peer.delay()
         return await peer.cache_stub.Lease(request, metadata=peer.metadata,
                                            timeout=RENEW_TIMEOUT)
+
+    async def _resync_call(self, primary: str, request: rec.CacheResyncRequest
+                           ) -> rec.CacheLeaseReply:
+        peer = self._peer_of(primary)
+        await peer.delay()
+        return await peer.cache_stub.Resync(request, metadata=peer.metadata,
+                                            timeout=RESYNC_SECONDS)
 
     async def _forward(self, node_id: str, call: rec.CacheCall, timeout: float
                        ) -> rec.CacheReply:

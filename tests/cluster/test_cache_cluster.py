@@ -436,3 +436,36 @@ def test_paused_primary_does_not_serve_values_overwritten_meanwhile(
     assert not any(stale.values()), (
         f"values overwritten while {primary} was paused read back after SIGCONT "
         f"(stale keys of {len(keys)} per entry node: {stale})")
+
+
+def test_restarted_replica_copies_its_primarys_keys(cluster: Cluster,
+                                                    slot_map: SlotMap) -> None:
+    """Kill -9 the replica of n1's slots, write through n1 meanwhile (the copies are
+    lost), start the replica again: it copies n1's keys, old and new. Then losing n1
+    loses none of them: every node reads them all from the replica."""
+    primary = "n1"
+    replica = slot_map.owners(0)[1]
+    mine = [k for k in (f"rr:{i}" for i in range(400)) if owners(slot_map, k)[0] == primary]
+    before, during = mine[:15], mine[15:30]
+    assert cluster.cache("n3").mset({k: value_of(k) for k in before}) is True
+
+    cluster.kill9([replica])
+    assert cluster.cache("n3").mset({k: value_of(k) for k in during}) is True
+    assert cluster.cache(primary).delete(before[0]) == 1
+    cluster.start([replica])
+
+    want = [None] + [value_of(k) for k in before[1:] + during]
+
+    def copied() -> bool:
+        return key_counts(cluster, "n3")[replica] >= len(want) - 1
+
+    wait_until(copied, SETTLE, f"{replica} copied {primary}'s keys")
+    cluster.kill9([primary])
+    try:
+        for reader in cluster.node_ids:
+            if reader != primary:
+                assert cluster.cache(reader).mget(before + during) == want, reader
+    finally:
+        cluster.start([primary])
+    for reader in cluster.node_ids:
+        assert cluster.cache(reader).mget(before + during) == want, reader

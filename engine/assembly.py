@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from engine.api.cache_node_servicer import CacheNodeServicer
+from engine.api.heal_passes import RecordingHealer
 from engine.api.node_servicer import NodeServicer
 from engine.api.queue_node_servicer import QueueNodeServicer
 from engine.cache.service import CacheService
@@ -101,7 +102,8 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
                          SlotMap.build([(config.node_id, config.zone)], 0))
     objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
-                    objects, Healer(placement, clock), queues, clock, cache,
+                    objects, RecordingHealer(placement, clock, config.node_id), queues, clock,
+                    cache,
                     background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever],
                     closers=[drive.close, group.close, cache.close])
 
@@ -157,7 +159,7 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
     buckets = ClusterBucketRegistry(table, placement, local, clock)
     objects = ObjectService(placement, config.storage, clock, buckets=buckets, zone=me.zone,
                             day_seconds=config.day_seconds)
-    healer = Healer(placement, clock)
+    healer = RecordingHealer(placement, clock, me.id)
     repairs = RepairQueue(healer)
     objects.on_degraded = repairs.submit
     # Each node scans the sets whose first drive it owns, so every set has one scanner

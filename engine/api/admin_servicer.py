@@ -1,21 +1,36 @@
-"""gRPC Admin: the operator's view of this node."""
+"""gRPC Admin: the operator's view of the cluster, from any node, and actions on it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 
 import grpc
 
 from engine import __version__
 from engine._hotpath import backend
+from engine.api import cluster_status
+from engine.api.cluster_status import Member
+from engine.api.heal_passes import RecordingHealer, heal_response
 from engine.api.rpc import unary
 from engine.assembly import Assembly
 from engine.clock import ManualClock
+from engine.cluster.layout import DriveRef, SetLayout
+from engine.cluster.remote_drive import RemoteDrive
+from engine.cluster.topology import Topology
 from engine.config import NodeConfig
 from engine.errors import EngineError
 from engine.objects.heal import DEFAULT_GRACE_SECONDS
+from engine.queues.groups import GroupMember, GroupSpec
 from engine.v1 import admin_pb2 as pb
 from engine.v1 import admin_pb2_grpc
+from engine.v1.queue_records_pb2 import QueueRecord
+
+# Raft reads in a status call (bucket count, queue list) give up after this: a node
+# without quorum still reports everything else, well within a peer's deadline.
+RAFT_READ_SECONDS = 0.5
+SINGLE_NODE_MEMBER = "local"  # the one queue group member's id on a single node
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
@@ -23,21 +38,73 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._config = config
         self._node = node
         self._started = time.monotonic()
+        self._plan = _plan(node)
+        self._peers: list[Member] = []
+        self._groups = node.queues.router.groups
+        if config.cluster_file is None:
+            self._groups = [GroupSpec(0, (GroupMember(node.node_id, node.zone, ""),))]
+        else:
+            topology = Topology.load(config.cluster_file)
+            self._peers = [Member(s.id, s.address, s.zone, tuple(str(d) for d in s.drives))
+                           for s in topology.nodes if s.id != node.node_id]
 
     @unary
     async def GetStatus(self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext
                         ) -> pb.GetStatusResponse:
+        """This node's status; unless local_only, every peer's and the cluster views too."""
         n = self._node
+        if request.local_only:
+            return pb.GetStatusResponse(cluster_name=n.cluster_name, answered_by=n.node_id,
+                                        nodes=[await self._local()])
+        local, queues, peers = await asyncio.gather(
+            self._local(), self._queues(), cluster_status.ask_peers(self._peers))
+        nodes = [local, *sorted(peers, key=lambda p: (p.zone, p.node_id))]
+        groups = cluster_status.queue_groups(self._groups, nodes)
+        records, queues_error = queues
+        return pb.GetStatusResponse(
+            cluster_name=n.cluster_name, answered_by=n.node_id, nodes=nodes,
+            erasure_sets=cluster_status.erasure_sets(self._plan, nodes), queue_groups=groups,
+            queues=cluster_status.queue_partitions(records, groups),
+            queues_total=len(records), queues_error=queues_error,
+            cache=cluster_status.cache_slots(n.cache.slots, nodes))
+
+    async def _local(self) -> pb.NodeStatus:
+        n = self._node
+        drives = []
+        for index, d in enumerate(n.local):
+            try:
+                drive = await d.status()
+                drive.objects = d.meta.count_records()
+                drive.online = True
+            except Exception as exc:  # a broken drive is an answer here, not a failure
+                drive = pb.DriveStatus(path=str(d.path), online=False, error=str(exc))
+            drive.index = index
+            drives.append(drive)
         node = pb.NodeStatus(
-            node_id=n.node_id, address=n.listen, zone=n.zone,
-            version=__version__, uptime_seconds=time.monotonic() - self._started, healthy=True,
-            drives=[await d.status() for d in n.local],
-            buckets=len(await n.objects.buckets.list()),
-            objects=sum(d.meta.count_records() for d in n.local),
-            hotpath_backend=backend(),
+            node_id=n.node_id, address=n.listen, zone=n.zone, version=__version__,
+            uptime_seconds=time.monotonic() - self._started, reachable=True,
+            healthy=all(d.online for d in drives), drives=drives,
+            objects=sum(d.objects for d in drives), hotpath_backend=backend(),
             queue_groups=n.queues.router.status(),
-        )
-        return pb.GetStatusResponse(cluster_name=n.cluster_name, nodes=[node])
+            heal_passes=(sorted(n.healer.passes.values(), key=lambda p: p.set)
+                         if isinstance(n.healer, RecordingHealer) else []))
+        for group in node.queue_groups:  # a single node's group names its member "local"
+            group.members[:] = [n.node_id if m == SINGLE_NODE_MEMBER else m
+                                for m in group.members]
+            if group.leader == SINGLE_NODE_MEMBER:
+                group.leader = n.node_id
+        with contextlib.suppress(EngineError, TimeoutError):  # no quorum: left unset
+            node.buckets = len(await asyncio.wait_for(n.objects.buckets.list(),
+                                                      RAFT_READ_SECONDS))
+        return node
+
+    async def _queues(self) -> tuple[list[QueueRecord], str]:
+        """Every queue (the catalog passes a read barrier), or why there is no list."""
+        try:
+            return await asyncio.wait_for(self._node.queues.catalog.list(),
+                                          RAFT_READ_SECONDS), ""
+        except (EngineError, TimeoutError):
+            return [], "the queue catalog has no quorum"
 
     @unary
     async def Heal(self, request: pb.HealRequest, context: grpc.aio.ServicerContext
@@ -51,13 +118,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         grace = (request.pending_grace_seconds if request.HasField("pending_grace_seconds")
                  else DEFAULT_GRACE_SECONDS)
         report = await n.healer.heal_all(buckets, grace_seconds=grace)
-        return pb.HealResponse(
-            objects_checked=report.objects_checked, entries_fixed=report.entries_fixed,
-            entries_removed=report.entries_removed, shards_checked=report.shards_checked,
-            shards_rebuilt=report.shards_rebuilt, pending_discarded=report.pending_discarded,
-            unresolved=report.unresolved, partial=report.partial, errors=report.errors[:100],
-            seconds=time.monotonic() - started,
-        )
+        return heal_response(report, time.monotonic() - started)
 
     @unary
     async def AdvanceClock(self, request: pb.AdvanceClockRequest,
@@ -72,3 +133,17 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         clock.advance(request.seconds)
         self._node.queues.clock_moved()
         return pb.AdvanceClockResponse(now_ns=clock.now_ns())
+
+
+def _plan(node: Assembly) -> list[SetLayout]:
+    """The node's erasure sets as layouts: which node and drive holds each position."""
+    plan = []
+    for s in node.objects.placement.sets():
+        refs = tuple(
+            DriveRef(s.node_of(p) or node.node_id,
+                     d.drive_index if isinstance(d, RemoteDrive)
+                     else next(i for i, mine in enumerate(node.local) if mine is d),
+                     s.zone_of(p) or node.zone)
+            for p, d in enumerate(s.drives))
+        plan.append(SetLayout(s.index, refs, s.codec.data_shards, s.codec.parity_shards))
+    return plan

@@ -348,7 +348,7 @@ class Cluster:
         index, members, the leader it last heard of ("" if none) and its term."""
         with self.channel(node_id) as channel:
             status = admin_pb2_grpc.AdminStub(channel).GetStatus(
-                admin_pb2.GetStatusRequest(), timeout=timeout)
+                admin_pb2.GetStatusRequest(local_only=True), timeout=timeout)
         return list(status.nodes[0].queue_groups)
 
     # -- disk --------------------------------------------------------------------------

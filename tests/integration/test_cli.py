@@ -199,11 +199,33 @@ def test_status_json(server, tmp_path):
         assert 0 < drive["free_bytes"] <= drive["total_bytes"]
     assert node["buckets"] == before["nodes"][0]["buckets"] + 1
     assert node["objects"] == before["nodes"][0]["objects"] + 2
+    assert node["reachable"] is True and node["error"] == ""
+
+    # A single node is a cluster of one: one identity-coded set, one queue group it
+    # leads, every cache slot its own.
+    assert status["answered_by"] == node["node_id"]
+    [eset] = status["erasure_sets"]
+    assert (eset["data_shards"], eset["parity_shards"], eset["state"]) == (1, 0, "healthy")
+    assert [(d["node_id"], d["online"]) for d in eset["drives"]] == [(node["node_id"], True)]
+    assert (eset["objects"], eset["shards_degraded"]) == (node["objects"], 0)
+    assert eset["last_heal"] is None  # no scanner on a single node; `admin heal` sets it
+    [group] = status["queue_groups"]
+    assert (group["members"], group["leader"], group["has_quorum"]) == (
+        [node["node_id"]], node["node_id"], True)
+    assert status["cache"]["ranges"] == [
+        {"first": 0, "last": 16383, "owners": [node["node_id"]], "serving": node["node_id"]}]
+
+    ok(engine(server, "admin", "heal"))
+    heal = json.loads(ok(engine(server, "status", "--json")))["erasure_sets"][0]["last_heal"]
+    assert (heal["kind"], heal["node_id"]) == ("admin heal", node["node_id"])
+    assert heal["report"]["objects_checked"] == node["objects"]
 
 
 def test_status_table(server):
     out = ok(engine(server, "status"))
     status = json.loads(ok(engine(server, "status", "--json")))
     node = status["nodes"][0]
-    for text in (node["node_id"], node["address"], node["zone"], "healthy", "free of"):
+    for text in (node["node_id"], node["address"], node["zone"], "healthy", "free of",
+                 "Erasure sets", "1+0", "Queue groups", "Cache slots", "0-16383"):
         assert text in out, text
+    assert "unreachable" not in out

@@ -5,7 +5,7 @@ coordinator calls `setup`/`teardown` once around the run, and each worker proces
 a `WorkloadClient` on its own channel and runs every phase with it, so state such as
 "the keys this process wrote" carries from one phase to the next. The runner owns time,
 concurrency and statistics; a workload only says what one operation is. Queue, cache
-and mixed workloads fit the same shape.
+and mixed workloads fit the same shape; a mixed phase names each op's `kind`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ class WorkloadClient(ABC):
 
     async def prepare(self, phase: str) -> None:  # noqa: B027 - optional hook
         """Untimed work before `phase` starts (e.g. writing objects a GET phase reads)."""
+
+    def kind(self, phase: str, seq: int) -> str | None:
+        """The kind of operation `seq` of `phase` will be, when a phase mixes several
+        (each kind gets figures of its own); None for a phase of one kind."""
+        return None
 
     @abstractmethod
     async def op(self, phase: str, seq: int) -> int:

@@ -1,17 +1,25 @@
-"""`engine bench`: load generators. `engine bench objects` drives PutObject/GetObject and,
-unless told not to, the bare gRPC Echo baseline on the same endpoint.
+"""`engine bench`: load generators for objects, queues, cache and a mix of the three,
+each followed (unless --no-baseline) by the bare gRPC Echo baseline on the same node, so
+every engine figure is also shown as a fraction of what the gRPC stack can do at all.
+
+Load goes to --endpoint (one node or several, comma-separated: the load is spread over
+them) or to a cluster the bench starts and stops itself (--local-cluster 6x3). A live
+progress bar runs on a terminal; at the end a summary table, and on request --json,
+--plot (PNG) and --compare (ratios to an earlier --json).
 
 Exit status: 0 when every call succeeded, 1 when some failed (the figures are still
-printed and written), 2 when the run could not start (endpoint down, bad bucket).
+printed and written), 2 when the run could not start (bad input, endpoint down, cluster
+not starting), 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import re
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +27,7 @@ from engine.bench.sizes import size_arg
 from engine.config import DEFAULT_LISTEN
 
 CONNECT_TIMEOUT_S = 10.0
+DEFAULT_DURATION_S = 10.0
 T = TypeVar("T")
 
 
@@ -96,17 +105,71 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--label", default="",
                    help="free text kept in the report, e.g. the server's flags")
     c.set_defaults(run=run_cache)
+    m = workloads.add_parser(
+        "mixed", help="objects, queues and cache at once, each kind with its own figures",
+        description="One phase interleaving object PUT/GET, queue send/receive+delete and "
+                    "cache SET/GET by a weighted mix (see engine/bench/mixed.py).")
+    _common(m)
+    m.add_argument("--mix", type=_mix, default="objects=1,queues=1,cache=1",
+                   help="relative weights of the families, e.g. objects=1,queues=1,cache=8 "
+                        "(default: objects=1,queues=1,cache=1)")
+    m.add_argument("--read-ratio", type=float, default=0.9,
+                   help="fraction of object and cache ops that are reads (default: 0.9); "
+                        "queue ops alternate send and receive")
+    m.add_argument("--object-size", type=size_arg, default="4KiB",
+                   help="bytes of every object (default: 4KiB)")
+    m.add_argument("--object-count", type=_positive, default=100,
+                   help="objects written in setup that GETs read (default: 100)")
+    m.add_argument("--value-size", type=size_arg, default="100",
+                   help="bytes of every cache value (default: 100)")
+    m.add_argument("--message-size", type=size_arg, default="100",
+                   help="body bytes of every message (default: 100)")
+    m.add_argument("--keys", type=_positive, default=10_000,
+                   help="cache key space, and object keys PUTs overwrite (default: 10000)")
+    m.set_defaults(run=run_mixed)
+
+
+def _mix(text: str) -> dict[str, int]:
+    from engine.bench.mixed import parse_mix
+
+    try:
+        return parse_mix(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _shape(text: str) -> str:
+    from engine.bench.local_cluster import parse_shape
+
+    try:
+        parse_shape(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.strip().lower()
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--endpoint", default=DEFAULT_LISTEN,
-                   help=f"node to load (default: {DEFAULT_LISTEN})")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--endpoint", default=DEFAULT_LISTEN,
+                        help="node(s) to load, comma-separated to spread the load over "
+                             f"several (default: {DEFAULT_LISTEN})")
+    target.add_argument("--local-cluster", type=_shape, metavar="NxZ", default=None,
+                        help="start a cluster of N nodes over Z AZs in a temporary "
+                             "directory, load every node, stop it afterwards")
+    p.add_argument("--ops", type=_positive, default=None, metavar="N",
+                   help="run N measured calls per phase instead of --duration")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress output, only the summary")
+    p.add_argument("--plot", type=Path, default=None, metavar="FILE.png",
+                   help="draw throughput over time and the latency CDF of every phase")
+    p.add_argument("--compare", type=Path, default=None, metavar="OLD.json",
+                   help="print every figure as a ratio to an earlier run's --json")
     p.add_argument("--concurrency", type=_positive, default=8,
                    help="calls in flight per process (default: 8)")
     p.add_argument("--processes", type=_positive, default=1,
                    help="client processes, each with --concurrency calls (default: 1)")
-    p.add_argument("--duration", type=_seconds, default=10.0,
-                   help="measured seconds per phase (default: 10s)")
+    p.add_argument("--duration", type=_seconds, default=DEFAULT_DURATION_S,
+                   help="measured seconds per phase (default: 10s; --ops replaces it)")
     p.add_argument("--warmup", type=_seconds, default=1.0,
                    help="unmeasured seconds before each phase (default: 1s)")
     p.add_argument("--json", type=Path, default=None, metavar="FILE",
@@ -115,35 +178,145 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="skip the bare gRPC Echo baseline")
 
 
-def run_objects(args: argparse.Namespace) -> int:
+# -- what every workload shares: targets, plan, progress, outputs ------------------------
 
+
+def _session(args: argparse.Namespace,
+             body: Callable[[argparse.Namespace, Any, Any], int]) -> int:
+    """Check the options every workload shares, start --local-cluster if asked (and stop
+    it whatever happens), then run `body(args, out, err)`."""
+    from engine.bench.local_cluster import ClusterStartError, local_cluster
+
+    out, err = _consoles(width=160)
+    try:
+        _check_common(args)
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    if args.local_cluster is None:
+        return body(args, out, err)
+    log = io.StringIO() if args.quiet else sys.stderr
+    try:
+        with local_cluster(args.local_cluster, log) as endpoints:
+            args.endpoint = ",".join(endpoints)
+            return body(args, out, err)
+    except ClusterStartError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    except KeyboardInterrupt:
+        err.print("engine bench: interrupted")
+        return 130
+
+
+def _check_common(args: argparse.Namespace) -> None:
+    """ValueError for shared options that cannot work, before anything starts."""
+    from engine.bench.compare import load_report
+
+    if args.duration <= 0:
+        raise ValueError("--duration must be more than 0")
+    args.old_report = load_report(args.compare) if args.compare is not None else None
+    for option, path in (("--plot", args.plot), ("--json", args.json)):
+        if path is not None and not path.parent.resolve().is_dir():
+            raise ValueError(f"{option} {path}: no directory {path.parent}")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise ValueError(f"--plot {args.plot}: the plot is a PNG, name it FILE.png")
+    endpoints(args)
+
+
+def endpoints(args: argparse.Namespace) -> tuple[str, ...]:
+    listed = tuple(e.strip() for e in args.endpoint.split(",") if e.strip())
+    if not listed:
+        raise ValueError("--endpoint names no node")
+    return listed
+
+
+def _plan(args: argparse.Namespace, spread: bool = True) -> Any:
+    """The run's RunPlan; `spread`: the runner spreads load over every endpoint (the
+    queue workload does that itself)."""
+    from engine.bench.runner import RunPlan
+
+    targets = endpoints(args)
+    return RunPlan(endpoint=targets[0], endpoints=targets if spread else (),
+                   concurrency=args.concurrency, processes=args.processes,
+                   duration_s=args.duration, warmup_s=args.warmup, ops=args.ops)
+
+
+def _common_config(args: argparse.Namespace) -> dict[str, Any]:
+    return {"endpoint": args.endpoint, "endpoints": list(endpoints(args)),
+            "local_cluster": args.local_cluster, "concurrency": args.concurrency,
+            "processes": args.processes, "duration": args.duration, "ops": args.ops,
+            "warmup": args.warmup, "command": " ".join(["engine", *sys.argv[1:]])}
+
+
+def _finish(args: argparse.Namespace, report: dict[str, Any], out: Any, err: Any,
+            *extra: Callable[[dict[str, Any], Any], None]) -> int:
+    """Compare, print, write --json and --plot; the exit status (1 if any call failed)."""
+    from engine.bench.compare import compare, render_compare
+    from engine.bench.report import render, write_json
+
+    if args.old_report is not None:
+        report["compare"] = compare(report, args.old_report, args.compare)
+    render(report, out)
+    for show in extra:
+        show(report, out)
+    render_compare(report, out)
+    if args.json is not None:
+        write_json(report, args.json)
+    if args.plot is not None:
+        from engine.bench.plot import write_plot
+
+        write_plot(report, args.plot)
+        if not args.quiet:
+            err.print(f"[dim]plot written to {args.plot}[/dim]")
+    failed = any(p["errors"] for p in report["phases"].values()) or any(
+        p["errors"] for p in (report["baseline"] or {}).values())
+    return 1 if failed else 0
+
+
+def _monitor(args: argparse.Namespace, plan: Any, err: Any, label: str = "") -> Any:
+    from engine.bench.progress import LiveProgress
+
+    return LiveProgress(err, plan, quiet=args.quiet, label=label)
+
+
+async def _wait_all(targets: Sequence[str]) -> None:
+    for endpoint in targets:
+        await _wait_ready(endpoint)
+
+
+# -- objects -------------------------------------------------------------------------------
+
+
+def run_objects(args: argparse.Namespace) -> int:
+    return _session(args, _objects)
+
+
+def _objects(args: argparse.Namespace, out: Any, err: Any) -> int:
     from engine.bench.echo import EchoWorkload
     from engine.bench.objects import ObjectsWorkload, default_keys, new_bucket_name
-    from engine.bench.report import build_report, now, render, run_config, write_json
-    from engine.bench.runner import RunPlan, run_workload
+    from engine.bench.report import build_report, now, run_config
+    from engine.bench.runner import run_workload
     from engine.bench.sizes import format_size
 
-    out, err = _consoles(width=140)
-    keys = args.keys or default_keys(args.size, args.concurrency, args.processes)
-    if keys < args.processes:
-        err.print(f"engine bench: --keys {keys} is fewer than --processes {args.processes}")
+    plan = _plan(args)
+    clients = args.processes * len(plan.targets)
+    keys = args.keys or max(clients, default_keys(args.size, args.concurrency,
+                                                  args.processes))
+    if keys < clients:
+        err.print(f"engine bench: --keys {keys} is fewer than --processes x endpoints "
+                  f"({clients})")
         return 2
     workload = ObjectsWorkload(bucket=new_bucket_name(), size=args.size, keys=keys,
                                op=args.op)
-    plan = RunPlan(endpoint=args.endpoint, concurrency=args.concurrency,
-                   processes=args.processes, duration_s=args.duration,
-                   warmup_s=args.warmup)
-
-    def progress(phase: str) -> None:
-        err.print(f"[dim]{phase}: {plan.warmup_s:g} s warm-up + {plan.duration_s:g} s, "
-                  f"{plan.concurrency} x {plan.processes} in flight[/dim]")
 
     async def main() -> tuple[Any, Any]:
-        await _wait_ready(args.endpoint)
-        phases = await run_workload(workload, plan, progress)
+        await _wait_all(plan.targets)
+        with _monitor(args, plan, err) as monitor:
+            phases = await run_workload(workload, plan, monitor)
         baseline = None
         if not args.no_baseline:
-            baseline = await run_workload(EchoWorkload(size=args.size), plan, progress)
+            with _monitor(args, plan, err, "baseline") as monitor:
+                baseline = await run_workload(EchoWorkload(size=args.size), plan, monitor)
         return phases, baseline
 
     started = now()
@@ -153,30 +326,25 @@ def run_objects(args: argparse.Namespace) -> int:
         return stop.status
 
     config = run_config(
-        started, workload="objects", endpoint=args.endpoint, op=args.op, size=args.size,
-        size_text=format_size(args.size), concurrency=args.concurrency,
-        processes=args.processes, duration=args.duration, warmup=args.warmup,
-        keys=keys, bucket=workload.bucket, command=" ".join(["engine", *sys.argv[1:]]),
-    )
+        started, workload="objects", **_common_config(args), op=args.op, size=args.size,
+        size_text=format_size(args.size), keys=keys, bucket=workload.bucket)
     matches = {phase: workload.baseline_for(phase) for phase in workload.phases()}
-    report = build_report(config, phases, baseline, matches)
-    render(report, out)
-    if args.json is not None:
-        write_json(report, args.json)
-    failed = any(p["errors"] for p in report["phases"].values()) or any(
-        p["errors"] for p in (report["baseline"] or {}).values())
-    return 1 if failed else 0
+    return _finish(args, build_report(config, phases, baseline, matches), out, err)
 
 
 def _consoles(width: int) -> tuple[Any, Any]:
     """(out, err); piped or captured output gets ``width`` columns rather than 80, so the
-    tables do not wrap."""
+    tables do not wrap, and messages on a piped stderr are not wrapped at all (a log or a
+    test reads them whole)."""
     from rich.console import Console
 
     out = Console()
     if not out.is_terminal:
         out = Console(width=width)
-    return out, Console(stderr=True)
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        err = Console(stderr=True, soft_wrap=True)
+    return out, err
 
 
 class _NotRun(Exception):
@@ -230,6 +398,10 @@ async def _wait_ready(endpoint: str) -> None:
         await asyncio.wait_for(ready(channel), CONNECT_TIMEOUT_S)
 
 
+
+# -- queues --------------------------------------------------------------------------------
+
+
 def _queue_phases(text: str) -> tuple[str, ...]:
     from engine.bench.queues import parse_phases
 
@@ -242,19 +414,23 @@ def _queue_phases(text: str) -> tuple[str, ...]:
 def run_queues(args: argparse.Namespace) -> int:
     """`engine bench queues`: the queue workload (engine/bench/queues.py) and, unless
     --no-baseline, Echo.Unary on the first endpoint; exit status as for objects."""
+    return _session(args, _queues)
+
+
+def _queues(args: argparse.Namespace, out: Any, err: Any) -> int:
     import tempfile
 
     from engine.bench import queues
-    from engine.bench.report import build_report, now, render, run_config, write_json
-    from engine.bench.runner import RunPlan, run_workload
+    from engine.bench.report import build_report, now, run_config
+    from engine.bench.runner import run_workload
     from engine.bench.sizes import format_size
 
-    out, err = _consoles(width=140)
-    endpoints = tuple(e.strip() for e in args.endpoint.split(",") if e.strip())
+    targets = endpoints(args)
     phases = args.phases or queues.PHASES
     try:
-        if not endpoints:
-            raise ValueError("--endpoint names no node")
+        if args.ops is not None:
+            raise ValueError("the queue workload stocks messages for a duration: use "
+                             "--duration, not --ops")
         queues.check_message_size(args.message_size)
         if "pipeline" in phases and args.concurrency < 2:
             raise ValueError("the pipeline phase needs --concurrency 2 or more "
@@ -264,26 +440,21 @@ def run_queues(args: argparse.Namespace) -> int:
         return 2
     spool = tempfile.TemporaryDirectory(prefix="engine-bench-queues-")
     workload = queues.QueuesWorkload(
-        queue=queues.new_queue_name(args.fifo), endpoints=endpoints,
+        queue=queues.new_queue_name(args.fifo), endpoints=targets,
         message_size=args.message_size, phase_names=phases, concurrency=args.concurrency,
         warmup_s=args.warmup, duration_s=args.duration, spool=spool.name,
         backlog=args.pipeline_backlog)
-    plan = RunPlan(endpoint=endpoints[0], concurrency=args.concurrency,
-                   processes=args.processes, duration_s=args.duration,
-                   warmup_s=args.warmup)
-
-    def progress(phase: str) -> None:
-        err.print(f"[dim]{phase}: {plan.warmup_s:g} s warm-up + {plan.duration_s:g} s, "
-                  f"{plan.concurrency} x {plan.processes} in flight[/dim]")
+    plan = _plan(args, spread=False)  # the workload spreads coroutines over `targets`
 
     async def main() -> tuple[Any, Any]:
-        for endpoint in endpoints:
-            await _wait_ready(endpoint)
-        figures = await run_workload(workload, plan, progress)
+        await _wait_all(targets)
+        with _monitor(args, plan, err) as monitor:
+            figures = await run_workload(workload, plan, monitor)
         baseline = None
         if not args.no_baseline:
-            baseline = await run_workload(queues.UnaryBaseline(size=args.message_size),
-                                          plan, progress)
+            with _monitor(args, plan, err, "baseline") as monitor:
+                baseline = await run_workload(
+                    queues.UnaryBaseline(size=args.message_size), plan, monitor)
         return figures, baseline
 
     started = now()
@@ -295,13 +466,10 @@ def run_queues(args: argparse.Namespace) -> int:
         tally = queues.PipelineTally.read(Path(spool.name))
 
     config = run_config(
-        started, workload="queues", endpoint=args.endpoint, endpoints=list(endpoints),
-        fifo=args.fifo, phases=list(phases), size=args.message_size,
+        started, workload="queues", **_common_config(args), fifo=args.fifo,
+        phases=list(phases), size=args.message_size,
         size_text=format_size(args.message_size), message_size=args.message_size,
-        concurrency=args.concurrency, processes=args.processes, duration=args.duration,
-        warmup=args.warmup, queue=workload.queue,
-        command=" ".join(["engine", *sys.argv[1:]]),
-    )
+        queue=workload.queue)
     matches = {p: m for p in phases if (m := workload.baseline_for(p)) is not None}
     report = build_report(config, figures, baseline, matches)
     producers, consumers, backlog = queues.pipeline_roles(args.concurrency,
@@ -309,13 +477,10 @@ def run_queues(args: argparse.Namespace) -> int:
     queues.add_queue_figures(report, args.message_size, tally, producers=producers,
                              consumers=consumers, backlog_limit=backlog,
                              processes=args.processes)
-    render(report, out)
-    queues.render_messages(report, out)
-    if args.json is not None:
-        write_json(report, args.json)
-    failed = any(p["errors"] for p in report["phases"].values()) or any(
-        p["errors"] for p in (report["baseline"] or {}).values())
-    return 1 if failed else 0
+    return _finish(args, report, out, err, queues.render_messages)
+
+
+# -- cache ---------------------------------------------------------------------------------
 
 
 def _cache_phases(text: str) -> tuple[str, ...]:
@@ -331,20 +496,24 @@ def run_cache(args: argparse.Namespace) -> int:
     """`engine bench cache`: the cache workload (engine/bench/cache.py), one phase at a
     time with the server's Cache.Stats read around each, then unless --no-baseline
     Echo.Unary with a value's and an object's payload; exit status as for objects."""
+    return _session(args, _cache)
 
+
+def _cache(args: argparse.Namespace, out: Any, err: Any) -> int:
     from engine.bench import cache
     from engine.bench.objects import new_bucket_name
-    from engine.bench.report import build_report, now, render, run_config, write_json
-    from engine.bench.runner import RunPlan, open_channel, run_workload
+    from engine.bench.report import build_report, now, run_config
+    from engine.bench.runner import open_channel, run_workload
     from engine.bench.sizes import format_size
     from engine.client.cache import stats_result
     from engine.v1 import cache_pb2, cache_pb2_grpc
 
-    out, err = _consoles(width=160)
     phases = args.phases or cache.PHASES
+    plan = _plan(args)
     try:
-        cache.check_settings(args.value_size, args.keys, args.read_ratio, args.processes,
-                             args.object_count, args.object_size)
+        cache.check_settings(args.value_size, args.keys, args.read_ratio,
+                             args.processes * len(plan.targets), args.object_count,
+                             args.object_size)
     except ValueError as exc:
         err.print(f"engine bench: {exc}")
         return 2
@@ -352,33 +521,28 @@ def run_cache(args: argparse.Namespace) -> int:
         prefix=cache.new_prefix(), bucket=new_bucket_name(), keys=args.keys,
         value_size=args.value_size, read_ratio=args.read_ratio,
         object_count=args.object_count, object_size=args.object_size, phase_names=phases)
-    plan = RunPlan(endpoint=args.endpoint, concurrency=args.concurrency,
-                   processes=args.processes, duration_s=args.duration,
-                   warmup_s=args.warmup)
-
-    def progress(phase: str) -> None:
-        err.print(f"[dim]{phase}: {plan.warmup_s:g} s warm-up + {plan.duration_s:g} s, "
-                  f"{plan.concurrency} x {plan.processes} in flight[/dim]")
 
     async def main() -> tuple[Any, Any, Any]:
-        await _wait_ready(args.endpoint)
+        await _wait_all(plan.targets)
         figures: dict[str, Any] = {}
         counters: dict[str, Any] = {}
-        async with open_channel(args.endpoint) as channel:
+        async with open_channel(plan.endpoint) as channel:
             stub = cache_pb2_grpc.CacheStub(channel)
 
             async def total() -> dict[str, Any]:
                 return stats_result(await stub.Stats(cache_pb2.CacheStatsRequest()))["total"]
 
-            for phase in phases:
-                before = await total()
-                figures.update(await run_workload(workload.only(phase), plan, progress))
-                counters[phase] = cache.counters_delta(before, await total())
+            with _monitor(args, plan, err) as monitor:
+                for phase in phases:
+                    before = await total()
+                    figures.update(await run_workload(workload.only(phase), plan, monitor))
+                    counters[phase] = cache.counters_delta(before, await total())
         baseline = None
         if not args.no_baseline:
-            baseline = await run_workload(cache.CacheBaseline(
-                value_size=args.value_size, object_size=args.object_size,
-                with_objects="object-get" in phases), plan, progress)
+            with _monitor(args, plan, err, "baseline") as monitor:
+                baseline = await run_workload(cache.CacheBaseline(
+                    value_size=args.value_size, object_size=args.object_size,
+                    with_objects="object-get" in phases), plan, monitor)
         return figures, counters, baseline
 
     started = now()
@@ -388,23 +552,73 @@ def run_cache(args: argparse.Namespace) -> int:
         return stop.status
 
     config = run_config(
-        started, workload="cache", endpoint=args.endpoint, phases=list(phases),
+        started, workload="cache", **_common_config(args), phases=list(phases),
         size=args.value_size, size_text=format_size(args.value_size),
         value_size=args.value_size, value_size_text=format_size(args.value_size),
         keys=args.keys, read_ratio=args.read_ratio, mget_batch=cache.MGET_BATCH,
         object_count=args.object_count, object_size=args.object_size,
-        object_size_text=format_size(args.object_size), concurrency=args.concurrency,
-        processes=args.processes, duration=args.duration, warmup=args.warmup,
-        prefix=workload.prefix, bucket=workload.bucket, label=args.label,
-        command=" ".join(["engine", *sys.argv[1:]]),
-    )
+        object_size_text=format_size(args.object_size),
+        prefix=workload.prefix, bucket=workload.bucket, label=args.label)
     matches = {p: workload.baseline_for(p) for p in phases}
     report = build_report(config, figures, baseline, matches)
     cache.add_cache_figures(report, args.value_size, args.object_size, counters)
-    render(report, out)
-    cache.render_cache(report, out)
-    if args.json is not None:
-        write_json(report, args.json)
-    failed = any(p["errors"] for p in report["phases"].values()) or any(
-        p["errors"] for p in (report["baseline"] or {}).values())
-    return 1 if failed else 0
+    return _finish(args, report, out, err, cache.render_cache)
+
+
+# -- mixed ---------------------------------------------------------------------------------
+
+
+def run_mixed(args: argparse.Namespace) -> int:
+    """`engine bench mixed`: objects, queues and cache in one phase (engine/bench/
+    mixed.py), then the Echo baseline with each kind's payload."""
+    return _session(args, _mixed)
+
+
+def _mixed(args: argparse.Namespace, out: Any, err: Any) -> int:
+    from engine.bench import mixed
+    from engine.bench.report import build_report, now, run_config
+    from engine.bench.runner import run_workload
+    from engine.bench.sizes import format_size
+
+    try:
+        mixed.check_settings(args.mix, args.object_size, args.value_size,
+                             args.message_size, args.keys, args.read_ratio)
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    bucket, queue, prefix = mixed.new_names()
+    workload = mixed.MixedWorkload(
+        bucket=bucket, queue=queue, prefix=prefix, mix=args.mix,
+        object_size=args.object_size, object_count=args.object_count,
+        value_size=args.value_size, message_size=args.message_size, keys=args.keys,
+        read_ratio=args.read_ratio)
+    plan = _plan(args)
+
+    async def main() -> tuple[Any, Any]:
+        await _wait_all(plan.targets)
+        with _monitor(args, plan, err) as monitor:
+            figures = await run_workload(workload, plan, monitor)
+        baseline = None
+        if not args.no_baseline:
+            with _monitor(args, plan, err, "baseline") as monitor:
+                baseline = await run_workload(mixed.MixedBaseline(
+                    object_size=args.object_size, value_size=args.value_size,
+                    message_size=args.message_size), plan, monitor)
+        return figures, baseline
+
+    started = now()
+    try:
+        figures, baseline = _run(main, args.endpoint, err)
+    except _NotRun as stop:
+        return stop.status
+
+    config = run_config(
+        started, workload="mixed", **_common_config(args), mix=args.mix,
+        read_ratio=args.read_ratio, size=args.object_size,
+        size_text=format_size(args.object_size), object_size=args.object_size,
+        object_count=args.object_count, value_size=args.value_size,
+        message_size=args.message_size, keys=args.keys, bucket=bucket, queue=queue,
+        prefix=prefix)
+    matches = {f"mixed/{k}": m for k in workload.kinds()
+               if (m := workload.baseline_for(f"mixed/{k}")) is not None}
+    return _finish(args, build_report(config, figures, baseline, matches), out, err)

@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.client import client
 
 PHASE_KEYS = {"ops", "bytes", "seconds", "ops_per_s", "mb_per_s", "latency_ms", "errors",
+              "timeseries", "latency_histogram",
               "keys", "keys_per_s", "cache"}
 LATENCY_KEYS = {"p50", "p95", "p99", "max", "mean"}
 CACHE_KEYS = {"hits", "misses", "evictions", "expirations", "object_hits", "object_misses",

@@ -14,7 +14,8 @@ import grpc
 from engine.v1 import objects_pb2 as pb
 from engine.v1 import objects_pb2_grpc
 
-PHASE_KEYS = {"ops", "bytes", "seconds", "ops_per_s", "mb_per_s", "latency_ms", "errors"}
+PHASE_KEYS = {"ops", "bytes", "seconds", "ops_per_s", "mb_per_s", "latency_ms", "errors",
+              "timeseries", "latency_histogram"}
 
 
 def run_bench(endpoint: str, out: Path, *extra: str, duration: int = 1) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 from engine.client import client
 
 PHASE_KEYS = {"ops", "bytes", "seconds", "ops_per_s", "mb_per_s", "latency_ms", "errors",
+              "timeseries", "latency_histogram",
               "messages", "messages_per_s"}
 LATENCY_KEYS = {"p50", "p95", "p99", "max", "mean"}
 PIPELINE_KEYS = {"producers", "consumers", "backlog_limit", "sent", "sent_per_s", "received",

@@ -177,7 +177,7 @@ def test_report_shape_and_fractions(tmp_path):
     write_json(report, path)
     loaded = json.loads(path.read_text())
 
-    assert set(loaded) == {"config", "phases", "baseline", "vs_baseline"}
+    assert set(loaded) == {"config", "phases", "baseline", "vs_baseline", "compare"}
     cfg = loaded["config"]
     for key in ("endpoint", "size", "concurrency", "processes", "duration", "engine_version",
                 "timestamp"):

@@ -62,6 +62,8 @@ class Assembly:
     node_servicer: NodeServicer | None = None
     queue_node_servicer: QueueNodeServicer | None = None
     cache_node_servicer: CacheNodeServicer | None = None
+    peers: PeerPool | None = None  # cluster only: channels to the other nodes
+    lifecycle: LifecycleWorker | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
@@ -105,7 +107,7 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
                     objects, RecordingHealer(placement, clock, config.node_id), queues, clock,
                     cache,
                     background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever],
-                    closers=[drive.close, group.close, cache.close])
+                    closers=[drive.close, group.close, cache.close], lifecycle=lifecycle)
 
 
 async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
@@ -208,6 +210,7 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
                     cache.sweep_forever, cache.run_replication],
         closers=[close_drives, table.close, close_groups, cache.close, pool.close],
+        peers=pool, lifecycle=lifecycle,
     )
 
 

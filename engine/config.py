@@ -39,6 +39,8 @@ class NodeConfig:
     cache_bytes: int = 256 * MIB  # this node's share of the cache tier (keys+values+overhead)
     cache_replicas: int = 0  # 1: every cache slot also has a replica in another AZ
     object_cache_max: int = 1 * MIB  # largest object GET body the read cache keeps; 0: off
+    metrics_listen: str | None = None  # HOST:PORT of the Prometheus endpoint; None: off
+    metrics_bucket_refresh: float = 60.0  # seconds a per-bucket metadata scan is reused
 
     @property
     def lifecycle_interval(self) -> float:

@@ -24,6 +24,7 @@ from engine.api.queues_servicer import QueuesServicer
 from engine.assembly import assemble, start_background
 from engine.clock import Clock, ManualClock, SystemClock
 from engine.config import NodeConfig
+from engine.observability.node_observability import NodeObservability
 from engine.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -64,8 +65,9 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     loop.set_default_executor(ThreadPoolExecutor(config.grpc_workers, "engine-io"))
     clock: Clock = ManualClock(time.time_ns()) if config.manual_clock else SystemClock()
     node = await assemble(config, clock)
+    observed = NodeObservability(config, node)  # request ids; metrics with --metrics-listen
 
-    server = grpc.aio.server(options=SERVER_OPTIONS)
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=observed.interceptors)
     objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects), server)
     queues_pb2_grpc.add_QueuesServicer_to_server(QueuesServicer(node.queues), server)
     cache_pb2_grpc.add_CacheServicer_to_server(CacheServicer(node.cache), server)
@@ -97,6 +99,12 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     if server.add_insecure_port(node.listen) == 0:
         await node.close()
         raise SystemExit(f"engine: cannot listen on {node.listen}")
+    try:
+        observed.start()
+    except OSError as exc:
+        await node.close()
+        raise SystemExit(f"engine: cannot serve metrics on {config.metrics_listen}: {exc}"
+                         ) from None
     await server.start()
     background = start_background(node)
     for name in ("", *names):
@@ -111,6 +119,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         for task in background:
             task.cancel()
         await server.stop(GRACE_SECONDS)
+        await observed.stop()  # before the drives close: no scrape reads a closed LMDB
         await _drain(loop)
         await node.close()
         log.info("stopped")

@@ -2,7 +2,9 @@
 
 An EngineError becomes its status with the AWS code as ErrorInfo; anything unexpected
 is logged with its traceback and becomes InternalError, so a bug is never a crash and
-never leaks internals to the client.
+never leaks internals to the client. The status keeps the request's ``x-request-id``
+trailing metadata (engine/observability/server_interceptor.py), which aborting would
+otherwise replace.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import grpc
 from grpc_status import rpc_status
 
 from engine.errors import EngineError
+from engine.observability import request_id
 
 log = logging.getLogger("engine.api")
 R = TypeVar("R")
@@ -29,7 +32,12 @@ def _to_engine_error(exc: Exception, method: str) -> EngineError:
 
 
 async def _abort(context: grpc.aio.ServicerContext, err: EngineError) -> None:
-    await context.abort_with_status(rpc_status.to_status(err.to_rpc_status()))
+    status = rpc_status.to_status(err.to_rpc_status())
+    rid = request_id.current()
+    if rid is not None:  # grpc_status's Status is a namedtuple
+        status = status._replace(
+            trailing_metadata=(*status.trailing_metadata, (request_id.HEADER, rid)))
+    await context.abort_with_status(status)
 
 
 def unary(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:

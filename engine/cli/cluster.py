@@ -32,6 +32,7 @@ from engine.cluster.topology import (
     Topology,
     TopologyError,
     generate_local,
+    join_host_port,
     split_host_port,
 )
 
@@ -64,6 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(passed on to every node)")
     up.add_argument("--cache-replicas", type=int, choices=[0, 1], default=0,
                     help="1: every cache slot gets a replica in another AZ (default 0)")
+    up.add_argument("--metrics-base-port", type=int, metavar="PORT",
+                    help="serve each node's Prometheus metrics on its host at PORT, PORT+1, "
+                    "... in node order (default: off)")
     up.add_argument("--keep-going", action="store_true",
                     help="when a node dies, report it and keep the others running")
     up.add_argument("--start-timeout", type=float, default=60.0,
@@ -104,7 +108,7 @@ def run_up(args: argparse.Namespace) -> int:
         return 1
     assert topology.path is not None
     command = (template_command(args.node_command) if args.node_command
-               else serve_command(reduced, args.cache_replicas))
+               else serve_command(reduced, args.cache_replicas, args.metrics_base_port))
     supervisor = Supervisor(topology, sets, command, topology.path.parent / "logs", sys.stdout,
                             stop_timeout=args.stop_timeout, keep_going=args.keep_going)
     return supervisor.run(args.start_timeout)
@@ -178,15 +182,21 @@ def check_ports_free(topology: Topology) -> None:
                                   f"{exc.strerror}{hint}") from None
 
 
-def serve_command(allow_reduced_tolerance: bool = False, cache_replicas: int = 0) -> NodeCommand:
+def serve_command(allow_reduced_tolerance: bool = False, cache_replicas: int = 0,
+                  metrics_base_port: int | None = None) -> NodeCommand:
     """`engine serve --cluster FILE --node ID` with this interpreter."""
     extra = ["--allow-reduced-tolerance"] if allow_reduced_tolerance else []
     if cache_replicas:
         extra += ["--cache-replicas", str(cache_replicas)]
 
     def command(topology: Topology, node: NodeSpec) -> list[str]:
+        metrics: list[str] = []
+        if metrics_base_port is not None:
+            host, _ = split_host_port(node.address)
+            port = metrics_base_port + topology.nodes.index(node)
+            metrics = ["--metrics-listen", join_host_port(host, port)]
         return [sys.executable, "-m", "engine", "serve", "--cluster", str(topology.path),
-                "--node", node.id, *extra]
+                "--node", node.id, *extra, *metrics]
     return command
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from engine.bench.sizes import size_arg
+from engine.cluster.topology import TopologyError
 from engine.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN, NodeConfig
 
 
@@ -42,19 +42,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--object-cache-max", type=size_arg, default=1024 * 1024, metavar="BYTES",
                    help="largest object the read cache keeps after a GET; 0 turns it off "
                    "(default 1MiB)")
+    p.add_argument("--metrics-listen", type=_address, metavar="HOST:PORT",
+                   help="serve Prometheus metrics over HTTP on this address, e.g. "
+                   "127.0.0.1:9101; port 0 picks a free one, logged at start (default: off; "
+                   "see docs/observability.md)")
+    p.add_argument("--metrics-bucket-refresh", type=_non_negative, default=60.0,
+                   metavar="SECONDS",
+                   help="rescan object metadata for the per-bucket metrics at most this "
+                   "often; 0 rescans on every scrape (default 60)")
     p.add_argument("--manual-clock", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                   help="DEBUG also logs every RPC served (method, status, ms)")
+    p.add_argument("--log-format", default="text", choices=["text", "json"],
+                   help="json: one JSON object per line with node and request_id "
+                   "(default text)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from engine.node import serve
+    from engine.observability import json_logs
 
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    json_logs.configure(args.log_level, args.log_format, args.node or "node-1")
     if (args.cluster is None) != (args.node is None):
         print("engine serve: --cluster and --node go together", file=sys.stderr)
         return 2
@@ -65,8 +75,27 @@ def run(args: argparse.Namespace) -> int:
                      day_seconds=args.day_seconds, manual_clock=args.manual_clock,
                      queue_partitions=args.queue_partitions, cache_bytes=args.cache_bytes,
                      cache_replicas=args.cache_replicas,
-                     object_cache_max=args.object_cache_max))
+                     object_cache_max=args.object_cache_max,
+                     metrics_listen=args.metrics_listen,
+                     metrics_bucket_refresh=args.metrics_bucket_refresh))
     return 0
+
+
+def _address(text: str) -> str:
+    from engine.observability.metrics_server import parse_listen  # prometheus: only if used
+
+    try:
+        parse_listen(text)
+    except TopologyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError("must be zero or a positive number of seconds")
+    return value
 
 
 def _positive(text: str) -> float:

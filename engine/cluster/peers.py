@@ -2,17 +2,21 @@
 
 One channel per peer, created on first use and kept: gRPC multiplexes calls over it and
 reconnects by itself. Reconnect backoff is short so a restarted node is used again
-within seconds. Every call carries the cluster secret and pays the simulated latency
-between availability zones when the peer is in another one.
+within seconds. Every call carries the cluster secret and the id of the request being
+served (engine/observability/request_id.py), and pays the simulated latency between
+availability zones when the peer is in another one. With metrics on, the node installs
+``PeerPool.wrap_channel`` (engine/observability/peer_metrics.py) to time every call.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import grpc
 
 from engine.cluster.wire import SECRET_HEADER
+from engine.observability import request_id
 from engine.v1 import cache_records_pb2_grpc, node_pb2_grpc, queue_records_pb2_grpc
 
 CHANNEL_OPTIONS = [
@@ -44,8 +48,10 @@ class Peer:
     @property
     def channel(self) -> grpc.aio.Channel:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
-            self._pool.channels.append(self._channel)
+            channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+            self._pool.channels.append(channel)
+            wrap = self._pool.wrap_channel
+            self._channel = channel if wrap is None else wrap(channel, self)
         return self._channel
 
     @property
@@ -70,7 +76,11 @@ class Peer:
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        return self._pool.metadata
+        """The cluster secret, and the current request's id when serving one."""
+        rid = request_id.current()
+        if rid is None:
+            return self._pool.metadata
+        return (*self._pool.metadata, (request_id.HEADER, rid))
 
     @property
     def timeout(self) -> float:
@@ -90,6 +100,8 @@ class PeerPool:
         self.timeout = timeout
         self.az_latency = az_latency_ms / 1000.0
         self.channels: list[grpc.aio.Channel] = []
+        # Set before the first call to observe every peer channel (metrics on).
+        self.wrap_channel: Callable[[grpc.aio.Channel, Peer], grpc.aio.Channel] | None = None
         self._peers: dict[str, Peer] = {}
 
     def peer(self, node_id: str, address: str, zone: str) -> Peer:

@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from engine._hotpath import crc32c
 from engine.clock import Clock
@@ -61,6 +61,14 @@ class Healer:
     def __init__(self, placement: Placement, clock: Clock) -> None:
         self.placement = placement
         self.clock = clock
+        # Sums of every report since start (scanner, `engine admin heal`, repairs) and
+        # scanner passes, for metrics; keys fixed so a scrape thread can read them.
+        self.totals: dict[str, int] = {f.name: 0 for f in fields(HealReport)}
+        self.scans: dict[str, int] = {"ok": 0, "failed": 0}
+
+    def tally(self, report: HealReport) -> None:
+        for name, value in vars(report).items():
+            self.totals[name] += len(value) if isinstance(value, list) else value
 
     # -- one key ---------------------------------------------------------------------
 
@@ -229,6 +237,7 @@ class Healer:
         for eset in sets if sets is not None else self.placement.sets():
             await self.discard_stale_writes(eset, grace_seconds, report)
             await self.heal_set(eset, buckets, report, rate)
+        self.tally(report)
         return report
 
     async def scan_forever(self, sets: list[ErasureSet], list_buckets: ListBuckets,
@@ -240,8 +249,10 @@ class Healer:
                 buckets = [b.name for b in await list_buckets()]
                 report = await self.heal_all(buckets, rate=rate, sets=sets)
             except Exception as exc:  # the scanner must outlive any one failure
+                self.scans["failed"] += 1
                 log.warning("scanner pass failed: %s", exc)
                 continue
+            self.scans["ok"] += 1
             if report.shards_rebuilt or report.entries_fixed or report.entries_removed \
                     or report.pending_discarded:
                 log.info("scanner: %s", report)
@@ -280,6 +291,7 @@ class RepairQueue:
                 await self._healer.heal_object(eset, bucket, key, report)
             except Failure as exc:
                 log.warning("repair of %s/%s failed: %s", bucket, key, exc)
+            self._healer.tally(report)
             if report.shards_rebuilt or report.entries_fixed:
                 log.info("repaired %s/%s: %d shards rebuilt, %d entries fixed", bucket, key,
                          report.shards_rebuilt, report.entries_fixed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
@@ -42,6 +42,10 @@ class LifecycleWorker:
     def __init__(self, service: ObjectService, sets: list[ErasureSet]) -> None:
         self.service = service
         self.sets = sets
+        # Sums of every pass's report since start and passes, for metrics; keys fixed
+        # so a scrape thread can read them.
+        self.totals: dict[str, int] = {f.name: 0 for f in fields(LifecycleReport)}
+        self.passes: dict[str, int] = {"ok": 0, "failed": 0}
 
     async def run_once(self) -> LifecycleReport:
         report = LifecycleReport()
@@ -57,11 +61,16 @@ class LifecycleWorker:
         while True:
             try:
                 report = await self.run_once()
+                self.passes["ok"] += 1
+                for name, value in vars(report).items():
+                    self.totals[name] += value
                 if report.transitioned or report.expired or report.removed or report.aborted:
                     log.info("lifecycle pass: %s", report)
             except (EngineError, StorageError, OSError, ConnectionError) as exc:
+                self.passes["failed"] += 1
                 log.warning("lifecycle pass failed: %s", exc)
             except Exception:  # a bug must not stop lifecycle rules for good
+                self.passes["failed"] += 1
                 log.exception("lifecycle pass failed")
             await asyncio.sleep(interval)
 

@@ -172,6 +172,10 @@ class QueueCatalog:
         await self.sync()
         return self._log.snapshot()
 
+    def known(self) -> list[QueueRecord]:
+        """This node's copy of every record, without a barrier (for metrics)."""
+        return self._log.snapshot()
+
     def cached(self, name: str) -> QueueRecord | None:
         """This node's copy, without a barrier (may lag by the Raft apply delay)."""
         return self._log.lookup(name)

@@ -266,6 +266,13 @@ class MetaStore:
             for name in sorted(members):
                 yield name, members[name]
 
+    def raw_records(self) -> Iterator[tuple[bytes, bytes]]:
+        """Every object record as stored (key, serialized value), in one read transaction:
+        for whole-drive scans (per-bucket metrics) that must not decode what they skip."""
+        with self.env.begin(db=self._objects) as txn:
+            for stored, raw in txn.cursor():
+                yield bytes(stored), bytes(raw)
+
     def count_records(self) -> int:
         """Object records on this drive (an overflow record counts once): for status."""
         with self.env.begin(db=self._objects) as txn:

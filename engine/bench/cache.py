@@ -45,7 +45,7 @@ from rich.table import Table
 
 from engine.bench.echo import UNARY_CAP
 from engine.bench.objects import CHUNK, chunks, delete_bucket
-from engine.bench.workload import OpError, Workload, WorkloadClient
+from engine.bench.workload import OpError, Workload, WorkloadClient, select_phases
 from engine.v1 import cache_pb2 as pb
 from engine.v1 import cache_pb2_grpc, echo_pb2, echo_pb2_grpc, objects_pb2_grpc
 from engine.v1 import objects_pb2 as opb
@@ -76,12 +76,7 @@ def key_name(prefix: str, index: int) -> bytes:
 
 def parse_phases(text: str) -> tuple[str, ...]:
     """`"get,mixed"` -> the phases in run order; ValueError naming unknown ones."""
-    wanted = {p.strip() for p in text.split(",") if p.strip()}
-    unknown = sorted(wanted - set(PHASES))
-    if unknown or not wanted:
-        raise ValueError(f"unknown phase(s) {', '.join(unknown) or text!r}; "
-                         f"choose from {', '.join(PHASES)}")
-    return tuple(p for p in PHASES if p in wanted)
+    return select_phases(text, PHASES)
 
 
 def check_settings(value_size: int, keys: int, read_ratio: float, processes: int,

@@ -58,7 +58,7 @@ from rich.table import Table
 from engine.bench.echo import EchoWorkload
 from engine.bench.runner import open_channel
 from engine.bench.stats import PhaseStats
-from engine.bench.workload import OpError, Workload, WorkloadClient, error_code
+from engine.bench.workload import OpError, Workload, WorkloadClient, error_code, select_phases
 from engine.v1 import queues_pb2 as pb
 from engine.v1 import queues_pb2_grpc
 
@@ -99,12 +99,7 @@ def pipeline_queue_name(name: str) -> str:
 
 def parse_phases(text: str) -> tuple[str, ...]:
     """`"send-batch,receive"` -> the phases in run order; ValueError naming unknown ones."""
-    wanted = {p.strip() for p in text.split(",") if p.strip()}
-    unknown = sorted(wanted - set(PHASES))
-    if unknown or not wanted:
-        raise ValueError(f"unknown phase(s) {', '.join(unknown) or text!r}; "
-                         f"choose from {', '.join(PHASES)}")
-    return tuple(p for p in PHASES if p in wanted)
+    return select_phases(text, PHASES)
 
 
 def check_message_size(size: int) -> None:

@@ -27,6 +27,17 @@ class OpError(Exception):
         self.code = code
 
 
+def select_phases(text: str, known: Sequence[str]) -> tuple[str, ...]:
+    """`"b, a"` -> the named phases in ``known``'s (run) order; ValueError naming unknown
+    ones."""
+    wanted = {p.strip() for p in text.split(",") if p.strip()}
+    unknown = sorted(wanted - set(known))
+    if unknown or not wanted:
+        raise ValueError(f"unknown phase(s) {', '.join(unknown) or text!r}; "
+                         f"choose from {', '.join(known)}")
+    return tuple(p for p in known if p in wanted)
+
+
 def error_code(exc: grpc.RpcError | OpError) -> str:
     """The AWS code of a failed call (NoSuchKey), or its gRPC status name (UNAVAILABLE)."""
     if isinstance(exc, OpError):

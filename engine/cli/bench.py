@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import io
 import re
 import sys
@@ -73,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="body bytes of every message (default: 100)")
     q.add_argument("--fifo", action="store_true",
                    help="bench a FIFO queue instead of a standard one")
-    q.add_argument("--phases", type=_queue_phases, default=None,
+    q.add_argument("--phases", type=_phases_arg("engine.bench.queues"), default=None,
                    help="comma-separated subset of send,send-batch,receive,delete-batch,"
                         "delete,pipeline (default: all, in that order)")
     q.add_argument("--pipeline-backlog", type=_positive, default=None, metavar="N",
@@ -99,7 +100,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--object-size", type=size_arg, default="256KiB",
                    help="bytes of every object; the read cache keeps none up to the "
                         "inline threshold (128KiB) (default: 256KiB)")
-    c.add_argument("--phases", type=_cache_phases, default=None,
+    c.add_argument("--phases", type=_phases_arg("engine.bench.cache"), default=None,
                    help="comma-separated subset of set,get,mixed,mget,object-get "
                         "(default: all, in that order)")
     c.add_argument("--label", default="",
@@ -402,15 +403,6 @@ async def _wait_ready(endpoint: str) -> None:
 # -- queues --------------------------------------------------------------------------------
 
 
-def _queue_phases(text: str) -> tuple[str, ...]:
-    from engine.bench.queues import parse_phases
-
-    try:
-        return parse_phases(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def run_queues(args: argparse.Namespace) -> int:
     """`engine bench queues`: the queue workload (engine/bench/queues.py) and, unless
     --no-baseline, Echo.Unary on the first endpoint; exit status as for objects."""
@@ -483,13 +475,19 @@ def _queues(args: argparse.Namespace, out: Any, err: Any) -> int:
 # -- cache ---------------------------------------------------------------------------------
 
 
-def _cache_phases(text: str) -> tuple[str, ...]:
-    from engine.bench.cache import parse_phases
+def _phases_arg(module: str) -> Callable[[str], tuple[str, ...]]:
+    """The argparse type of --phases for the workload in ``module`` (imported only when
+    the option is given, as every workload module is)."""
 
-    try:
-        return parse_phases(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    def parse(text: str) -> tuple[str, ...]:
+        from engine.bench.workload import select_phases
+
+        try:
+            return select_phases(text, importlib.import_module(module).PHASES)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def run_cache(args: argparse.Namespace) -> int:

@@ -20,8 +20,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 
 from engine.cache.lease import LEASE_SECONDS, POLL_SECONDS, RENEW_TIMEOUT, LeaseKeeper, StandIn
 from engine.cache.local import call_keys, execute, is_write, key_states, load
@@ -209,8 +211,7 @@ class CacheService:
         if request.replica not in self._leases.leases:
             raise EngineError("InvalidArgument",
                               f"{request.replica} is not a cache replica of {self.node_id}")
-        return self._resync_source.page(
-            request, lambda: key_states(self.store, self._keys_of(owners)))
+        return self._resync_source.page(request, lambda: self._snapshot(self._keys_of(owners)))
 
     def local_stats(self) -> pb.CacheNodeStats:
         s = self.store.stats()
@@ -330,25 +331,23 @@ class CacheService:
 
     async def _lease_call(self, replica: str, request: rec.CacheLeaseRequest
                           ) -> rec.CacheLeaseReply:
-        peer = self._peer_of(replica)
-        await peer.delay()
-        return await peer.cache_stub.Lease(request, metadata=peer.metadata,
-                                           timeout=RENEW_TIMEOUT)
+        return await self._call(replica, "Lease", request, RENEW_TIMEOUT)
 
     async def _resync_call(self, primary: str, request: rec.CacheResyncRequest
                            ) -> rec.CacheLeaseReply:
-        peer = self._peer_of(primary)
+        return await self._call(primary, "Resync", request, RESYNC_SECONDS)
+
+    async def _call(self, node_id: str, rpc: str, request: Message, timeout: float) -> Any:
+        """A CacheNode call to a peer, after the peer's injected delay (simulated AZs)."""
+        peer = self._peer_of(node_id)
         await peer.delay()
-        return await peer.cache_stub.Resync(request, metadata=peer.metadata,
-                                            timeout=RESYNC_SECONDS)
+        return await getattr(peer.cache_stub, rpc)(request, metadata=peer.metadata,
+                                                    timeout=timeout)
 
     async def _forward(self, node_id: str, call: rec.CacheCall, timeout: float
                        ) -> rec.CacheReply:
-        peer = self._peer_of(node_id)
         try:
-            await peer.delay()
-            return await peer.cache_stub.Execute(call, metadata=peer.metadata,
-                                                 timeout=timeout)
+            return await self._call(node_id, "Execute", call, timeout)
         except grpc.RpcError as exc:
             err = EngineError.from_rpc_error(exc)
             if err.code == "TryAgain":

@@ -1,4 +1,4 @@
-"""A failed gRPC call as the client sees it, for the SDK's error-mapping tests."""
+"""Fakes of gRPC calls and contexts, for the SDK's error-mapping and servicer tests."""
 
 from __future__ import annotations
 
@@ -48,3 +48,14 @@ class FakeRpcError(grpc.RpcError, grpc.Call):
 
     def add_callback(self, callback: object) -> bool:
         return False
+
+
+class AbortingContext:
+    """A servicer context whose abort_with_status records the status, then raises as
+    grpc's does (here RuntimeError("aborted"))."""
+
+    status: object = None
+
+    async def abort_with_status(self, status: object) -> None:
+        self.status = status
+        raise RuntimeError("aborted")

@@ -8,11 +8,12 @@ import asyncio
 import dataclasses
 import hashlib
 import random
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_bodies import chunks
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -51,12 +52,6 @@ def mixed(size: int, seed: int = 1) -> bytes:
         out += rng.randbytes(rng.randint(100, 3000))
         out += b"storage engine %d " % rng.randint(0, 9) * rng.randint(50, 2000)
     return bytes(out[:size])
-
-
-async def chunks(data: bytes, size: int = 10_000) -> AsyncIterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i : i + size]
-
 
 class Down:
     """A drive whose node is unreachable: every call fails as a dead peer does."""

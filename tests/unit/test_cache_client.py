@@ -10,7 +10,7 @@ import pickle
 
 import grpc
 import pytest
-from helpers_rpc import FakeRpcError
+from helpers_rpc import AbortingContext, FakeRpcError
 
 import engine.client
 from engine.api.cache_servicer import CacheApi, CacheServicer
@@ -606,14 +606,7 @@ def test_servicer_turns_service_errors_into_statuses():
         async def incr_by(self, request):
             raise EngineError("NotAnInteger")
 
-    class Context:
-        status = None
-
-        async def abort_with_status(self, status):
-            self.status = status
-            raise RuntimeError("aborted")
-
-    context = Context()
+    context = AbortingContext()
     with pytest.raises(RuntimeError, match="aborted"):
         asyncio.run(CacheServicer(Failing()).IncrBy(pb.CacheIncrByRequest(), context))
     assert context.status is not None

@@ -4,11 +4,12 @@ object service over real drives with an in-memory cache tier."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_bodies import chunks, read_all
 
 from engine.cache.store import MAX_VALUE_BYTES
 from engine.clock import ManualClock
@@ -24,18 +25,6 @@ from engine.v1.records_pb2 import DataLayout, MultipartBody, ObjectVersion, Part
 # are cheap, and only bodies up to 1 KiB are inline.
 CONFIG = StorageConfig(stripe_size=64 * 1024, inline_threshold=1024,
                        max_object_size=4 << 20, lmdb_map_size=1 << 28)
-
-
-async def chunks(data: bytes, size: int = 10_000) -> AsyncIterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i : i + size]
-
-
-async def read_all(body: AsyncIterator[bytes] | None) -> bytes:
-    assert body is not None
-    return b"".join([bytes(c) async for c in body])
-
-
 class Env:
     def __init__(self, root: Path) -> None:
         self.drive = LocalDrive(root / "d0", CONFIG.lmdb_map_size)

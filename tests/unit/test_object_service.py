@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers_bodies import chunks, read_all
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,18 +32,6 @@ CONFIG = StorageConfig(stripe_size=STRIPE, inline_threshold=1024, max_object_siz
 
 def run(coro: Coroutine[Any, Any, Any]) -> Any:
     return asyncio.run(coro)
-
-
-async def chunks(data: bytes, size: int = 10_000) -> AsyncIterator[bytes]:
-    for i in range(0, len(data), size):
-        yield data[i : i + size]
-
-
-async def read_all(body: AsyncIterator[bytes] | None) -> bytes:
-    assert body is not None
-    return b"".join([bytes(c) async for c in body])
-
-
 class Env:
     def __init__(self, root: Path, drives: int = 1) -> None:
         self.root = root

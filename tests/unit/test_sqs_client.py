@@ -10,7 +10,7 @@ import re
 
 import grpc
 import pytest
-from helpers_rpc import FakeRpcError
+from helpers_rpc import AbortingContext, FakeRpcError
 
 from engine.api.queues_servicer import QueueApi, QueuesServicer
 from engine.client import ClientError, ParamValidationError, SQSClient, client
@@ -633,14 +633,7 @@ def test_servicer_turns_service_errors_into_statuses():
         async def purge_queue(self, request):
             raise EngineError("AWS.SimpleQueueService.PurgeQueueInProgress", http_status=403)
 
-    class Context:
-        status = None
-
-        async def abort_with_status(self, status):
-            self.status = status
-            raise RuntimeError("aborted")
-
-    context = Context()
+    context = AbortingContext()
     with pytest.raises(RuntimeError, match="aborted"):
         asyncio.run(QueuesServicer(Failing()).PurgeQueue(pb.PurgeQueueRequest(), context))
     assert context.status is not None

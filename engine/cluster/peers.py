@@ -17,7 +17,12 @@ import grpc
 
 from engine.cluster.wire import SECRET_HEADER
 from engine.observability import request_id
-from engine.v1 import cache_records_pb2_grpc, node_pb2_grpc, queue_records_pb2_grpc
+from engine.v1 import (
+    cache_records_pb2_grpc,
+    node_pb2_grpc,
+    queue_records_pb2_grpc,
+    raft_pb2_grpc,
+)
 
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
@@ -44,6 +49,7 @@ class Peer:
         self._stub: node_pb2_grpc.NodeStub | None = None
         self._queue_stub: queue_records_pb2_grpc.QueueNodeStub | None = None
         self._cache_stub: cache_records_pb2_grpc.CacheNodeStub | None = None
+        self._raft_stub: raft_pb2_grpc.RaftTransportStub | None = None
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -73,6 +79,18 @@ class Peer:
         if self._cache_stub is None:
             self._cache_stub = cache_records_pb2_grpc.CacheNodeStub(self.channel)
         return self._cache_stub
+
+    @property
+    def raft_stub(self) -> raft_pb2_grpc.RaftTransportStub:
+        """The peer's consensus transport (raft.proto), on the same channel."""
+        if self._raft_stub is None:
+            self._raft_stub = raft_pb2_grpc.RaftTransportStub(self.channel)
+        return self._raft_stub
+
+    @property
+    def latency(self) -> float:
+        """The simulated one-way latency to this peer in seconds (zero within an AZ)."""
+        return self._pool.az_latency if self.zone != self._pool.zone else 0.0
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:

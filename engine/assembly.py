@@ -3,7 +3,12 @@
 `engine serve` alone: one local drive, an identity-coded set, buckets as volumes.
 `engine serve --cluster FILE --node ID`: this node's drives from the topology, the
 planned erasure sets with peers' drives reached through node.proto, and buckets in the
-Raft-replicated table. Everything above (services, servicers) is the same for both.
+replicated table. Everything above (services, servicers) is the same for both.
+
+Either way the node runs one consensus host (engine/cluster/consensus/) with its store
+in ``consensus/`` on the first drive (a single node: in the data directory): the meta
+group (every node; bucket table and queue catalog) and the queue groups this node is a
+member of (a single node: one of each, with itself as the only member).
 """
 
 from __future__ import annotations
@@ -13,20 +18,25 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from engine.api.cache_node_servicer import CacheNodeServicer
 from engine.api.heal_passes import RecordingHealer
 from engine.api.node_servicer import NodeServicer
 from engine.api.queue_node_servicer import QueueNodeServicer
+from engine.api.raft_servicer import RaftTransportServicer
 from engine.cache.service import CacheService
 from engine.cache.slots import SlotMap
 from engine.cache.store import MAX_KEY_BYTES, CacheStore
 from engine.clock import Clock
+from engine.cluster.bucket_table import BucketMachine, BucketTable
+from engine.cluster.consensus.host import ConsensusHost
+from engine.cluster.consensus.store import ConsensusStore
+from engine.cluster.consensus.transport import GrpcTransport
 from engine.cluster.layout import plan_erasure_sets
-from engine.cluster.peers import PeerPool
+from engine.cluster.peers import Peer, PeerPool
 from engine.cluster.placement import ErasureSet, StaticPlacement
-from engine.cluster.raft_buckets import RaftBucketTable
-from engine.cluster.raft_group import RaftGroup
+from engine.cluster.readiness import Readiness
 from engine.cluster.remote_drive import RemoteDrive
 from engine.cluster.topology import Topology
 from engine.config import NodeConfig
@@ -35,9 +45,10 @@ from engine.objects.heal import Healer, RepairQueue
 from engine.objects.lifecycle_worker import LifecycleWorker
 from engine.objects.read_cache import ObjectReadCache
 from engine.objects.service import ObjectService
-from engine.queues.catalog import CatalogLog, QueueCatalog
-from engine.queues.groups import plan_queue_groups, single_group
-from engine.queues.host import LOG_COMPACTION_ENTRIES, GroupHost, PartitionLog
+from engine.queues.catalog import CatalogMachine, QueueCatalog
+from engine.queues.groups import GroupSpec, plan_queue_groups, single_group
+from engine.queues.host import GroupHost
+from engine.queues.partition import PartitionMachine
 from engine.queues.router import GroupRouter
 from engine.queues.service import QueueService
 from engine.storage.codec import codec_for
@@ -45,6 +56,8 @@ from engine.storage.drive import Drive, LocalDrive
 
 log = logging.getLogger("engine.node")
 RECONCILE_SECONDS = 30.0
+CONSENSUS_DIR = "consensus"
+META_GROUP = "meta"
 
 
 @dataclass
@@ -59,13 +72,28 @@ class Assembly:
     queues: QueueService
     clock: Clock
     cache: CacheService
+    consensus: ConsensusHost
+    readiness: Readiness
     node_servicer: NodeServicer | None = None
     queue_node_servicer: QueueNodeServicer | None = None
     cache_node_servicer: CacheNodeServicer | None = None
+    raft_servicer: RaftTransportServicer | None = None
+    transport: GrpcTransport | None = None  # cluster only: Raft streams to the peers
     peers: PeerPool | None = None  # cluster only: channels to the other nodes
     lifecycle: LifecycleWorker | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness.ready
+
+    async def quiesce(self) -> None:
+        """Stop the long-running consensus machinery once calls have drained, so the
+        shutdown does not wait on its never-ending tasks."""
+        await self.consensus.close()
+        if self.transport is not None:
+            await self.transport.close()
 
     async def close(self) -> None:
         for closer in reversed(self.closers):
@@ -79,7 +107,34 @@ def cache_store(config: NodeConfig, clock: Clock) -> CacheStore:
     return CacheStore(config.cache_bytes, clock, max_key_bytes=MAX_KEY_BYTES + 1)
 
 
-def single_node(config: NodeConfig, clock: Clock) -> Assembly:
+def consensus_host(config: NodeConfig, node_id: str, directory: Path,
+                   clock: Clock) -> ConsensusHost:
+    if (directory.parent / "raft" / "raft.journal").exists() or (
+            directory.parent / "queues" / "raft.journal").exists():
+        log.warning("%s holds Raft state of the old format (pysyncobj): it is not read; "
+                    "buckets and queues it held are not carried over", directory.parent)
+    store = ConsensusStore(directory, config.storage.lmdb_map_size,
+                           fsync=not config.unsafe_no_fsync)
+    return ConsensusHost(node_id, store, clock)
+
+
+def queue_hosts(consensus: ConsensusHost, plan: list[GroupSpec], node_id: str,
+                clock: Clock) -> dict[int, GroupHost]:
+    """This node's memberships of the queue groups, each a consensus group."""
+    hosts = {}
+    for spec in plan:
+        if spec.member(node_id) is None:
+            continue
+        machine = PartitionMachine()
+        group = consensus.add_group(spec.name, [m.node_id for m in spec.members], [machine],
+                                    unavailable=f"queue group {spec.index} has no quorum")
+        hosts[spec.index] = GroupHost(spec.index, group, machine, clock)
+        log.info("queue group %d: %s", spec.index,
+                 ", ".join(f"{m.node_id}({m.zone})" for m in spec.members))
+    return hosts
+
+
+async def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     drive = LocalDrive(config.data_dir / "drive-0", config.storage.lmdb_map_size)
     placement = StaticPlacement.single(drive)
     objects = ObjectService(placement, config.storage, clock, zone=config.zone,
@@ -89,25 +144,24 @@ def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     async def apply_lifecycle() -> None:
         await lifecycle.run_forever(config.lifecycle_interval)
 
-    # One queue group of one member holds the catalog and every partition: the cluster's
-    # code path, with a majority of one.
-    catalog_log, partitions = CatalogLog(), PartitionLog()
-    plan = single_group()
-    group = RaftGroup(plan[0].members[0].raft_address, [], "",
-                      config.data_dir / "queues", [catalog_log, partitions],
-                      unavailable="the queue group is not ready",
-                      log_compaction_entries=LOG_COMPACTION_ENTRIES)
-    router = GroupRouter(plan, {0: GroupHost(0, group, partitions, clock)})
-    queues = QueueService(QueueCatalog(catalog_log, group.call, clock), router, clock,
+    # The cluster's code path with a majority of one: a meta group for the catalog and
+    # one queue group holding every partition.
+    consensus = consensus_host(config, config.node_id, config.data_dir / CONSENSUS_DIR, clock)
+    meta = consensus.add_group(META_GROUP, [config.node_id], [CatalogMachine()],
+                               unavailable="the queue catalog is not ready")
+    plan = single_group(config.node_id, config.zone)
+    router = GroupRouter(plan, queue_hosts(consensus, plan, config.node_id, clock))
+    await consensus.start()
+    queues = QueueService(QueueCatalog(meta, clock), router, clock,
                           host=config.listen, partitions=config.queue_partitions)
     cache = CacheService(cache_store(config, clock), config.node_id,
                          SlotMap.build([(config.node_id, config.zone)], 0))
     objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
                     objects, RecordingHealer(placement, clock, config.node_id), queues, clock,
-                    cache,
+                    cache, consensus, Readiness(list(consensus.groups.values()), [], {}),
                     background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever],
-                    closers=[drive.close, group.close, cache.close], lifecycle=lifecycle)
+                    closers=[drive.close, consensus.close, cache.close], lifecycle=lifecycle)
 
 
 async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
@@ -134,29 +188,24 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         for p in plan
     ]
     placement = StaticPlacement(sets)
-    catalog_log = CatalogLog()  # queue names are cluster-wide like bucket names
-    table = RaftBucketTable(me.raft_address, [n.raft_address for n in topology.nodes],
-                            topology.secret, me.drives[0] / "raft", clock=clock,
-                            extra_consumers=[catalog_log])
+    consensus = consensus_host(config, me.id, me.drives[0] / CONSENSUS_DIR, clock)
+    # The meta group has every node: bucket names and queue names are cluster-wide.
+    meta = consensus.add_group(META_GROUP, [n.id for n in topology.nodes],
+                               [BucketMachine(), CatalogMachine()],
+                               unavailable="cluster metadata has no quorum")
+    table = BucketTable(meta)
     queue_groups = plan_queue_groups(topology)
-    hosts: dict[int, GroupHost] = {}
-    for g in queue_groups:
-        member = g.member(me.id)
-        if member is None:
-            continue
-        log_ = PartitionLog()
-        raft = RaftGroup(member.raft_address, [m.raft_address for m in g.members],
-                         topology.secret, me.drives[0] / "queues" / f"group-{g.index}", [log_],
-                         unavailable=f"queue group {g.index} has no quorum",
-                         log_compaction_entries=LOG_COMPACTION_ENTRIES)
-        hosts[g.index] = GroupHost(g.index, raft, log_, clock)
-        log.info("queue group %d: %s", g.index,
-                 ", ".join(f"{m.node_id}({m.zone})" for m in g.members))
-    router = GroupRouter(queue_groups, hosts,
-                         lambda node_id: pool.peer(node_id, nodes[node_id].address,
-                                                   nodes[node_id].zone),
-                         timeout=config.peer_timeout)
-    queues = QueueService(QueueCatalog(catalog_log, table.group.call, clock), router, clock,
+    hosts = queue_hosts(consensus, queue_groups, me.id, clock)
+
+    def peer(node_id: str) -> Peer:
+        spec = nodes[node_id]
+        return pool.peer(spec.id, spec.address, spec.zone)
+
+    transport = GrpcTransport(peer)
+    consensus.transport = transport
+    await consensus.start()
+    router = GroupRouter(queue_groups, hosts, peer, timeout=config.peer_timeout)
+    queues = QueueService(QueueCatalog(meta, clock), router, clock,
                           host=me.address, partitions=config.queue_partitions)
     buckets = ClusterBucketRegistry(table, placement, local, clock)
     objects = ObjectService(placement, config.storage, clock, buckets=buckets, zone=me.zone,
@@ -173,7 +222,7 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
 
     async def reconcile() -> None:
         with contextlib.suppress(Exception):
-            await table.wait_ready(60.0)
+            await meta.barrier(60.0)
         await buckets.reconcile_forever(RECONCILE_SECONDS)
 
     def close_drives() -> None:
@@ -188,35 +237,33 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
 
     async def apply_lifecycle() -> None:
         with contextlib.suppress(Exception):
-            await table.wait_ready(60.0)
+            await meta.barrier(60.0)
         await lifecycle.run_forever(config.lifecycle_interval)
-
-    def close_groups() -> None:
-        for host in hosts.values():
-            host.close()
 
     cache = CacheService(
         cache_store(config, clock), me.id,
         SlotMap.build([(n.id, n.zone) for n in topology.nodes], config.cache_replicas),
-        peer=lambda node_id: pool.peer(node_id, nodes[node_id].address, nodes[node_id].zone),
-        all_nodes=[n.id for n in topology.nodes])
+        peer=peer, all_nodes=[n.id for n in topology.nodes])
     objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
     return Assembly(
         me.address, me.id, me.zone, topology.name, local, objects, healer, queues, clock,
-        cache,
+        cache, consensus,
+        Readiness(list(consensus.groups.values()), sets,
+                  {n.id: peer(n.id) for n in topology.nodes if n.id != me.id}),
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
         queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
         cache_node_servicer=CacheNodeServicer(cache, topology.secret),
+        raft_servicer=RaftTransportServicer(consensus, topology.secret), transport=transport,
         background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
                     cache.sweep_forever, cache.run_replication],
-        closers=[close_drives, table.close, close_groups, cache.close, pool.close],
+        closers=[close_drives, consensus.close, transport.close, cache.close, pool.close],
         peers=pool, lifecycle=lifecycle,
     )
 
 
 async def assemble(config: NodeConfig, clock: Clock) -> Assembly:
     if config.cluster_file is None:
-        return single_node(config, clock)
+        return await single_node(config, clock)
     return await cluster_node(config, clock)
 
 

@@ -41,6 +41,9 @@ class NodeConfig:
     object_cache_max: int = 1 * MIB  # largest object GET body the read cache keeps; 0: off
     metrics_listen: str | None = None  # HOST:PORT of the Prometheus endpoint; None: off
     metrics_bucket_refresh: float = 60.0  # seconds a per-bucket metadata scan is reused
+    # Tests only: the consensus store skips fsync, so a power loss loses acknowledged
+    # writes. The power-loss tests use it to show they would notice.
+    unsafe_no_fsync: bool = False
 
     @property
     def lifecycle_interval(self) -> float:

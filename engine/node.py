@@ -42,6 +42,8 @@ from engine.v1 import (
     queue_records_pb2_grpc,
     queues_pb2,
     queues_pb2_grpc,
+    raft_pb2,
+    raft_pb2_grpc,
 )
 
 log = logging.getLogger("engine.node")
@@ -92,6 +94,9 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         cache_records_pb2_grpc.add_CacheNodeServicer_to_server(node.cache_node_servicer,
                                                                server)
         names.append(cache_records_pb2.DESCRIPTOR.services_by_name["CacheNode"].full_name)
+    if node.raft_servicer is not None:
+        raft_pb2_grpc.add_RaftTransportServicer_to_server(node.raft_servicer, server)
+        names.append(raft_pb2.DESCRIPTOR.services_by_name["RaftTransport"].full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
@@ -105,11 +110,19 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         await node.close()
         raise SystemExit(f"engine: cannot serve metrics on {config.metrics_listen}: {exc}"
                          ) from None
+    for name in ("", *names):  # until the node can serve a quorum operation
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
     background = start_background(node)
-    for name in ("", *names):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("node %s (%s) serving on %s, drives %s", node.node_id, node.zone, node.listen,
+
+    async def announce(ready: bool) -> None:
+        status = (health_pb2.HealthCheckResponse.SERVING if ready
+                  else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for name in ("", *names):
+            await health_servicer.set(name, status)
+
+    background.append(asyncio.ensure_future(node.readiness.run(announce)))
+    log.info("node %s (%s) listening on %s, drives %s", node.node_id, node.zone, node.listen,
              ", ".join(str(d.path.resolve()) for d in node.local))
     try:
         await stop.wait()
@@ -118,8 +131,14 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         await health_servicer.enter_graceful_shutdown()
         for task in background:
             task.cancel()
-        await server.stop(GRACE_SECONDS)
+        stopping = asyncio.ensure_future(server.stop(GRACE_SECONDS))  # refuses new calls
+        # Calls in flight may need consensus, which needs the peers' streams: end those
+        # only once the calls are done (or the grace period is over).
+        await observed.in_flight.drained(GRACE_SECONDS)
+        await server.stop(None)  # what is left are the peers' consensus streams: end them
+        await stopping
         await observed.stop()  # before the drives close: no scrape reads a closed LMDB
+        await node.quiesce()
         await _drain(loop)
         await node.close()
         log.info("stopped")

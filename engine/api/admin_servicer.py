@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Protocol
 
 import grpc
 
@@ -14,15 +15,19 @@ from engine.api import cluster_status
 from engine.api.cluster_status import Member
 from engine.api.heal_passes import RecordingHealer, heal_response
 from engine.api.rpc import unary
-from engine.assembly import Assembly
-from engine.clock import ManualClock
+from engine.cache.service import CacheService
+from engine.clock import Clock, ManualClock
+from engine.cluster.consensus.host import ConsensusHost
 from engine.cluster.layout import DriveRef, SetLayout
+from engine.cluster.readiness import Readiness
 from engine.cluster.remote_drive import RemoteDrive
 from engine.cluster.topology import Topology
 from engine.config import NodeConfig
 from engine.errors import EngineError
-from engine.objects.heal import DEFAULT_GRACE_SECONDS
-from engine.queues.groups import GroupMember, GroupSpec
+from engine.objects.heal import DEFAULT_GRACE_SECONDS, Healer
+from engine.objects.service import ObjectService
+from engine.queues.service import QueueService
+from engine.storage.drive import LocalDrive
 from engine.v1 import admin_pb2 as pb
 from engine.v1 import admin_pb2_grpc
 from engine.v1.queue_records_pb2 import QueueRecord
@@ -30,20 +35,36 @@ from engine.v1.queue_records_pb2 import QueueRecord
 # Raft reads in a status call (bucket count, queue list) give up after this: a node
 # without quorum still reports everything else, well within a peer's deadline.
 RAFT_READ_SECONDS = 0.5
-SINGLE_NODE_MEMBER = "local"  # the one queue group member's id on a single node
+
+
+class NodeParts(Protocol):
+    """What Admin reads of a running node: the services and drives that
+    engine.assembly.Assembly wires, and no more, so the api layer depends on the
+    services and not on the composition root above it."""
+
+    listen: str
+    node_id: str
+    zone: str
+    cluster_name: str
+    local: list[LocalDrive]
+    objects: ObjectService
+    healer: Healer
+    queues: QueueService
+    clock: Clock
+    cache: CacheService
+    consensus: ConsensusHost
+    readiness: Readiness
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
-    def __init__(self, config: NodeConfig, node: Assembly) -> None:
+    def __init__(self, config: NodeConfig, node: NodeParts) -> None:
         self._config = config
         self._node = node
         self._started = time.monotonic()
         self._plan = _plan(node)
         self._peers: list[Member] = []
         self._groups = node.queues.router.groups
-        if config.cluster_file is None:
-            self._groups = [GroupSpec(0, (GroupMember(node.node_id, node.zone, ""),))]
-        else:
+        if config.cluster_file is not None:
             topology = Topology.load(config.cluster_file)
             self._peers = [Member(s.id, s.address, s.zone, tuple(str(d) for d in s.drives))
                            for s in topology.nodes if s.id != node.node_id]
@@ -66,7 +87,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             erasure_sets=cluster_status.erasure_sets(self._plan, nodes), queue_groups=groups,
             queues=cluster_status.queue_partitions(records, groups),
             queues_total=len(records), queues_error=queues_error,
-            cache=cluster_status.cache_slots(n.cache.slots, nodes))
+            cache=cluster_status.cache_slots(n.cache.slots, nodes),
+            raft_groups=cluster_status.raft_groups(nodes))
 
     async def _local(self) -> pb.NodeStatus:
         n = self._node
@@ -87,12 +109,9 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             objects=sum(d.objects for d in drives), hotpath_backend=backend(),
             queue_groups=n.queues.router.status(),
             heal_passes=(sorted(n.healer.passes.values(), key=lambda p: p.set)
-                         if isinstance(n.healer, RecordingHealer) else []))
-        for group in node.queue_groups:  # a single node's group names its member "local"
-            group.members[:] = [n.node_id if m == SINGLE_NODE_MEMBER else m
-                                for m in group.members]
-            if group.leader == SINGLE_NODE_MEMBER:
-                group.leader = n.node_id
+                         if isinstance(n.healer, RecordingHealer) else []),
+            raft_groups=[g.status() for g in n.consensus.groups.values()],
+            ready=n.readiness.ready, not_ready="" if n.readiness.ready else n.readiness.reason)
         with contextlib.suppress(EngineError, TimeoutError):  # no quorum: left unset
             node.buckets = len(await asyncio.wait_for(n.objects.buckets.list(),
                                                       RAFT_READ_SECONDS))
@@ -135,7 +154,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         return pb.AdvanceClockResponse(now_ns=clock.now_ns())
 
 
-def _plan(node: Assembly) -> list[SetLayout]:
+def _plan(node: NodeParts) -> list[SetLayout]:
     """The node's erasure sets as layouts: which node and drive holds each position."""
     plan = []
     for s in node.objects.placement.sets():

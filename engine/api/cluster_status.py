@@ -23,6 +23,7 @@ from engine.queues.groups import GroupSpec, partition_group
 from engine.v1 import admin_pb2 as pb
 from engine.v1 import admin_pb2_grpc
 from engine.v1.queue_records_pb2 import QueueRecord
+from engine.v1.raft_pb2 import RaftGroupStatus
 
 PEER_SECONDS = 2.0  # a peer that has not sent its status by then is unreachable
 MAX_QUEUES = 1000  # queues listed with their partitions (the total is always given)
@@ -120,6 +121,32 @@ def queue_groups(groups: Sequence[GroupSpec], nodes: Sequence[pb.NodeStatus]
         out.append(pb.QueueGroupStatus(
             index=g.index, members=members, leader=leader, term=term, members_reachable=up,
             has_quorum=bool(leader) and 2 * up > len(members)))
+    return out
+
+
+def raft_groups(nodes: Sequence[pb.NodeStatus]) -> list[RaftGroupStatus]:
+    """Each consensus group as its leader reports it (the leader of the newest term that a
+    reachable node reports), else the newest view any member has; replicas that stopped
+    serving the group are named in ``failure``."""
+    views: dict[str, list[RaftGroupStatus]] = {}
+    failed: dict[str, list[str]] = {}
+    for n in nodes:
+        for g in n.raft_groups:
+            views.setdefault(g.group, []).append(g)
+            if g.role == "failed":
+                failed.setdefault(g.group, []).append(f"{n.node_id}: {g.failure}")
+    out = []
+    for name in sorted(views):
+        seen = views[name]
+        leaders = [v for v in seen if v.role == "leader"]
+        best = max(leaders or seen, key=lambda v: (v.term, v.commit_index))
+        view = RaftGroupStatus()
+        view.CopyFrom(best)
+        view.failure = "; ".join(failed.get(name, []))
+        if view.role != "leader":
+            view.leader = ""
+            view.match.clear()
+        out.append(view)
     return out
 
 

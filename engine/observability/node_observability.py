@@ -73,7 +73,9 @@ class NodeObservability:
             if node.peers is not None and config.cluster_file is not None:
                 self.health = self._observe_peers(config, node, registry)
             self.server = MetricsServer(config.metrics_listen, registry)
-        self.interceptors: list[grpc.aio.ServerInterceptor] = [ObservingInterceptor(rpc)]
+        observing = ObservingInterceptor(rpc)
+        self.in_flight = observing.in_flight
+        self.interceptors: list[grpc.aio.ServerInterceptor] = [observing]
 
     @staticmethod
     def _observe_peers(config: NodeConfig, node: Assembly,

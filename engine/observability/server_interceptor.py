@@ -72,21 +72,55 @@ class _Counted:
         return message
 
 
+class InFlight:
+    """Calls being served, except the peers' consensus streams (which last as long as the
+    node): shutdown lets these finish before it stops the consensus machinery."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if self.count <= 0:
+            self._idle.set()
+
+    async def drained(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+LONG_LIVED = ("/engine.v1.RaftTransport/",)  # not counted in InFlight
+
+
 class _Method:
     """One RPC method's observation: begin and end of each call."""
 
-    def __init__(self, full_method: str, metrics: RpcMetrics | None) -> None:
+    def __init__(self, full_method: str, metrics: RpcMetrics | None,
+                 in_flight: InFlight | None) -> None:
         self.full_method = full_method
         self.metrics = MethodMetrics(metrics, full_method) if metrics is not None else None
+        self.in_flight = in_flight if not full_method.startswith(LONG_LIVED) else None
 
-    @staticmethod
-    def begin(context: Context) -> None:
+    def begin(self, context: Context) -> None:
+        if self.in_flight is not None:
+            self.in_flight.enter()
         rid = request_id.current()
         if rid is not None:
             context.set_trailing_metadata(((request_id.HEADER, rid),))
 
     def end(self, context: Context, exc: BaseException | None, start: float,
             received: int, sent: int) -> None:
+        if self.in_flight is not None:
+            self.in_flight.leave()
         try:
             elapsed = time.perf_counter() - start
             if self.metrics is not None or log.isEnabledFor(logging.DEBUG):
@@ -222,6 +256,7 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, metrics: RpcMetrics | None = None) -> None:
         self._metrics = metrics
+        self.in_flight = InFlight()
         # method -> (the handler as registered, its observed twin): registered handlers
         # are the same objects on every call, so each is wrapped once.
         self._wrapped: dict[str, tuple[Handler, Handler]] = {}
@@ -240,6 +275,6 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):
         cached = self._wrapped.get(full)
         if cached is not None and cached[0] is handler:
             return cached[1]
-        observed = wrap(handler, _Method(full, self._metrics))
+        observed = wrap(handler, _Method(full, self._metrics, self.in_flight))
         self._wrapped[full] = (handler, observed)
         return observed

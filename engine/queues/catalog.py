@@ -1,27 +1,29 @@
-"""The queue catalog: queue name -> QueueRecord, cluster-wide, replicated with Raft.
+"""The queue catalog: queue name -> QueueRecord, cluster-wide, a replicated state machine.
 
-Queue names are global and few, like bucket names, so every node keeps the whole
-catalog. In a cluster it shares the Raft group of the bucket table (every node is a
-member); a single node hosts it in its one queue group. Uniqueness decisions (does the
-name exist, was it deleted less than 60 s ago, is a purge still running) are taken in
-the replicated apply functions from the time stamped into the command, so every
-replica decides the same and two racing creations have one winner.
+Queue names are global and few, like bucket names, so the catalog lives in the meta
+group (every node a member) beside the bucket table: every node can look a queue up
+locally, and a creation is decided once for the whole cluster. Uniqueness decisions (does
+the name exist, was it deleted less than 60 s ago, is a purge still running) are taken in
+``apply`` from the time stamped into the command, so every replica decides the same and
+two racing creations have one winner.
+
+Reads are linearizable unless ``stale_ok``: sending, receiving and deleting messages
+look their queue up with ``stale_ok=True`` (a hit may lag by the replication delay, as
+SQS documents up to 60 s for attribute changes; a miss is read again linearizably).
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
-from pysyncobj import SyncObjConsumer, replicated
+import struct
 
 from engine.clock import Clock
-from engine.cluster.raft_group import new_op_id, remember
-from engine.v1.queue_records_pb2 import QueueRecord
+from engine.cluster.consensus.group import ConsensusGroup, new_op_id
+from engine.cluster.consensus.machine import Keyspace, ReadKeyspace, ReplicatedStateMachine
+from engine.v1.queue_records_pb2 import CatalogCommand, CatalogResult, QueueRecord, QueueRef
 
 DELETED_RECENTLY_NS = 60 * 1_000_000_000  # QueueDeletedRecently window
 PURGE_NS = 60 * 1_000_000_000  # PurgeQueueInProgress window
+FORGET_PER_COMMAND = 16  # old deletions forgotten per command (bounded work)
 
 CREATED = "created"
 EXISTS = "exists"
@@ -29,156 +31,157 @@ DELETED_RECENTLY = "deleted_recently"
 MISSING = "missing"
 IN_PROGRESS = "in_progress"
 DONE = "done"
+UPDATED = "updated"
+
+_QUEUE = b"q/"  # q/name -> QueueRecord
+_DELETED = b"d/"  # d/name -> when it was deleted (8 bytes)
+_BY_TIME = b"t/"  # t/time/name -> b"": deletions in time order, to forget old ones
+_TIME = struct.Struct(">q")
 
 
-class CatalogLog(SyncObjConsumer):
-    """The replicated state machine (see raft_buckets._BucketLog for the rules: methods
-    marked ``@replicated`` run in log order in the tick thread, are deterministic,
-    never raise, and remember outcomes by operation id)."""
+class CatalogMachine(ReplicatedStateMachine):
+    name = "queue-catalog"
 
-    def __init__(self) -> None:
-        # Attributes set before SyncObjConsumer.__init__ are left out of snapshots.
-        self._lock = threading.Lock()
-        super().__init__()
-        self._queues: dict[str, bytes] = {}
-        self._deleted: dict[str, int] = {}  # name -> when, for QueueDeletedRecently
-        self._memo: dict[str, Any] = {}
+    def apply(self, keys: Keyspace, command: bytes, index: int) -> bytes:
+        cmd = CatalogCommand.FromString(command)
+        now = cmd.now_ns
+        self._forget_deletions(keys, now)
+        op = cmd.WhichOneof("op")
+        result = CatalogResult()
+        if op == "create":
+            result = self._create(keys, cmd.create, now)
+        elif op == "update":
+            result.outcome = self._update(keys, cmd.update)
+        elif op == "delete":
+            result.outcome = self._delete(keys, cmd.delete, now)
+        elif op == "purge":
+            result.outcome = self._purge(keys, cmd.purge, now)
+        return result.SerializeToString(deterministic=True)
 
-    def _remember(self, op_id: str, result: Any) -> Any:
-        return remember(self._memo, op_id, result)
-
-    def _forget_old_deletions(self, now_ns: int) -> None:
-        for name in [n for n, t in self._deleted.items() if now_ns - t >= DELETED_RECENTLY_NS]:
-            del self._deleted[name]
-
-    @replicated
-    def create(self, name: str, data: bytes, now_ns: int, op_id: str) -> tuple[str, bytes]:
-        """(CREATED, record) or (EXISTS, the existing record) or (DELETED_RECENTLY, b"")."""
-        with self._lock:
-            if op_id in self._memo:
-                return self._memo[op_id]  # type: ignore[no-any-return]
-            self._forget_old_deletions(now_ns)
-            if name in self._queues:
-                return self._remember(op_id, (EXISTS, self._queues[name]))
-            if name in self._deleted:
-                return self._remember(op_id, (DELETED_RECENTLY, b""))
-            self._queues[name] = data
-            return self._remember(op_id, (CREATED, data))
-
-    @replicated
-    def update(self, name: str, incarnation: str, data: bytes, op_id: str) -> bool:
-        """Replace the record if that incarnation of the queue still exists."""
-        with self._lock:
-            if op_id in self._memo:
-                return bool(self._memo[op_id])
-            current = self._record(name)
-            if current is None or current.incarnation != incarnation:
-                return bool(self._remember(op_id, False))
-            # The purge time belongs to purge(): a record read before a purge and written
-            # back after it must not reopen the 60-second window.
-            record = QueueRecord.FromString(data)
-            record.purged_ns = max(record.purged_ns, current.purged_ns)
-            self._queues[name] = record.SerializeToString()
-            return bool(self._remember(op_id, True))
-
-    @replicated
-    def delete(self, name: str, incarnation: str, now_ns: int, op_id: str) -> bool:
-        with self._lock:
-            if op_id in self._memo:
-                return bool(self._memo[op_id])
-            current = self._record(name)
-            if current is None or (incarnation and current.incarnation != incarnation):
-                return bool(self._remember(op_id, False))
-            del self._queues[name]
-            self._deleted[name] = now_ns
-            return bool(self._remember(op_id, True))
-
-    @replicated
-    def purge(self, name: str, incarnation: str, now_ns: int, op_id: str) -> str:
-        """DONE (purge time recorded), IN_PROGRESS (within 60 s of the last) or MISSING."""
-        with self._lock:
-            if op_id in self._memo:
-                return str(self._memo[op_id])
-            current = self._record(name)
-            if current is None or current.incarnation != incarnation:
-                return str(self._remember(op_id, MISSING))
-            if current.purged_ns and now_ns - current.purged_ns < PURGE_NS:
-                return str(self._remember(op_id, IN_PROGRESS))
-            current.purged_ns = now_ns
-            self._queues[name] = current.SerializeToString()
-            return str(self._remember(op_id, DONE))
-
-    @replicated
-    def barrier(self) -> None:
-        """A no-op entry: when it is applied here, so is everything committed before it."""
-
-    def _record(self, name: str) -> QueueRecord | None:
-        data = self._queues.get(name)
+    @staticmethod
+    def get(keys: ReadKeyspace, name: str) -> QueueRecord | None:
+        data = keys.get(_QUEUE + name.encode())
         return None if data is None else QueueRecord.FromString(data)
 
-    def lookup(self, name: str) -> QueueRecord | None:
-        with self._lock:
-            return self._record(name)
+    @staticmethod
+    def all(keys: ReadKeyspace) -> list[QueueRecord]:
+        return [QueueRecord.FromString(v) for _, v in keys.prefix(_QUEUE)]
 
-    def snapshot(self) -> list[QueueRecord]:
-        with self._lock:
-            return [QueueRecord.FromString(self._queues[k]) for k in sorted(self._queues)]
+    # -- commands ------------------------------------------------------------------------
+
+    def _create(self, keys: Keyspace, record: QueueRecord, now: int) -> CatalogResult:
+        existing = self.get(keys, record.name)
+        if existing is not None:
+            return CatalogResult(outcome=EXISTS, record=existing)
+        deleted = keys.get(_DELETED + record.name.encode())
+        if deleted is not None and now - _TIME.unpack(deleted)[0] < DELETED_RECENTLY_NS:
+            return CatalogResult(outcome=DELETED_RECENTLY)
+        self._put(keys, record)
+        return CatalogResult(outcome=CREATED, record=record)
+
+    def _update(self, keys: Keyspace, record: QueueRecord) -> str:
+        current = self.get(keys, record.name)
+        if current is None or current.incarnation != record.incarnation:
+            return MISSING
+        # The purge time belongs to purge(): a record read before a purge and written back
+        # after it must not reopen the 60-second window.
+        stored = QueueRecord()
+        stored.CopyFrom(record)
+        stored.purged_ns = max(record.purged_ns, current.purged_ns)
+        self._put(keys, stored)
+        return UPDATED
+
+    def _delete(self, keys: Keyspace, ref: QueueRef, now: int) -> str:
+        current = self.get(keys, ref.name)
+        if current is None or (ref.incarnation and current.incarnation != ref.incarnation):
+            return MISSING
+        name = ref.name.encode()
+        keys.delete(_QUEUE + name)
+        old = keys.get(_DELETED + name)
+        if old is not None:
+            keys.delete(_BY_TIME + old + name)
+        keys.put(_DELETED + name, _TIME.pack(now))
+        keys.put(_BY_TIME + _TIME.pack(now) + name, b"")
+        return DONE
+
+    def _purge(self, keys: Keyspace, ref: QueueRef, now: int) -> str:
+        current = self.get(keys, ref.name)
+        if current is None or current.incarnation != ref.incarnation:
+            return MISSING
+        if current.purged_ns and now - current.purged_ns < PURGE_NS:
+            return IN_PROGRESS
+        current.purged_ns = now
+        self._put(keys, current)
+        return DONE
+
+    @staticmethod
+    def _put(keys: Keyspace, record: QueueRecord) -> None:
+        keys.put(_QUEUE + record.name.encode(), record.SerializeToString(deterministic=True))
+
+    @staticmethod
+    def _forget_deletions(keys: Keyspace, now: int) -> None:
+        """Deletions older than the window no longer matter: drop a few per command."""
+        horizon = _BY_TIME + _TIME.pack(now - DELETED_RECENTLY_NS)
+        for key, _ in list(keys.range(_BY_TIME, horizon))[:FORGET_PER_COMMAND]:
+            keys.delete(key)
+            keys.delete(_DELETED + key[len(_BY_TIME) + _TIME.size:])
 
 
 class QueueCatalog:
-    """The catalog with an asyncio API over a Raft group hosting a CatalogLog.
+    """The catalog with an asyncio API over the meta group."""
 
-    ``call`` is the group's ``RaftGroup.call``. Lookups of a name this node knows are
-    answered locally (a queue leaves only through the log); misses pass a read barrier
-    first, so a queue created on any node is found everywhere once creation returned.
-    """
-
-    def __init__(self, log: CatalogLog, call: Callable[..., Any], clock: Clock) -> None:
-        self._log = log
-        self._call = call
+    def __init__(self, group: ConsensusGroup, clock: Clock) -> None:
+        self.group = group
         self._clock = clock
 
     async def create(self, record: QueueRecord) -> tuple[str, QueueRecord | None]:
+        """(CREATED, record) or (EXISTS, the existing one) or (DELETED_RECENTLY, None)."""
         stamped = QueueRecord()
         stamped.CopyFrom(record)
         now = self._clock.now_ns()
         stamped.incarnation = stamped.incarnation or new_op_id()
         stamped.created_ns = stamped.created_ns or now
         stamped.modified_ns = stamped.modified_ns or now
-        outcome, data = await self._call(self._log.create, stamped.name,
-                                         stamped.SerializeToString(), now, new_op_id())
-        return outcome, (QueueRecord.FromString(data) if data else None)
+        result = await self._call(CatalogCommand(now_ns=now, create=stamped))
+        return result.outcome, (result.record if result.HasField("record") else None)
 
     async def update(self, record: QueueRecord) -> bool:
-        return bool(await self._call(self._log.update, record.name, record.incarnation,
-                                     record.SerializeToString(), new_op_id()))
+        """Replace the record if that incarnation of the queue still exists."""
+        result = await self._call(CatalogCommand(now_ns=self._clock.now_ns(), update=record))
+        return result.outcome == UPDATED
 
     async def delete(self, name: str, incarnation: str = "") -> bool:
-        return bool(await self._call(self._log.delete, name, incarnation,
-                                     self._clock.now_ns(), new_op_id()))
+        ref = QueueRef(name=name, incarnation=incarnation)
+        result = await self._call(CatalogCommand(now_ns=self._clock.now_ns(), delete=ref))
+        return result.outcome == DONE
 
     async def purge(self, name: str, incarnation: str) -> str:
-        return str(await self._call(self._log.purge, name, incarnation,
-                                    self._clock.now_ns(), new_op_id()))
+        """DONE (purge time recorded), IN_PROGRESS (within 60 s of the last) or MISSING."""
+        ref = QueueRef(name=name, incarnation=incarnation)
+        result = await self._call(CatalogCommand(now_ns=self._clock.now_ns(), purge=ref))
+        return result.outcome
 
-    async def get(self, name: str) -> QueueRecord | None:
-        record = self._log.lookup(name)
-        if record is not None:
-            return record
-        await self.sync()
-        return self._log.lookup(name)
+    async def get(self, name: str, *, stale_ok: bool = False) -> QueueRecord | None:
+        if stale_ok:
+            record = self.cached(name)
+            if record is not None:
+                return record
+        return await self.group.read(CatalogMachine.name,
+                                     lambda k: CatalogMachine.get(k, name))
 
     async def list(self) -> list[QueueRecord]:
-        await self.sync()
-        return self._log.snapshot()
+        """Every queue, sorted by name (linearizable)."""
+        return await self.group.read(CatalogMachine.name, CatalogMachine.all)
 
     def known(self) -> list[QueueRecord]:
-        """This node's copy of every record, without a barrier (for metrics)."""
-        return self._log.snapshot()
+        """This node's copy of every record, without a read round (metrics)."""
+        return self.group.read_local(CatalogMachine.name, CatalogMachine.all)
 
     def cached(self, name: str) -> QueueRecord | None:
-        """This node's copy, without a barrier (may lag by the Raft apply delay)."""
-        return self._log.lookup(name)
+        """This node's copy, without a read round (may lag by the replication delay)."""
+        return self.group.read_local(CatalogMachine.name, lambda k: CatalogMachine.get(k, name))
 
-    async def sync(self) -> None:
-        await self._call(self._log.barrier)
+    async def _call(self, command: CatalogCommand) -> CatalogResult:
+        data = await self.group.call(CatalogMachine.name,
+                                     command.SerializeToString(deterministic=True))
+        return CatalogResult.FromString(data)

@@ -9,8 +9,8 @@ node computes the same one without talking to anyone.
 A queue's partition ``p`` lives in group ``(hash(name) + p) % groups``: consecutive
 partitions land on different groups, and different queues start at different groups.
 
-Each membership needs its own Raft listener (pysyncobj binds one port per group): a
-node's k-th group listens on its raft_address port + 100 * (k + 1).
+Every group is a consensus group of the node's consensus host (named ``q<index>``); all
+of a node's groups share its one store, its one writer and its gRPC channels.
 """
 
 from __future__ import annotations
@@ -18,23 +18,26 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from engine.cluster.topology import Topology, TopologyError, join_host_port, split_host_port
+from engine.cluster.topology import Topology
 
 MAX_REPLICAS = 3
-SLOT_PORT_STRIDE = 100
 
 
 @dataclass(frozen=True)
 class GroupMember:
     node_id: str
     zone: str
-    raft_address: str  # this membership's pysyncobj listener
 
 
 @dataclass(frozen=True)
 class GroupSpec:
     index: int
     members: tuple[GroupMember, ...]
+
+    @property
+    def name(self) -> str:
+        """The consensus group's name."""
+        return group_name(self.index)
 
     def member(self, node_id: str) -> GroupMember | None:
         for m in self.members:
@@ -63,36 +66,18 @@ def plan_queue_groups(topology: Topology) -> list[GroupSpec]:
             chosen.append(pick.id)
             load[pick.id] += 1
         memberships.append(chosen)
-    return _with_addresses(topology, memberships)
+    zone = {n.id: n.zone for n in nodes}
+    return [GroupSpec(index, tuple(GroupMember(i, zone[i]) for i in ids))
+            for index, ids in enumerate(memberships)]
 
 
-def _with_addresses(topology: Topology, memberships: list[list[str]]) -> list[GroupSpec]:
-    slots: dict[str, int] = {}
-    groups = []
-    for index, ids in enumerate(memberships):
-        members = []
-        for node_id in ids:
-            spec = topology.node(node_id)
-            slot = slots.get(node_id, 0)
-            slots[node_id] = slot + 1
-            host, port = split_host_port(spec.raft_address)
-            port += SLOT_PORT_STRIDE * (slot + 1)
-            if port > 65535:
-                raise TopologyError(f"node {node_id}: queue group port {port} is out of range; "
-                                    "lower its raft_address port")
-            members.append(GroupMember(node_id, spec.zone, join_host_port(host, port)))
-        groups.append(GroupSpec(index, tuple(members)))
-    taken = [m.raft_address for g in groups for m in g.members]
-    others = {a for n in topology.nodes for a in (n.address, n.raft_address)}
-    clash = sorted({a for a in taken if a in others or taken.count(a) > 1})
-    if clash:
-        raise TopologyError(f"queue group listeners clash with other ports: {', '.join(clash)}")
-    return groups
+def single_group(node_id: str, zone: str = "") -> list[GroupSpec]:
+    """A single node: one group of one member."""
+    return [GroupSpec(0, (GroupMember(node_id, zone),))]
 
 
-def single_group() -> list[GroupSpec]:
-    """A single node: one group of one member (port chosen by the OS; nobody joins)."""
-    return [GroupSpec(0, (GroupMember("local", "", "127.0.0.1:0"),))]
+def group_name(index: int) -> str:
+    return f"q{index}"
 
 
 def partition_group(name: str, partition: int, groups: int) -> int:

@@ -412,7 +412,7 @@ class Messaging(QueueCore):
     def clock_moved(self) -> None:
         """The engine clock jumped (tests): long polls re-check what became visible."""
         for host in self.router.hosts.values():
-            host.log.wake_all()
+            host.wake_all()
 
 
 # -- helpers -------------------------------------------------------------------------------

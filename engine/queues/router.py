@@ -1,8 +1,8 @@
 """Reaching a queue group from any node: locally when this node is a member, else
 through a member over QueueNode (queue_records.proto).
 
-Any member will do: pysyncobj forwards a follower's command to the leader and answers
-once it is applied there. A member that cannot be reached, or has no quorum, is skipped
+Any member will do: a follower forwards the command to its leader and answers once it
+has applied it itself. A member that cannot be reached, or has no quorum, is skipped
 for the next one until the deadline; commands carry operation ids, so trying again
 never applies one twice.
 """
@@ -125,16 +125,9 @@ class GroupRouter:
 
     def status(self) -> list[QueueGroupStatus]:
         """The groups this node is a member of, with the leader it last heard of."""
-        out = []
-        for index, host in sorted(self.hosts.items()):
-            members = self.groups[index].members
-            by_address = {m.raft_address: m.node_id for m in members}
-            leader = host.group.leader
-            out.append(QueueGroupStatus(
-                index=index, members=[m.node_id for m in members], term=host.group.term,
-                leader=by_address.get(leader or "", "") if len(members) > 1
-                else (members[0].node_id if host.group.is_leader else "")))
-        return out
+        return [QueueGroupStatus(index=index, term=host.group.term, leader=host.group.leader,
+                                 members=[m.node_id for m in self.groups[index].members])
+                for index, host in sorted(self.hosts.items())]
 
     def _avoid(self, group: int, index: int) -> None:
         """After a failure, start with the next member from now on."""

@@ -8,7 +8,6 @@ differs. Requests and responses are the protos of queues.proto.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from engine.errors import EngineError
@@ -17,18 +16,25 @@ from engine.queues.messaging import Messaging
 
 log = logging.getLogger("engine.queues")
 SWEEP_SECONDS = 10.0
+SWEEPS_PER_ROUND = 1000  # bounded commands in a row per group before the others' turn
 
 
 class QueueService(QueueManagement, Messaging):
     async def sweep_forever(self, interval: float = SWEEP_SECONDS) -> None:
-        """Drop expired messages and deduplication entries in the groups this node
-        leads, so idle queues give their memory back (receives expire lazily too)."""
+        """Drop expired messages, deduplication entries and the messages of purged or
+        deleted queues in the groups this node leads, a bounded amount per command:
+        sweep again at once while a group reports more left."""
         while True:
             await asyncio.sleep(interval)
             for host in self.router.hosts.values():
-                if not host.group.is_leader:
-                    continue
-                command = self.command()
-                command.sweep = True
-                with contextlib.suppress(EngineError):
-                    await host.apply(command)
+                for _ in range(SWEEPS_PER_ROUND):
+                    if not host.group.is_leader:
+                        break
+                    command = self.command()
+                    command.sweep = True
+                    try:
+                        result = await host.apply(command)
+                    except EngineError:
+                        break
+                    if not result.more:
+                        break

@@ -9,18 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import struct
-from pathlib import Path
 
 import pytest
+from helpers_consensus import MAP, LocalCluster
 
-from engine.clock import ManualClock
-from engine.cluster.consensus.host import ConsensusHost
 from engine.cluster.consensus.machine import Keyspace, Rejected, ReplicatedStateMachine
 from engine.cluster.consensus.store import ConsensusStore
 from engine.errors import EngineError
-from engine.v1.raft_pb2 import RaftMessage
-
-MAP = 1 << 30
 
 
 class Counters(ReplicatedStateMachine):
@@ -53,83 +48,13 @@ def value(keys, name: bytes) -> int:
     return int(keys.get(name) or b"0")
 
 
-class Net:
-    """Delivers messages between hosts on the loop; a node in `down` hears nothing."""
-
-    def __init__(self) -> None:
-        self.hosts: dict[str, ConsensusHost] = {}
-        self.down: set[str] = set()
-
-    def transport(self, sender: str) -> "_Wire":
-        return _Wire(self, sender)
-
-
-class _Wire:
-    def __init__(self, net: Net, sender: str) -> None:
-        self.net, self.sender = net, sender
-
-    def send(self, messages: list[RaftMessage]) -> None:
-        loop = asyncio.get_running_loop()
-        for m in messages:
-            if self.sender in self.net.down or m.to in self.net.down:
-                continue
-            host = self.net.hosts.get(m.to)
-            if host is not None:
-                copy = RaftMessage.FromString(m.SerializeToString())  # as on a wire
-                loop.call_soon(host.receive, [copy])
-
-
-class Cluster:
-    def __init__(self, root: Path, ids: list[str], *, keep: int = 10_000,
-                 broken: frozenset[str] = frozenset()) -> None:
-        self.root, self.ids, self.keep, self.broken = root, ids, keep, broken
-        self.net = Net()
-        self.clock = ManualClock()
-        self.machines: dict[str, Counters] = {}
-
-    async def start(self, node: str) -> ConsensusHost:
-        store = ConsensusStore(self.root / node, MAP)
-        host = ConsensusHost(node, store, self.clock, tick_seconds=0.02, election_ticks=5,
-                             keep_entries=self.keep)
-        self.machines[node] = Counters(node, self.broken)
-        host.add_group("g", self.ids, [self.machines[node]])
-        host.transport = self.net.transport(node)
-        self.net.hosts[node] = host
-        self.net.down.discard(node)
-        await host.start()
-        return host
-
-    async def stop(self, node: str) -> None:
-        self.net.down.add(node)
-        host = self.net.hosts.pop(node)
-        await host.close()
-
-    def group(self, node: str):
-        return self.net.hosts[node].groups["g"]
-
-    async def leader(self, timeout: float = 10.0) -> str:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            leaders = [n for n, h in self.net.hosts.items() if h.groups["g"].is_leader
-                       and n not in self.net.down]
-            if len(leaders) == 1:
-                return leaders[0]
-            await asyncio.sleep(0.02)
-        raise AssertionError("no leader")
-
-    async def close(self) -> None:
-        for node in list(self.net.hosts):
-            await self.stop(node)
-
-
 def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 60))
 
 
 def test_single_node_commands_results_and_restart(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a"])
+        c = LocalCluster(tmp_path, Counters, ["a"])
         await c.start("a")
         g = c.group("a")
         assert await g.call("counters", b"add x 2") == b"2"
@@ -147,7 +72,7 @@ def test_single_node_commands_results_and_restart(tmp_path):
 
 def test_a_retried_operation_applies_once(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a"])
+        c = LocalCluster(tmp_path, Counters, ["a"])
         await c.start("a")
         g = c.group("a")
         first = await g.call("counters", b"add x 5", op_id="op-1")
@@ -161,7 +86,7 @@ def test_a_retried_operation_applies_once(tmp_path):
 
 def test_rejection_reaches_the_caller_and_changes_nothing(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a", "b", "c"])
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])
         for n in c.ids:
             await c.start(n)
         leader = await c.leader()
@@ -180,7 +105,7 @@ def test_rejection_reaches_the_caller_and_changes_nothing(tmp_path):
 
 def test_calls_from_followers_and_leader_failover(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a", "b", "c"])
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])
         for n in c.ids:
             await c.start(n)
         leader = await c.leader()
@@ -199,13 +124,13 @@ def test_calls_from_followers_and_leader_failover(tmp_path):
 
 def test_linearizable_read_sees_every_acknowledged_write(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a", "b", "c"])
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])
         for n in c.ids:
             await c.start(n)
         leader = await c.leader()
         others = [n for n in c.ids if n != leader]
         c.net.down.add(others[0])  # a follower that hears nothing lags behind
-        for i in range(20):
+        for _ in range(20):
             await c.group(leader).call("counters", b"add x 1")
         c.net.down.discard(others[0])
         # A stale read on the lagging follower may miss them; a linearizable one never.
@@ -218,7 +143,7 @@ def test_linearizable_read_sees_every_acknowledged_write(tmp_path):
 
 def test_a_minority_cannot_commit_or_read(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a", "b", "c"])
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])
         for n in c.ids:
             await c.start(n)
         leader = await c.leader()
@@ -237,7 +162,7 @@ def test_a_minority_cannot_commit_or_read(tmp_path):
 
 def test_a_failing_replica_stops_serving_the_group(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a", "b", "c"], broken=frozenset({"c"}))
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"], broken=frozenset({"c"}))
         for n in c.ids:
             await c.start(n)
         leader = await c.leader()
@@ -264,7 +189,7 @@ def test_a_failing_replica_stops_serving_the_group(tmp_path):
 
 def test_a_follower_behind_the_compacted_log_gets_a_snapshot(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a", "b", "c"], keep=5)
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"], keep=5)
         for n in c.ids:
             await c.start(n)
         leader = await c.leader()
@@ -290,7 +215,7 @@ def test_a_follower_behind_the_compacted_log_gets_a_snapshot(tmp_path):
 
 def test_term_and_vote_survive_a_restart(tmp_path):
     async def main():
-        c = Cluster(tmp_path, ["a", "b", "c"])
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])
         for n in c.ids:
             await c.start(n)
         leader = await c.leader()
@@ -309,7 +234,7 @@ def test_term_and_vote_survive_a_restart(tmp_path):
 def test_store_layout_is_pinned(tmp_path):
     """The log's on-disk encoding is a format: index big-endian, then term, then command."""
     async def main():
-        c = Cluster(tmp_path, ["a"])
+        c = LocalCluster(tmp_path, Counters, ["a"])
         await c.start("a")
         await c.group("a").call("counters", b"add x 1", op_id="pinned")
         await c.close()

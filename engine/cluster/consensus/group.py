@@ -286,12 +286,13 @@ class ConsensusGroup:
             self._deliver(outcome)
         self._after_change()
 
-    def fail(self, reason: str) -> None:
+    def fail(self, reason: str, *, quiet: bool = False) -> None:
         """Stop serving the group on this node (an apply failed, or the disk did)."""
         if self.failure:
             return
         self.failure = reason
-        log.error("group %s stops on this node: %s", self.name, reason)
+        if not quiet:
+            log.error("group %s stops on this node: %s", self.name, reason)
         error = self._stopped()
         for fut in [*self._waiting.values(), *self._rounds.values(),
                     *(f for _, _, f in self._applied_waiters)]:
@@ -305,7 +306,7 @@ class ConsensusGroup:
         self._leader_event.set()
 
     def close(self) -> None:
-        self.fail("the node is shutting down")
+        self.fail("the node is shutting down", quiet=True)
 
     # -- internals -----------------------------------------------------------------------
 

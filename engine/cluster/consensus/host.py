@@ -83,7 +83,9 @@ class ConsensusHost:
 
     async def close(self) -> None:
         """Stop: callers still waiting get ServiceUnavailable; the store is closed once
-        the batch being written (if any) is on disk."""
+        the batch being written (if any) is on disk. Safe to call twice."""
+        if self._closed:
+            return
         self._closed = True
         for task in self._tasks:
             task.cancel()
@@ -92,9 +94,10 @@ class ConsensusHost:
                 await task
         for group in self.groups.values():
             group.close()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._writer.shutdown, True)
-        await loop.run_in_executor(None, self.reader_pool.shutdown, True)
+        # At most one batch is being written: waiting for it blocks the loop briefly, at
+        # shutdown only (the loop's default executor may already be gone).
+        self._writer.shutdown(wait=True)
+        self.reader_pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
     # -- what groups and the transport call ----------------------------------------------

@@ -79,8 +79,10 @@ class _Link:
             self.wrote = False
             try:
                 await self._pump(call)
-            except (grpc.RpcError, TimeoutError, grpc.aio.UsageError) as exc:
-                log.debug("raft stream to %s: %s", self.peer.node_id, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # not up yet, gone, reset, hung: reconnect
+                log.debug("raft stream to %s: %r", self.peer.node_id, exc)
             finally:
                 call.cancel()
             self.queue.clear()  # stale by the time we reconnect; Raft re-sends

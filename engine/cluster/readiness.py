@@ -1,0 +1,91 @@
+"""Is this node able to serve? Health says SERVING only while it can serve a quorum
+operation, so load balancers and `tests/health.py` never send work to a node that would
+answer 503.
+
+Ready means both:
+
+* **Consensus**: every group this node hosts answers a linearizable read round (a
+  majority confirms the leader, and this node has applied up to the commit index), so
+  metadata calls and queue commands can be served.
+* **Storage**: every erasure set has at least its write quorum of drives on this node or
+  on peers that answer a Ping, so object writes can be served.
+
+A restarted node therefore turns SERVING only once it can reach its peers and has caught
+up, and a node cut off from the majority turns NOT_SERVING within a check interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from engine.cluster.consensus.group import ConsensusGroup
+from engine.cluster.peers import Peer
+from engine.cluster.placement import ErasureSet
+from engine.errors import EngineError
+from engine.v1 import node_pb2
+
+log = logging.getLogger("engine.node")
+CHECK_SECONDS = 1.0  # between checks once ready
+EARLY_SECONDS = 0.1  # between checks until first ready
+PROBE_SECONDS = 1.0  # deadline of each round and ping
+
+
+class Readiness:
+    def __init__(self, groups: list[ConsensusGroup], sets: list[ErasureSet],
+                 peers: dict[str, Peer]) -> None:
+        self.groups = groups
+        self.sets = sets
+        self.peers = peers
+        self.ready = False
+        self.reason = "starting"
+
+    async def check(self) -> bool:
+        try:
+            await asyncio.gather(*(g.barrier(PROBE_SECONDS) for g in self.groups))
+        except EngineError as exc:
+            self.reason = f"consensus: {exc.message}"
+            return False
+        answered = await self._peers_up()
+        for s in self.sets:
+            up = sum(1 for p in range(len(s.drives))
+                     if not s.node_of(p) or s.node_of(p) not in self.peers
+                     or answered.get(s.node_of(p), False))
+            if up < s.write_quorum:
+                self.reason = (f"erasure set {s.index}: {up} drives reachable, "
+                               f"{s.write_quorum} needed")
+                return False
+        self.reason = ""
+        return True
+
+    async def _peers_up(self) -> dict[str, bool]:
+        async def ping(peer: Peer) -> bool:
+            with contextlib.suppress(Exception):
+                await peer.stub.Ping(node_pb2.PingRequest(), metadata=peer.metadata,
+                                     timeout=PROBE_SECONDS)
+                return True
+            return False
+
+        ids = list(self.peers)
+        results = await asyncio.gather(*(ping(self.peers[i]) for i in ids))
+        return dict(zip(ids, results, strict=True))
+
+    async def run(self, announce: Callable[[bool], Awaitable[None]]) -> None:
+        """Check forever; call ``announce`` whenever readiness changes."""
+        while True:
+            try:
+                ok = await self.check()
+            except Exception as exc:  # a bug here must not leave the node unready forever
+                log.exception("readiness check failed")
+                self.reason = f"readiness check failed: {exc}"
+                ok = False
+            if ok != self.ready:
+                self.ready = ok
+                if ok:
+                    log.info("ready to serve")
+                else:
+                    log.warning("not ready to serve: %s", self.reason)
+                await announce(ok)
+            await asyncio.sleep(CHECK_SECONDS if self.ready else EARLY_SECONDS)

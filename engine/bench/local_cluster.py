@@ -5,7 +5,10 @@ It reuses `engine cluster up`'s machinery (topology generation, the erasure-set 
 the Supervisor that starts nodes in their own process groups and stops them SIGTERM
 then SIGKILL) and adds what a bench needs before it can load the cluster: every node
 healthy *and* its Raft bucket table led (ListBuckets answers). Every node it started is
-stopped and the directory removed on the way out, also on Ctrl-C, SIGTERM or an error.
+stopped and the directory removed on the way out, also on Ctrl-C, SIGTERM or an error. A
+SIGKILLed bench runs no cleanup, but the Supervisor ties the nodes to it with a
+parent-death signal, so they die too (only the temporary directory stays behind); that
+needs `local_cluster` entered from the main thread, as `engine bench` does.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ import grpc
 
 from engine.cli.cluster import TOPOLOGY_FILE, Supervisor, check_ports_free, serve_command
 from engine.cluster.layout import LayoutError, plan_erasure_sets
-from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, TopologyError, generate_local
+from engine.cluster.topology import Topology, TopologyError, generate_local
 from engine.v1 import objects_pb2, objects_pb2_grpc
 
-PORT_RANGE = (20_000, 60_000 - RAFT_PORT_OFFSET)
+PORT_RANGE = (20_000, 60_000)
 PORT_TRIES = 50
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0

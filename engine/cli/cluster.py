@@ -1,9 +1,8 @@
 """`engine cluster up` runs a local cluster in the foreground; `engine cluster plan` shows sets.
 
 Each node is its own `engine serve --cluster FILE --node ID` process, so a node can be
-killed (kill -9) like a real machine. Nodes run in their own process groups: a terminal's
-Ctrl-C reaches only this supervisor, which then stops the nodes in order (SIGTERM, then
-SIGKILL after a grace period) instead of racing their own shutdown against ours.
+killed (kill -9) like a real machine. This module turns flags into a topology and node
+command lines; engine/cli/supervisor.py starts, watches, restarts and stops the processes.
 """
 
 from __future__ import annotations
@@ -12,21 +11,12 @@ import argparse
 import dataclasses
 import errno
 import shlex
-import signal
 import socket
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import TextIO
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from engine.cluster.layout import LayoutError, SetLayout, describe, plan_erasure_sets
+from engine.cli.supervisor import Backoff, NodeCommand, OnDeath, Supervisor, print_plan
+from engine.cluster.layout import LayoutError, plan_erasure_sets
 from engine.cluster.topology import (
     NodeSpec,
     Topology,
@@ -39,9 +29,7 @@ from engine.cluster.topology import (
 DEFAULT_DIR = Path("engine-cluster")
 DEFAULT_BASE_PORT = 7001
 TOPOLOGY_FILE = "cluster.toml"
-POLL = 0.1  # seconds between liveness checks: bounds how late a death or Ctrl-C is noticed
-
-NodeCommand = Callable[[Topology, NodeSpec], list[str]]
+BACKOFF = Backoff(first=1.0, cap=30.0, stable=60.0)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,8 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("--metrics-base-port", type=int, metavar="PORT",
                     help="serve each node's Prometheus metrics on its host at PORT, PORT+1, "
                     "... in node order (default: off)")
-    up.add_argument("--keep-going", action="store_true",
-                    help="when a node dies, report it and keep the others running")
+    on_death = up.add_mutually_exclusive_group()
+    on_death.add_argument("--restart", dest="on_death", action="store_const",
+                          const=OnDeath.RESTART,
+                          help=f"bring a node that dies back, after {BACKOFF.first:g}s doubling "
+                          f"to {BACKOFF.cap:g}s while it keeps dying (default: report it and "
+                          "keep the others running)")
+    on_death.add_argument("--exit-on-failure", dest="on_death", action="store_const",
+                          const=OnDeath.EXIT,
+                          help="when a node dies, stop every node and exit 1 (for scripts)")
+    on_death.add_argument("--keep-going", dest="on_death", action="store_const",
+                          const=OnDeath.REPORT, help=argparse.SUPPRESS)  # the default now
+    up.set_defaults(on_death=OnDeath.REPORT)
     up.add_argument("--start-timeout", type=float, default=60.0,
                     help="seconds to wait for every node to be healthy (default 60)")
     up.add_argument("--stop-timeout", type=float, default=10.0, help=argparse.SUPPRESS)
@@ -110,7 +108,8 @@ def run_up(args: argparse.Namespace) -> int:
     command = (template_command(args.node_command) if args.node_command
                else serve_command(reduced, args.cache_replicas, args.metrics_base_port))
     supervisor = Supervisor(topology, sets, command, topology.path.parent / "logs", sys.stdout,
-                            stop_timeout=args.stop_timeout, keep_going=args.keep_going)
+                            stop_timeout=args.stop_timeout, err=sys.stderr,
+                            on_death=args.on_death, backoff=BACKOFF)
     return supervisor.run(args.start_timeout)
 
 
@@ -168,18 +167,18 @@ def check_ports_free(topology: Topology) -> None:
     and share traffic with the old one; a plain bind here does not share and notices.
     """
     for node in topology.nodes:
-        for address in (node.address, node.raft_address):
-            host, port = split_host_port(address)
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            with socket.socket(family, socket.SOCK_STREAM) as s:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    s.bind((host, port))
-                except OSError as exc:
-                    hint = (" (is a cluster from this directory still running?)"
-                            if exc.errno == errno.EADDRINUSE else "")
-                    raise OSError(exc.errno, f"node {node.id}: cannot listen on {address}: "
-                                  f"{exc.strerror}{hint}") from None
+        address = node.address
+        host, port = split_host_port(address)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+            except OSError as exc:
+                hint = (" (is a cluster from this directory still running?)"
+                        if exc.errno == errno.EADDRINUSE else "")
+                raise OSError(exc.errno, f"node {node.id}: cannot listen on {address}: "
+                              f"{exc.strerror}{hint}") from None
 
 
 def serve_command(allow_reduced_tolerance: bool = False, cache_replicas: int = 0,
@@ -208,173 +207,3 @@ def template_command(template: str) -> NodeCommand:
                   "zone": node.zone, "address": node.address, "host": host, "port": port}
         return [part.format(**fields) for part in shlex.split(template)]
     return command
-
-
-def print_plan(sets: Sequence[SetLayout], out: TextIO) -> None:
-    out.write(f"erasure sets: {describe(sets)}\n")
-    for s in sets:
-        drives = " ".join(f"{d.node_id}/d{d.drive_index}@{d.zone}" for d in s.drives)
-        out.write(f"  set {s.index}: {s.data_shards}+{s.parity_shards}  {drives}\n")
-
-
-@dataclass
-class NodeProcess:
-    spec: NodeSpec
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-
-class Supervisor:
-    """Starts every node of a topology, watches them, and stops them all on the way out."""
-
-    def __init__(self, topology: Topology, sets: Sequence[SetLayout], command: NodeCommand,
-                 log_dir: Path, out: TextIO, stop_timeout: float = 10.0,
-                 keep_going: bool = False) -> None:
-        self.topology = topology
-        self.sets = sets
-        self.command = command
-        self.log_dir = log_dir
-        self.out = out
-        self.stop_timeout = stop_timeout
-        self.keep_going = keep_going
-        self.nodes: list[NodeProcess] = []
-        self._reported: list[NodeProcess] = []  # deaths already told to the user
-        self._stop_signal: int | None = None  # a flag: Event.set in a handler can deadlock
-
-    def run(self, start_timeout: float) -> int:
-        """0 after Ctrl-C or SIGTERM, 1 if a node died (or never became healthy)."""
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            try:
-                self.start()
-            except OSError as exc:  # e.g. a node command that does not exist
-                node_id = self.topology.nodes[len(self.nodes)].id
-                self.emit(f"error: cannot start node {node_id}: {exc}")
-                return 1
-            if not self.wait_healthy(start_timeout):
-                return 0 if self._stop_signal is not None else 1
-            self.print_table()
-            return self.watch()
-        finally:
-            self.stop()
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._stop_signal = signum
-
-    def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.emit(f"starting {len(self.topology.nodes)} nodes of cluster "
-                  f"{self.topology.name!r} from {self.topology.path}; logs in {self.log_dir}")
-        for spec in self.topology.nodes:
-            log = self.log_dir / f"{spec.id}.log"
-            with log.open("ab") as f:
-                f.write(f"--- engine cluster up: starting {spec.id} at "
-                        f"{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
-                f.flush()
-                proc = subprocess.Popen(self.command(self.topology, spec), stdin=subprocess.DEVNULL,
-                                        stdout=f, stderr=subprocess.STDOUT, process_group=0)
-            self.nodes.append(NodeProcess(spec, proc, log))
-
-    def wait_healthy(self, timeout: float) -> bool:
-        """True once every node's gRPC health check says SERVING; False on death or signal."""
-        deadline = time.monotonic() + timeout
-        channels = {n.spec.id: grpc.insecure_channel(n.spec.address) for n in self.nodes}
-        try:
-            pending = list(self.nodes)
-            while pending:
-                if self._stop_signal is not None or self._report_deaths():
-                    return False
-                pending = [n for n in pending if not _serving(channels[n.spec.id])]
-                if pending and time.monotonic() > deadline:
-                    names = ", ".join(n.spec.id for n in pending)
-                    self.emit(f"error: not healthy after {timeout:g}s: {names}; see their logs "
-                              f"in {self.log_dir}")
-                    return False
-                if pending:
-                    time.sleep(POLL)
-            return True
-        finally:
-            for ch in channels.values():
-                ch.close()
-
-    def watch(self) -> int:
-        while self._stop_signal is None:
-            if self._report_deaths() and not self.keep_going:
-                return 1
-            if all(n.proc.poll() is not None for n in self.nodes):
-                self.emit("every node has exited")
-                return 1
-            time.sleep(POLL)
-        self.emit(f"{signal.Signals(self._stop_signal).name}: stopping the cluster")
-        return 0
-
-    def _report_deaths(self) -> bool:
-        """Report each node that exited since the last call; True if any did."""
-        died = [n for n in self.nodes if n.proc.poll() is not None and n not in self._reported]
-        for n in died:
-            self._reported.append(n)
-            code = n.proc.returncode
-            how = (f"killed by {signal.Signals(-code).name}" if code < 0
-                   else f"exited with code {code}")
-            self.emit(f"node {n.spec.id} ({n.spec.zone}, pid {n.proc.pid}) {how}; "
-                      f"log: {n.log}")
-            for line in _tail(n.log, 5):
-                self.emit(f"  | {line}")
-        return bool(died)
-
-    def stop(self) -> None:
-        """SIGTERM every live node, SIGKILL whatever is left after stop_timeout."""
-        alive = [n for n in self.nodes if n.proc.poll() is None]
-        if not alive:
-            return
-        self.emit(f"stopping {', '.join(n.spec.id for n in alive)}")
-        for n in alive:
-            n.proc.send_signal(signal.SIGTERM)  # a no-op once it has exited
-        deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline and any(n.proc.poll() is None for n in alive):
-            time.sleep(0.05)
-        for n in alive:
-            if n.proc.poll() is None:
-                self.emit(f"node {n.spec.id} ignored SIGTERM for {self.stop_timeout:g}s: SIGKILL")
-                n.proc.send_signal(signal.SIGKILL)
-            n.proc.wait()
-        self.emit("all nodes stopped")
-
-    def print_table(self) -> None:
-        rows = [("NODE", "ENDPOINT", "ZONE", "PID", "LOG")] + [
-            (n.spec.id, n.spec.address, n.spec.zone, str(n.proc.pid), str(n.log))
-            for n in self.nodes]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
-            self.emit("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-        print_plan(self.sets, self.out)
-        first = self.nodes[0].spec.address
-        self.emit(f"cluster {self.topology.name!r} is up: point the SDK or CLI at any node, "
-                  f"e.g. engine status --endpoint {first}")
-        self.emit("Ctrl-C stops every node")
-
-    def emit(self, line: str) -> None:
-        self.out.write(line + "\n")
-        self.out.flush()
-
-
-def _serving(channel: grpc.Channel) -> bool:
-    try:
-        resp = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
-                                                        timeout=0.5)
-    except grpc.RpcError:
-        return False
-    return bool(resp.status == health_pb2.HealthCheckResponse.SERVING)
-
-
-def _tail(path: Path, lines: int) -> list[str]:
-    try:
-        with path.open("rb") as f:
-            f.seek(0, 2)
-            f.seek(max(0, f.tell() - 4096))
-            text = f.read().decode(errors="replace")
-    except OSError:
-        return []
-    return [line for line in text.splitlines() if line.strip()][-lines:]

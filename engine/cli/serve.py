@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="rescan object metadata for the per-bucket metrics at most this "
                    "often; 0 rescans on every scrape (default 60)")
     p.add_argument("--manual-clock", action="store_true", help=argparse.SUPPRESS)
+    # Tests only: the power-loss tests show with it that they would notice lost writes.
+    p.add_argument("--unsafe-no-fsync", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="DEBUG also logs every RPC served (method, status, ms)")
@@ -77,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
                      cache_replicas=args.cache_replicas,
                      object_cache_max=args.object_cache_max,
                      metrics_listen=args.metrics_listen,
-                     metrics_bucket_refresh=args.metrics_bucket_refresh))
+                     metrics_bucket_refresh=args.metrics_bucket_refresh,
+                     unsafe_no_fsync=args.unsafe_no_fsync))
     return 0
 
 

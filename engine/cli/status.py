@@ -82,7 +82,11 @@ def plain(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in msg.DESCRIPTOR.fields:
         value = getattr(msg, f.name)
-        if f.is_repeated:
+        if f.message_type is not None and f.message_type.GetOptions().map_entry:
+            entry = f.message_type.fields_by_name["value"]
+            out[f.name] = {k: plain(v) if entry.message_type else v
+                           for k, v in sorted(value.items())}
+        elif f.is_repeated:
             out[f.name] = [plain(v) if f.message_type else v for v in value]
         elif f.has_presence and not msg.HasField(f.name):
             out[f.name] = None
@@ -107,7 +111,7 @@ def print_table(status: dict[str, Any]) -> None:
     if down:
         head += f", [red]{len(down)} unreachable[/red]"
     console.print(head)
-    for section in (_nodes, _drives, _sets, _queue_groups, _queues, _slots):
+    for section in (_nodes, _drives, _sets, _raft_groups, _queue_groups, _queues, _slots):
         table = section(status)
         if table is not None:
             console.print(table)
@@ -145,6 +149,8 @@ def _nodes(status: dict[str, Any]) -> Any:
                 continue
             state = ("[green]healthy[/green]" if n["healthy"]
                      else "[yellow]drive offline[/yellow]")
+            if not n["ready"]:
+                state = f"[yellow]not ready[/yellow]: {_e(n['not_ready'])}"
             table.add_row(_e(zone) if i == 0 else "", _e(n["node_id"]), _e(n["address"]),
                           state, human_duration(n["uptime_seconds"]), _e(n["version"]),
                           str(n["objects"]))
@@ -197,6 +203,27 @@ def _heal_pass(p: dict[str, Any] | None) -> str:
     text = (f"{ago} ago, {p['kind']} on {_e(p['node_id'])}: {r['objects_checked']} checked, "
             f"{r['shards_rebuilt']} rebuilt")
     return text + (f", [red]{r['unresolved']} unresolved[/red]" if r["unresolved"] else "")
+
+
+def _raft_groups(status: dict[str, Any]) -> Any:
+    """Every consensus group: its leader, term and commit index, and how far behind each
+    member is (the leader's commit index minus the member's replicated index)."""
+    if not status["raft_groups"]:
+        return None
+    table = _table("Consensus groups", "group", "leader", "term", "commit", "members (lag)",
+                   "state")
+    for g in status["raft_groups"]:
+        if g["match"]:
+            members = " ".join(f"{_e(m)} ({max(g['commit_index'] - i, 0)})"
+                               for m, i in g["match"].items())
+        else:
+            members = " ".join(_e(m) for m in g["members"])
+        state = ("[green]ok[/green]" if g["leader"] else "[red]no leader[/red]")
+        if g["failure"]:
+            state += f", [red]stopped on {_e(g['failure'])}[/red]"
+        table.add_row(_e(g["group"]), _e(g["leader"]) or "-", str(g["term"]),
+                      str(g["commit_index"]), members, state)
+    return table
 
 
 def _queue_groups(status: dict[str, Any]) -> Any:

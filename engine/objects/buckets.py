@@ -25,8 +25,14 @@ class Buckets(Protocol):
     """What the object service needs of a bucket registry (local or replicated)."""
 
     async def create(self, name: str, region: str = "") -> BucketRecord: ...
-    async def get(self, name: str) -> BucketRecord: ...
-    async def list(self) -> list[BucketRecord]: ...
+    async def get(self, name: str, *, stale_ok: bool = False) -> BucketRecord:
+        """The bucket's record or NoSuchBucket. ``stale_ok``: the object data path only
+        needs to know the bucket exists; a replicated registry may answer a hit from a
+        copy that lags by the replication delay (S3 documents bucket configuration as
+        eventually consistent too), and never trusts a miss."""
+        ...
+
+    async def list(self, *, stale_ok: bool = False) -> list[BucketRecord]: ...
     async def delete(self, name: str) -> None: ...
     async def update(self, record: BucketRecord) -> None:
         """Replace an existing bucket's configuration (versioning, lifecycle)."""
@@ -48,8 +54,9 @@ class BucketRegistry:
             raise EngineError("BucketAlreadyOwnedByYou", BucketName=name) from exc
         return record
 
-    async def get(self, name: str) -> BucketRecord:
-        """The bucket's record, or NoSuchBucket; drives that do not answer are skipped."""
+    async def get(self, name: str, *, stale_ok: bool = False) -> BucketRecord:
+        """The bucket's record, or NoSuchBucket; drives that do not answer are skipped
+        (always current: the volumes are the registry)."""
         answered = False
         for drive in self._drives:
             try:
@@ -63,7 +70,7 @@ class BucketRegistry:
             raise EngineError("ServiceUnavailable", "no drive holding buckets answered")
         raise EngineError("NoSuchBucket", BucketName=name)
 
-    async def list(self) -> list[BucketRecord]:
+    async def list(self, *, stale_ok: bool = False) -> list[BucketRecord]:
         for drive in self._drives:
             try:
                 return sorted(await drive.list_volumes(), key=lambda r: r.name)

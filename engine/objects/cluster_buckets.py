@@ -28,13 +28,13 @@ log = logging.getLogger(__name__)
 
 
 class BucketTable(Protocol):
-    """The replicated table (engine/cluster/raft_buckets.py)."""
+    """The replicated table (engine/cluster/bucket_table.py)."""
 
     async def create(self, record: BucketRecord) -> bool: ...
     async def delete(self, name: str) -> bool: ...
     async def update(self, record: BucketRecord) -> bool: ...
-    async def get(self, name: str) -> BucketRecord | None: ...
-    async def list(self) -> list[BucketRecord]: ...
+    async def get(self, name: str, *, stale_ok: bool = False) -> BucketRecord | None: ...
+    async def list(self, *, stale_ok: bool = False) -> list[BucketRecord]: ...
 
 
 class ClusterBucketRegistry:
@@ -54,14 +54,14 @@ class ClusterBucketRegistry:
         await asyncio.gather(*(self._make(d, record) for d in self._drives))
         return record
 
-    async def get(self, name: str) -> BucketRecord:
-        record = await self._table.get(name)
+    async def get(self, name: str, *, stale_ok: bool = False) -> BucketRecord:
+        record = await self._table.get(name, stale_ok=stale_ok)
         if record is None:
             raise EngineError("NoSuchBucket", BucketName=name)
         return record
 
-    async def list(self) -> list[BucketRecord]:
-        return await self._table.list()
+    async def list(self, *, stale_ok: bool = False) -> list[BucketRecord]:
+        return await self._table.list(stale_ok=stale_ok)
 
     async def update(self, record: BucketRecord) -> None:
         """The table decides; drives' copies of the record follow (best effort), since
@@ -83,7 +83,7 @@ class ClusterBucketRegistry:
 
     async def reconcile(self) -> None:
         """Give this node's drives a volume for every bucket in the table."""
-        records = await self._table.list()
+        records = await self._table.list(stale_ok=True)
         for drive in self._local:
             have = {r.name for r in await drive.list_volumes()}
             for record in records:

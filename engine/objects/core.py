@@ -95,7 +95,7 @@ class ObjectCore:
                        *, markers: bool = False) -> ObjectVersion:
         """The current version (NoSuchKey when absent or a delete marker) or the named
         one; a named delete marker is MethodNotAllowed unless `markers`."""
-        await self.buckets.get(bucket)
+        await self.buckets.get(bucket, stale_ok=True)
         check_key(key)
         entry = await self._entry(self.placement.set_for(bucket, key), bucket, key)
         if not version_id:

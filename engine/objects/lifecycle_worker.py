@@ -49,7 +49,7 @@ class LifecycleWorker:
 
     async def run_once(self) -> LifecycleReport:
         report = LifecycleReport()
-        for record in await self.service.buckets.list():
+        for record in await self.service.buckets.list(stale_ok=True):
             if not record.lifecycle.rules:
                 continue
             for eset in self.sets:

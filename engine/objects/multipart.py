@@ -72,7 +72,7 @@ def _part_key(part: PartBody) -> tuple[int, str, str]:
 class MultipartOps(ObjectCore):
     async def create_multipart_upload(self, bucket: str, key: str, options: WriteOptions
                                       ) -> UploadRecord:
-        await self.buckets.get(bucket)
+        await self.buckets.get(bucket, stale_ok=True)
         check_key(key)
         upload = UploadRecord(
             upload_id=new_version_id(self.clock), key=key, initiated_ns=self.clock.now_ns(),
@@ -90,7 +90,7 @@ class MultipartOps(ObjectCore):
 
     async def _upload(self, bucket: str, key: str, upload_id: str) -> UploadRecord:
         """The upload as the set's drives agree on it, with its agreed parts."""
-        await self.buckets.get(bucket)
+        await self.buckets.get(bucket, stale_ok=True)
         check_key(key)
         if not _UPLOAD_ID.match(upload_id):
             raise EngineError("NoSuchUpload", UploadId=upload_id)
@@ -187,7 +187,7 @@ class MultipartOps(ObjectCore):
     async def complete_multipart_upload(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
     ) -> ObjectVersion:
-        record = await self.buckets.get(bucket)
+        record = await self.buckets.get(bucket, stale_ok=True)
         eset = self.placement.set_for(bucket, key)
         watch = self.read_cache.watch(bucket, key, self._entry(eset, bucket, key)) \
             if self.read_cache is not None else None
@@ -258,7 +258,7 @@ class MultipartOps(ObjectCore):
         self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
         upload_id_marker: str = "", max_uploads: int | None = None,
     ) -> UploadsPage:
-        await self.buckets.get(bucket)
+        await self.buckets.get(bucket, stale_ok=True)
         limit = page_size(max_uploads, "max-uploads")
         uploads: list[UploadRecord] = []
         for eset in self.placement.sets():

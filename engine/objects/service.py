@@ -152,7 +152,7 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
     async def put_object(
         self, bucket: str, key: str, body: AsyncIterator[bytes], options: WriteOptions
     ) -> ObjectVersion:
-        record = await self.buckets.get(bucket)
+        record = await self.buckets.get(bucket, stale_ok=True)
         check_key(key)
         metadata = normalize_metadata(options.metadata)
         storage_class = check_storage_class(options.storage_class)
@@ -194,7 +194,7 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
         Enabled, the null one when Suspended); an unversioned bucket forgets the key.
         With one, exactly that version (or marker) is removed for good.
         """
-        record = await self.buckets.get(bucket)
+        record = await self.buckets.get(bucket, stale_ok=True)
         check_key(key)
         eset = self.placement.set_for(bucket, key)
         if version_id:
@@ -231,7 +231,7 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
         self, bucket: str, keys: list[tuple[str, str]]
     ) -> list[tuple[str, str, DeleteResult | None, EngineError | None]]:
         """Each key's outcome; a bad key fails alone, the others are still deleted."""
-        await self.buckets.get(bucket)
+        await self.buckets.get(bucket, stale_ok=True)
         if not keys:
             raise EngineError("MalformedXML", "The Delete request must name at least one key")
         if len(keys) > MAX_DELETE_KEYS:
@@ -298,7 +298,7 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
         continuation_token: str = "", start_after: str = "",
     ) -> tuple[ListPage, int]:
         """The page and the effective MaxKeys."""
-        await self.buckets.get(bucket)
+        await self.buckets.get(bucket, stale_ok=True)
         keys = page_size(max_keys, "max-keys")
         after = decode_token(continuation_token) if continuation_token else start_after
         page = await list_page(self.placement.sets(), bucket, prefix, delimiter, after, keys)
@@ -308,7 +308,7 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
         self, bucket: str, *, prefix: str = "", delimiter: str = "", key_marker: str = "",
         version_id_marker: str = "", max_keys: int | None = None,
     ) -> VersionPage:
-        await self.buckets.get(bucket)
+        await self.buckets.get(bucket, stale_ok=True)
         if version_id_marker and not key_marker:
             raise EngineError("InvalidArgument", "A version-id marker cannot be specified "
                               "without a key marker.", ArgumentName="version-id-marker")

@@ -11,6 +11,7 @@ from engine.errors import EngineError
 from engine.queues.catalog import QueueCatalog
 from engine.queues.groups import partition_group
 from engine.queues.names import name_from_url, queue_url
+from engine.queues.receive_slots import ReceiveSlots
 from engine.queues.router import GroupRouter
 from engine.v1.queue_records_pb2 import PartitionCommand, QueueRecord, QueueRef
 
@@ -27,16 +28,19 @@ class QueueCore:
         self.partitions = partitions
         # (queue, partition) -> messages its last receive returned: short-poll weights
         self.hits: dict[tuple[str, int], int] = {}
+        self.receive_slots = ReceiveSlots()
 
     def url(self, name: str) -> str:
         return queue_url(self.host, name)
 
-    async def queue(self, url: str) -> QueueRecord:
-        """The queue a QueueUrl names, or NonExistentQueue."""
-        return await self.queue_named(name_from_url(url))
+    async def queue(self, url: str, *, stale_ok: bool = False) -> QueueRecord:
+        """The queue a QueueUrl names, or NonExistentQueue. Message operations pass
+        ``stale_ok``: a hit may lag attribute changes by the replication delay (SQS
+        documents up to 60 s), a miss is always read again linearizably."""
+        return await self.queue_named(name_from_url(url), stale_ok=stale_ok)
 
-    async def queue_named(self, name: str) -> QueueRecord:
-        record = await self.catalog.get(name)
+    async def queue_named(self, name: str, *, stale_ok: bool = False) -> QueueRecord:
+        record = await self.catalog.get(name, stale_ok=stale_ok)
         if record is None:
             raise no_such_queue(name)
         return record

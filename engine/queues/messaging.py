@@ -79,7 +79,7 @@ class Messaging(QueueCore):
     # -- send ------------------------------------------------------------------------------
 
     async def send_message(self, request: pb.SendMessageRequest) -> pb.SendMessageResponse:
-        record = await self.queue(request.queue_url)
+        record = await self.queue(request.queue_url, stale_ok=True)
         message = self._prepare(record, request)
         (outcome,) = await self._send(record, [message])
         stored = message.message
@@ -91,7 +91,7 @@ class Messaging(QueueCore):
 
     async def send_message_batch(self, request: pb.SendMessageBatchRequest
                                  ) -> pb.SendMessageBatchResponse:
-        record = await self.queue(request.queue_url)
+        record = await self.queue(request.queue_url, stale_ok=True)
         check_entry_ids([e.id for e in request.entries])
         check_batch_size(sum(mattrs.message_size(e.message_body, e.message_attributes)
                              for e in request.entries),
@@ -195,7 +195,7 @@ class Messaging(QueueCore):
 
     async def receive_message(self, request: pb.ReceiveMessageRequest
                               ) -> pb.ReceiveMessageResponse:
-        record = await self.queue(request.queue_url)
+        record = await self.queue(request.queue_url, stale_ok=True)
         attrs = record.attributes
         count = request.max_number_of_messages if request.HasField(
             "max_number_of_messages") else 1
@@ -229,7 +229,11 @@ class Messaging(QueueCore):
         while True:
             ready = await self._wait_ready(record, max(0.0, deadline - loop.time()))
             if ready:
-                got = await self._receive_from(record, ready, count, visibility_ns)
+                async with self.receive_slots.turn(record.name):
+                    # While we waited for our turn, others may have taken it all.
+                    ready = await self._wait_ready(record, 0.0)
+                    got = (await self._receive_from(record, ready, count, visibility_ns)
+                           if ready else [])
                 if got:
                     return got
             if loop.time() >= deadline:
@@ -285,7 +289,8 @@ class Messaging(QueueCore):
         again after its visibility timeout; the copy keeps its id, which the dead-letter
         partition (chosen by that id) uses to drop the repeat."""
         policy = qattrs.parse_redrive_policy(record.attributes.get("RedrivePolicy", ""))
-        target = None if policy is None else await self.catalog.get(policy.target_name)
+        target = (None if policy is None
+                  else await self.catalog.get(policy.target_name, stale_ok=True))
         if target is None:
             return  # no dead-letter queue (any more): they show again after the timeout
         try:
@@ -326,14 +331,14 @@ class Messaging(QueueCore):
 
     async def delete_message(self, request: pb.DeleteMessageRequest
                              ) -> pb.DeleteMessageResponse:
-        record = await self.queue(request.queue_url)
+        record = await self.queue(request.queue_url, stale_ok=True)
         receipt = _receipt(record, request.receipt_handle)
         await self._one(record, receipt, "delete", 0)
         return pb.DeleteMessageResponse()
 
     async def change_message_visibility(self, request: pb.ChangeMessageVisibilityRequest
                                         ) -> pb.ChangeMessageVisibilityResponse:
-        record = await self.queue(request.queue_url)
+        record = await self.queue(request.queue_url, stale_ok=True)
         receipt = _receipt(record, request.receipt_handle)
         visibility = _visibility(request)
         await self._one(record, receipt, "change_visibility", visibility)
@@ -341,7 +346,7 @@ class Messaging(QueueCore):
 
     async def delete_message_batch(self, request: pb.DeleteMessageBatchRequest
                                    ) -> pb.DeleteMessageBatchResponse:
-        record = await self.queue(request.queue_url)
+        record = await self.queue(request.queue_url, stale_ok=True)
         check_entry_ids([e.id for e in request.entries],
                         entry="DeleteMessageBatchRequestEntry")
         ok, failed = await self._batch(record, "delete", request.entries)
@@ -351,7 +356,7 @@ class Messaging(QueueCore):
     async def change_message_visibility_batch(
         self, request: pb.ChangeMessageVisibilityBatchRequest
     ) -> pb.ChangeMessageVisibilityBatchResponse:
-        record = await self.queue(request.queue_url)
+        record = await self.queue(request.queue_url, stale_ok=True)
         check_entry_ids([e.id for e in request.entries],
                         entry="ChangeMessageVisibilityBatchRequestEntry")
         ok, failed = await self._batch(record, "change_visibility", request.entries)

@@ -18,6 +18,7 @@ from typing import Protocol
 import lmdb
 
 from engine.clock import Clock, SystemClock
+from engine.storage.durable_dirs import make_durable_dirs
 from engine.storage.entries import add_version, check_expectation
 from engine.storage.errors import BitrotError, ShardMissing
 from engine.storage.group_commit import GroupCommitter
@@ -143,7 +144,7 @@ class LocalDrive:
         self.clock: Clock = clock or SystemClock()
         self.path = path
         self.name = str(path)
-        path.mkdir(parents=True, exist_ok=True)
+        make_durable_dirs(path)
         self.meta = MetaStore(path / "meta", map_size)
         self.shards = ShardStore(path)
         self.recover()

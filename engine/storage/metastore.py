@@ -25,6 +25,7 @@ from pathlib import Path
 import lmdb
 
 from engine.storage import keyspace
+from engine.storage.durable_dirs import durable_store_dir, make_durable_dirs
 from engine.storage.entries import APPLIED, MISSING, add_version, apply_patch, layouts
 from engine.storage.errors import UploadNotFound, VolumeExists, VolumeNotEmpty, VolumeNotFound
 from engine.v1.records_pb2 import (
@@ -66,11 +67,12 @@ def successor(raw: bytes) -> bytes:
 
 class MetaStore:
     def __init__(self, path: Path, map_size: int) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        make_durable_dirs(path)
         self.env = lmdb.open(
             str(path), map_size=map_size, max_dbs=5, sync=True, metasync=True,
             max_readers=256, readahead=False,
         )
+        durable_store_dir(path)
         self._volumes = self.env.open_db(b"volumes")
         self._objects = self.env.open_db(b"objects")
         self._intents = self.env.open_db(b"intents")

@@ -22,17 +22,10 @@ import threading
 from pathlib import Path
 
 from engine._hotpath import crc32c
+from engine.storage.durable_dirs import fsync_dir, make_durable_dirs
 from engine.storage.errors import BitrotError, ShardMissing
 
 HEADER = struct.Struct("<II")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class ShardWriter:
@@ -63,12 +56,9 @@ class ShardWriter:
 
     def _publish(self) -> None:
         parent = self._final.parent
-        created = not parent.exists()
-        parent.mkdir(parents=True, exist_ok=True)
+        make_durable_dirs(parent)
         os.rename(self._tmp, self._final)
-        _fsync_dir(parent)
-        if created:
-            _fsync_dir(parent.parent)
+        fsync_dir(parent)
 
     def abort(self) -> None:
         """Drop an unfinished write; a no-op once committed (or already aborted)."""
@@ -120,8 +110,8 @@ class ShardStore:
         self.root = root
         self.shards = root / "shards"
         self.tmp = root / "tmp"
-        self.shards.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        make_durable_dirs(self.shards)
+        make_durable_dirs(self.tmp)
 
     def path(self, data_id: str, index: int) -> Path:
         if not data_id.isalnum():  # ids are ours, but never let one become a path

@@ -30,9 +30,8 @@ from health import wait_healthy  # tests/health.py (tests/ is on sys.path)
 
 from engine.client import client as sdk_client
 from engine.cluster.layout import plan_erasure_sets
-from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, generate_local
+from engine.cluster.topology import Topology, generate_local
 from engine.cluster.wire import SECRET_HEADER
-from engine.queues.groups import MAX_REPLICAS, SLOT_PORT_STRIDE
 from engine.storage.entries import layouts
 from engine.v1 import admin_pb2, admin_pb2_grpc, node_pb2, node_pb2_grpc
 
@@ -69,20 +68,15 @@ def _port_free(port: int) -> bool:
 
 
 def free_base_port(count: int) -> int:
-    """A base port P with P..P+count-1 (gRPC), P+1000.. (Raft) and the queue groups'
-    listeners free on loopback.
+    """A base port P with P..P+count-1 free on loopback (each node's one gRPC port).
 
     Chosen below the kernel's ephemeral range (32768+) so outgoing connections of other
     processes do not grab our ports between the check and the bind.
     """
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(12000, 31000 - RAFT_PORT_OFFSET - 400 - count)
-        raft = base + RAFT_PORT_OFFSET
-        ports = [*range(base, base + count), *range(raft, raft + count),
-                 # queue group listeners: raft port + 100, 200, 300 (engine/queues/groups.py)
-                 *(p + SLOT_PORT_STRIDE * k for p in range(raft, raft + count)
-                   for k in range(1, MAX_REPLICAS + 1))]
+        base = rng.randrange(12000, 31000 - count)
+        ports = list(range(base, base + count))
         if all(_port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range on 127.0.0.1")

@@ -39,6 +39,7 @@ from engine.cluster.consensus.machine import (
     Rejected,
     ReplicatedStateMachine,
 )
+from engine.storage.durable_dirs import durable_store_dir, make_durable_dirs
 from engine.v1.raft_pb2 import RaftCommand, RaftEntry, RaftGroupRecord, RaftResult, SnapshotPair
 
 log = logging.getLogger("engine.consensus")
@@ -84,12 +85,14 @@ class GroupOutcome:
 
 class ConsensusStore:
     def __init__(self, path: Path, map_size: int, *, fsync: bool = True) -> None:
-        path.mkdir(parents=True, exist_ok=True)
+        make_durable_dirs(path)
         self.path = path
         # readahead off: state is read by key, and readahead would pull whole files into
         # the page cache (and into RSS) as the keyspaces grow.
         self.env = lmdb.open(str(path), map_size=map_size, max_dbs=4096, max_readers=1024,
                              sync=fsync, metasync=fsync, readahead=False)
+        if fsync:
+            durable_store_dir(path)
         self._dbs: dict[bytes, Any] = {}
         self._groups = self._db(b"groups")
 

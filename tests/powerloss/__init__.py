@@ -1,0 +1,1 @@
+"""A FUSE filesystem that really loses unsynced writes on power off, and its tests."""

@@ -7,6 +7,7 @@ way they would from a terminal; every wait is bounded.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import queue
@@ -25,8 +26,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from engine.cli import main
+from engine.cli import build_parser, main
 from engine.cli.cluster import prepare_topology, serve_command
+from engine.cli.pdeathsig import die_with_parent
+from engine.cli.supervisor import (
+    MAX_LINE,
+    START_MARKER,
+    Backoff,
+    OnDeath,
+    death_report,
+    describe_exit,
+    format_duration,
+    last_run_lines,
+    read_log_tail,
+)
 from engine.cluster.topology import Topology, TopologyError, generate_local
 
 STAND_IN = '''
@@ -138,6 +151,17 @@ def cluster_up(tmp_path: Path) -> Iterator[object]:
             for c in children:
                 c.kill()
             up.proc.wait(10)
+    kill_stand_ins(tmp_path / "cluster" / "logs", str(script))
+
+
+def kill_stand_ins(logs: Path, script: str) -> None:
+    """Kill the nodes named by pid files left behind (a supervisor that was SIGKILLed
+    leaves them), checking each one's command line first: a pid may have been reused."""
+    for pid_file in logs.glob("*.pid"):
+        with contextlib.suppress(ValueError, psutil.Error):
+            proc = psutil.Process(int(pid_file.read_text()))
+            if script in proc.cmdline():
+                proc.kill()
 
 
 def assert_all_gone(pids: list[int], timeout: float = 5.0) -> None:
@@ -180,34 +204,92 @@ def test_sigterm_escalates_to_sigkill_for_a_node_that_ignores_it(cluster_up):
     assert_all_gone(pids)
 
 
-def test_a_dying_node_stops_the_rest_and_exits_1(cluster_up):
-    up = cluster_up(3, 3)
+def test_exit_on_failure_stops_the_rest_and_exits_1(cluster_up):
+    up = cluster_up(3, 3, "--exit-on-failure")
     nodes = up.nodes()
     os.kill(nodes["n2"][2], signal.SIGKILL)
     code, out = up.finish()
     assert code == 1, out
     assert re.search(r"node n2 \(az-2, pid \d+\) killed by SIGKILL", out), out
+    assert "--exit-on-failure: stopping every node" in out
     assert_all_gone([pid for _, _, pid in nodes.values()])
 
 
-def test_keep_going_reports_a_death_and_keeps_the_others(cluster_up):
-    up = cluster_up(3, 3, "--keep-going")
+def test_a_death_is_reported_with_its_log_and_the_others_keep_running(cluster_up, tmp_path):
+    up = cluster_up(3, 3)
     nodes = up.nodes()
+    logs = tmp_path / "cluster" / "logs"
+    assert {n: int((logs / f"{n}.pid").read_text()) for n in nodes} == {
+        n: pid for n, (_, _, pid) in nodes.items()}
     os.kill(nodes["n3"][2], signal.SIGKILL)
-    up.expect(r"node n3 .* killed by SIGKILL")
+    up.expect(rf"node n3 \(az-3, pid {nodes['n3'][2]}\) killed by SIGKILL after [\d.]+s; "
+              r"log: \S+n3\.log")
+    assert up.expect(r"^  \| ") == "  | n3: serving on " + nodes["n3"][0].split(":")[1]
+    up.expect(r"n3 stays down \(2 of 3 nodes running")
+    assert not (logs / "n3.pid").exists()
     assert psutil.pid_exists(nodes["n1"][2]) and up.proc.poll() is None
     up.proc.send_signal(signal.SIGINT)
     code, out = up.finish()
     assert code == 0, out
     assert_all_gone([pid for _, _, pid in nodes.values()])
+    assert not list(logs.glob("*.pid"))
+
+
+def test_the_supervisor_exits_1_once_every_node_has_died(cluster_up):
+    up = cluster_up(3, 3, "--keep-going")  # the old flag: now the default, still accepted
+    nodes = up.nodes()
+    for _, _, pid in nodes.values():
+        os.kill(pid, signal.SIGKILL)
+    code, out = up.finish()
+    assert code == 1, out
+    assert len(re.findall(r"killed by SIGKILL", out)) == 3
+    assert out.endswith("every node has died: nothing left to supervise")
+
+
+def test_restart_brings_a_dead_node_back(cluster_up, tmp_path):
+    up = cluster_up(3, 3, "--restart")
+    nodes = up.nodes()
+    assert any("restarted after 1s, doubling to 30s" in line for line in up.seen)
+    os.kill(nodes["n2"][2], signal.SIGTERM)
+    up.expect(r"node n2 \(az-2, pid \d+\) killed by SIGTERM")
+    up.expect(r"^restarting n2 in 1s$")
+    pid = int(up.expect(r"node n2 \(az-2\) restarted as pid \d+ \(restart 1\)").split()[-3])
+    up.expect(rf"node n2 is serving again \(pid {pid}\)")
+    assert int((tmp_path / "cluster" / "logs" / "n2.pid").read_text()) == pid
+    up.proc.send_signal(signal.SIGTERM)
+    code, out = up.finish()
+    assert code == 0, out
+    assert_all_gone([pid, nodes["n1"][2], nodes["n3"][2]])
+
+
+def test_a_node_that_keeps_crashing_is_restarted_with_growing_delays(cluster_up, tmp_path):
+    started = time.monotonic()
+    up = cluster_up(3, 3, "--restart", "--start-timeout", "4", STANDIN_FAIL="n3")
+    code, out = up.finish()
+    assert code == 1, out
+    assert time.monotonic() - started >= 4
+    assert "restarting n3 in 1s" in out and "restarting n3 in 2s" in out
+    assert "error: not healthy after 4s: n3" in out
+    log = (tmp_path / "cluster" / "logs" / "n3.log").read_text()
+    assert 2 <= log.count("n3: failing on purpose") <= 3  # 0 s, ~1 s, ~3 s: no spinning
+
+
+def test_sigkill_of_the_supervisor_takes_every_node_along(cluster_up):
+    up = cluster_up(3, 3)
+    pids = [pid for _, _, pid in up.nodes().values()]
+    up.proc.kill()
+    up.proc.wait(10)
+    assert_all_gone(pids)
 
 
 def test_a_node_that_fails_to_start_is_named_with_its_log(cluster_up):
     up = cluster_up(3, 3, STANDIN_FAIL="n3")
     code, out = up.finish()
     assert code == 1, out
-    assert re.search(r"node n3 \(az-3, pid \d+\) exited with code 3; log: \S+n3\.log", out)
+    assert re.search(r"node n3 \(az-3, pid \d+\) exited with code 3 after [\d.]+s; "
+                     r"log: \S+n3\.log", out)
     assert "| n3: failing on purpose" in out
+    assert "a node died before the cluster was up: stopping every node" in out
     assert "Ctrl-C stops every node" not in out
 
 
@@ -263,7 +345,7 @@ def test_a_node_command_that_cannot_run_is_reported(tmp_path: Path, capsys) -> N
                  "--base-port", str(free_base_port(3)),
                  "--node-command", str(tmp_path / "no-such-program")])
     assert code == 1
-    assert "error: cannot start node n1:" in capsys.readouterr().out
+    assert "error: cannot start node n1:" in capsys.readouterr().err
 
 
 def test_no_az_tolerant_plan_stops_before_starting_nodes(tmp_path: Path, capsys) -> None:
@@ -310,3 +392,104 @@ def test_plan_command(tmp_path: Path, capsys) -> None:
     assert "fewer than half" in capsys.readouterr().err
     assert main(["cluster", "plan", "--allow-reduced-tolerance", str(two_azs)]) == 0
     assert "3+1" in capsys.readouterr().out
+
+
+# -- the pure parts: backoff, death reports, flags ---------------------------------------
+
+
+def test_backoff_doubles_to_the_cap_and_resets_after_a_stable_run() -> None:
+    backoff = Backoff(first=1.0, cap=30.0, stable=60.0)
+    delays, failures = [], 0
+    for _ in range(8):
+        delay, failures = backoff.after_death(failures, uptime=0.5)
+        delays.append(delay)
+    assert delays == [1, 2, 4, 8, 16, 30, 30, 30]
+    assert backoff.after_death(failures, uptime=59.0) == (30, 9)  # not up long enough
+    assert backoff.after_death(failures, uptime=60.0) == (1, 1)  # stayed up: start over
+    assert backoff.after_death(10_000, uptime=0.0)[0] == 30  # no overflow after days
+
+
+def test_describe_exit_and_durations() -> None:
+    assert describe_exit(-signal.SIGKILL) == "killed by SIGKILL"
+    assert describe_exit(-signal.SIGSEGV) == "killed by SIGSEGV"
+    assert describe_exit(-40) == "killed by signal 40"  # a real-time signal has no name
+    assert describe_exit(0) == "exited with code 0"
+    assert describe_exit(3) == "exited with code 3"
+    assert [format_duration(s) for s in (0.04, 59.94, 61, 3725)] == [
+        "0.0s", "59.9s", "1m01s", "1h02m05s"]
+
+
+def test_the_log_tail_starts_at_the_latest_start() -> None:
+    old_run = "".join(f"old {i}\n" for i in range(50))
+    text = (f"{START_MARKER}n1 at 2024-01-01 ---\n{old_run}"
+            f"{START_MARKER}n1 at 2024-01-02 ---\nnew 1\n\n  \nnew 2\n" + "x" * 1000)
+    assert last_run_lines(text) == ["new 1", "new 2", "x" * MAX_LINE + "..."]
+    assert last_run_lines(old_run) == [f"old {i}" for i in range(30, 50)]
+    assert last_run_lines(old_run, lines=2) == ["old 48", "old 49"]
+
+
+def test_read_log_tail_reads_only_the_end_of_a_big_log(tmp_path: Path) -> None:
+    log = tmp_path / "n1.log"
+    log.write_text("".join(f"line {i:07d}\n" for i in range(200_000)))  # 2.6 MB, no marker
+    assert read_log_tail(log) == [f"line {i:07d}" for i in range(199_980, 200_000)]
+    assert read_log_tail(tmp_path / "missing.log") == []
+
+
+def test_death_report() -> None:
+    spec = generate_local(3, 3, Path("/c"), 7001).nodes[1]
+    log = Path("/c/logs/n2.log")
+    assert death_report(spec, 41, -9, 75.0, log, ["a", "b"]) == [
+        "node n2 (az-2, pid 41) killed by SIGKILL after 1m15s; log: /c/logs/n2.log",
+        "  | a", "  | b"]
+    assert death_report(spec, 41, 1, 0.2, log, [])[1] == (
+        "  (its log has nothing since it started)")
+
+
+@pytest.mark.parametrize("flags, policy", [
+    ([], OnDeath.REPORT),
+    (["--keep-going"], OnDeath.REPORT),
+    (["--restart"], OnDeath.RESTART),
+    (["--exit-on-failure"], OnDeath.EXIT),
+])
+def test_what_to_do_when_a_node_dies_is_one_flag(flags: list[str], policy: OnDeath) -> None:
+    assert build_parser().parse_args(["cluster", "up", *flags]).on_death is policy
+
+
+def test_restart_and_exit_on_failure_exclude_each_other(capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["cluster", "up", "--restart", "--exit-on-failure"])
+    assert exc.value.code == 2
+    assert "not allowed with argument --restart" in capsys.readouterr().err
+
+
+def test_only_the_main_thread_ties_children_to_itself() -> None:
+    """PDEATHSIG follows the forking thread: a worker's exit would kill the nodes."""
+    assert die_with_parent() is not None
+    hooks: list[object] = []
+    worker = threading.Thread(target=lambda: hooks.append(die_with_parent()))
+    worker.start()
+    worker.join()
+    assert hooks == [None]
+
+
+TIED = '''
+import os, subprocess, sys
+from engine.cli.pdeathsig import popen_tied
+child = popen_tied([sys.executable, "-c", "import time; time.sleep(60)"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(child.pid, flush=True)
+os.kill(os.getpid(), 9)
+'''
+
+
+def test_a_tied_child_dies_with_a_sigkilled_parent() -> None:
+    parent = subprocess.run([sys.executable, "-c", TIED], capture_output=True, text=True,
+                            timeout=30)
+    assert parent.returncode == -signal.SIGKILL, parent.stderr
+    child = int(parent.stdout)
+    try:
+        assert_all_gone([child])
+    finally:  # never leave the sleeper behind, even when the assertion fails
+        with contextlib.suppress(psutil.Error):
+            if "time.sleep(60)" in " ".join(psutil.Process(child).cmdline()):
+                psutil.Process(child).kill()

@@ -143,10 +143,10 @@ def check_listing(stub, prefix: str, delimiter: str, max_keys: int | None) -> No
 
 
 SHARD_NAME = re.compile(r"^shards/([0-9a-f]{2})/\1[0-9a-f]{30}\.\d+$")
-ALLOWED_DIRS = {"drive-0", "drive-0/meta", "drive-0/shards", "drive-0/tmp", "queues"}
+ALLOWED_DIRS = {"drive-0", "drive-0/meta", "drive-0/shards", "drive-0/tmp", "consensus"}
 ALLOWED_FILES = {"drive-0/meta/data.mdb", "drive-0/meta/lock.mdb",
-                 # the queue group's Raft journal and snapshot (engine/cluster/raft_group.py)
-                 "queues/raft.journal", "queues/raft.journal.meta", "queues/raft.dump"}
+                 # the consensus store (engine/cluster/consensus/store.py)
+                 "consensus/data.mdb", "consensus/lock.mdb"}
 
 
 def assert_no_key_derived_names(data_dir: Path) -> None:

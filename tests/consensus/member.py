@@ -1,0 +1,57 @@
+"""One consensus member in its own process, for tests that crash it.
+
+    python tests/consensus/member.py DATA LISTEN NODE_ID SECRET PEER=HOST:PORT... [--no-fsync]
+
+Hosts group "g" whose members are NODE_ID and the peers, with a machine that stores what
+it is told, serves RaftTransport on LISTEN and prints "ready" once up. Its election
+timeout is very long, so it never campaigns by itself: the test plays the other members.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import grpc
+
+from engine.api.raft_servicer import RaftTransportServicer
+from engine.clock import SystemClock
+from engine.cluster.consensus.host import ConsensusHost
+from engine.cluster.consensus.machine import Keyspace, ReplicatedStateMachine
+from engine.cluster.consensus.store import ConsensusStore
+from engine.cluster.consensus.transport import GrpcTransport
+from engine.cluster.peers import PeerPool
+from engine.v1 import raft_pb2_grpc
+
+
+class Notes(ReplicatedStateMachine):
+    name = "notes"
+
+    def apply(self, keys: Keyspace, command: bytes, index: int) -> bytes:
+        keys.put(b"%020d" % index, command)
+        return b""
+
+
+async def main(argv: list[str]) -> None:
+    data, listen, node, secret, *rest = argv
+    fsync = "--no-fsync" not in rest
+    peers = dict(p.split("=", 1) for p in rest if "=" in p)
+    host = ConsensusHost(node, ConsensusStore(Path(data), 1 << 30, fsync=fsync),
+                         SystemClock(), election_ticks=100_000)
+    host.add_group("g", [node, *peers], [Notes()])
+    pool = PeerPool("z", secret)
+    host.transport = GrpcTransport(lambda peer: pool.peer(peer, peers[peer], "z"))
+    server = grpc.aio.server()
+    raft_pb2_grpc.add_RaftTransportServicer_to_server(RaftTransportServicer(host, secret),
+                                                      server)
+    if server.add_insecure_port(listen) == 0:
+        raise SystemExit(f"cannot listen on {listen}")
+    await server.start()
+    await host.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))

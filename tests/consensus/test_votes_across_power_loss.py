@@ -1,0 +1,123 @@
+"""A member never votes twice in one term, even across a power loss.
+
+A real member process (tests/consensus/member.py) keeps its consensus store on a LossyFS
+mount; this test plays the two other members over the real gRPC transport. Candidate "a"
+asks for its vote in term 5 and gets it; the member is killed with kill -9 and its disk
+loses power at once (everything not fsynced is gone); it restarts; candidate "b" asks for
+a vote in the same term 5. Raft's safety rests on the answer being no: the vote must
+have been durable before it was sent. The same sequence with the store's fsyncs off
+must give a second vote, or the test could not tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from conftest import free_port
+from powerloss.mount import LossyMount, fuse_unavailable
+
+from engine.api.raft_servicer import RaftTransportServicer
+from engine.cluster.consensus.transport import GrpcTransport
+from engine.cluster.peers import PeerPool
+from engine.v1 import raft_pb2_grpc
+from engine.v1.raft_pb2 import RaftMessage
+from engine.v1.raft_pb2 import RaftMessageType as T
+
+MEMBER = Path(__file__).with_name("member.py")
+REASON = fuse_unavailable()
+pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
+
+
+class Candidates:
+    """Plays members "a" and "b": a RaftTransport sink for the member's answers."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.inbox: asyncio.Queue[RaftMessage] = asyncio.Queue()
+
+    def receive(self, messages) -> None:
+        for m in messages:
+            self.inbox.put_nowait(m)
+
+    async def vote(self, transport: GrpcTransport, candidate: str, term: int) -> RaftMessage:
+        """Ask for a vote until the member answers (it may still be starting)."""
+        request = RaftMessage(group="g", type=T.RAFT_VOTE, sender=candidate, to="x",
+                              term=term, index=0, log_term=0)
+        for _ in range(100):
+            transport.send([request])
+            try:
+                while True:
+                    m = await asyncio.wait_for(self.inbox.get(), 0.3)
+                    if m.type == T.RAFT_VOTE_RESP and m.to == candidate:
+                        return m
+            except TimeoutError:
+                continue
+        raise AssertionError(f"no answer to {candidate}'s vote request")
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[LossyMount]:
+    mount = LossyMount(tmp_path / "backing", tmp_path / "disk").start()
+    yield mount
+    mount.close()
+
+
+def start_member(tmp_path: Path, disk: LossyMount, port: int, me: int, secret: str,
+                 fsync: bool) -> subprocess.Popen[bytes]:
+    args = [sys.executable, str(MEMBER), str(disk.mountpoint / "store"), f"127.0.0.1:{port}",
+            "x", secret, f"a=127.0.0.1:{me}", f"b=127.0.0.1:{me}"]
+    if not fsync:
+        args.append("--no-fsync")
+    log = open(tmp_path / "member.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
+    log.close()
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip() == b"ready", (tmp_path / "member.log").read_text()
+    return proc
+
+
+@pytest.mark.parametrize("fsync", [True, False], ids=["fsync", "no-fsync"])
+def test_no_second_vote_in_a_term_after_power_loss(tmp_path, disk, fsync):
+    secret = secrets.token_hex(16)
+    port, me = free_port(), free_port()
+
+    async def main() -> tuple[RaftMessage, RaftMessage]:
+        candidates = Candidates(secret)
+        server = grpc.aio.server()
+        raft_pb2_grpc.add_RaftTransportServicer_to_server(
+            RaftTransportServicer(candidates, secret), server)  # type: ignore[arg-type]
+        server.add_insecure_port(f"127.0.0.1:{me}")
+        await server.start()
+        pool = PeerPool("z", secret)
+        transport = GrpcTransport(lambda node: pool.peer(node, f"127.0.0.1:{port}", "z"))
+        member = start_member(tmp_path, disk, port, me, secret, fsync)
+        try:
+            first = await candidates.vote(transport, "a", 5)
+            member.kill()  # kill -9 and the power cut, together
+            disk.power_off()
+            member.wait(10)
+            disk.start()
+            member = start_member(tmp_path, disk, port, me, secret, fsync)
+            second = await candidates.vote(transport, "b", 5)
+        finally:
+            member.kill()
+            member.wait(10)
+            await transport.close()
+            await pool.close()
+            await server.stop(None)
+        return first, second
+
+    first, second = asyncio.run(main())
+    assert not first.reject and first.term == 5
+    if fsync:
+        assert second.reject, "voted for b in term 5 after voting for a: two leaders possible"
+    else:
+        assert not second.reject, "the unsynced vote survived: the test cannot see a loss"

@@ -16,9 +16,8 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-import grpc
-
 from engine.cluster.peers import Peer
+from engine.errors import EngineError
 from engine.v1 import cache_records_pb2 as rec
 
 log = logging.getLogger("engine.cache")
@@ -70,13 +69,11 @@ class Replicator:
             keys = [state for states, *_ in batch for state in states]
             peer = self._peer(node_id)
             try:
-                await peer.delay()
-                await peer.cache_stub.Load(
-                    rec.CacheLoadRequest(keys=keys, primary=primary, token=token),
-                    metadata=peer.metadata, timeout=CALL_SECONDS)
-            except grpc.RpcError as exc:
+                await peer.call(peer.cache_stub.Load, rec.CacheLoadRequest(
+                    keys=keys, primary=primary, token=token), timeout=CALL_SECONDS)
+            except EngineError as exc:
                 log.debug("cache replica %s missed %d key states: %s", node_id, len(keys),
-                          exc.code())
+                          exc.code)
             finally:
                 for _, fut, *_ in batch:
                     if not fut.done():

@@ -128,21 +128,17 @@ class CacheService:
         self.store.flushall()
 
         async def flush(node_id: str) -> None:
-            peer = self._peer_of(node_id)
-            with contextlib.suppress(grpc.RpcError):
-                await peer.cache_stub.FlushLocal(request, metadata=peer.metadata,
-                                                 timeout=FORWARD_SECONDS)
+            with contextlib.suppress(EngineError):
+                await self._call(node_id, "FlushLocal", request, FORWARD_SECONDS)
 
         await asyncio.gather(*(flush(n) for n in self._others))
         return pb.CacheFlushAllResponse()
 
     async def stats(self, request: pb.CacheStatsRequest) -> pb.CacheStatsResponse:
         async def remote(node_id: str) -> pb.CacheNodeStats:
-            peer = self._peer_of(node_id)
             try:
-                return await peer.cache_stub.LocalStats(request, metadata=peer.metadata,
-                                                        timeout=FORWARD_SECONDS)
-            except grpc.RpcError:
+                return await self._call(node_id, "LocalStats", request, FORWARD_SECONDS)
+            except EngineError:
                 return pb.CacheNodeStats(node_id=node_id, reachable=False)
 
         nodes = [self.local_stats(), *await asyncio.gather(*(remote(n) for n in self._others))]
@@ -338,23 +334,20 @@ class CacheService:
         return await self._call(primary, "Resync", request, RESYNC_SECONDS)
 
     async def _call(self, node_id: str, rpc: str, request: Message, timeout: float) -> Any:
-        """A CacheNode call to a peer, after the peer's injected delay (simulated AZs)."""
+        """A CacheNode call to a peer (engine/cluster/peers.py: Peer.call)."""
         peer = self._peer_of(node_id)
-        await peer.delay()
-        return await getattr(peer.cache_stub, rpc)(request, metadata=peer.metadata,
-                                                    timeout=timeout)
+        return await peer.call(getattr(peer.cache_stub, rpc), request, timeout=timeout)
 
     async def _forward(self, node_id: str, call: rec.CacheCall, timeout: float
                        ) -> rec.CacheReply:
         try:
             return await self._call(node_id, "Execute", call, timeout)
-        except grpc.RpcError as exc:
-            err = EngineError.from_rpc_error(exc)
+        except EngineError as err:
             if err.code == "TryAgain":
-                raise _TryAgain(node_id) from exc
+                raise _TryAgain(node_id) from err
             if err.code == "ServiceUnavailable" or err.grpc_status in _UNREACHABLE:
-                raise _Unreachable(node_id) from exc
-            raise err from None
+                raise _Unreachable(node_id) from err
+            raise
 
     def _peer_of(self, node_id: str) -> Peer:
         if self._peer is None:

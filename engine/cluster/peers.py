@@ -1,21 +1,29 @@
-"""Channels to the other nodes of the cluster, shared by everything that calls a peer.
+"""Channels to the other nodes of the cluster, and the one way to call a peer.
 
 One channel per peer, created on first use and kept: gRPC multiplexes calls over it and
 reconnects by itself. Reconnect backoff is short so a restarted node is used again
-within seconds. Every call carries the cluster secret and the id of the request being
-served (engine/observability/request_id.py), and pays the simulated latency between
-availability zones when the peer is in another one. With metrics on, the node installs
-``PeerPool.wrap_channel`` (engine/observability/peer_metrics.py) to time every call.
+within seconds. With metrics on, the node installs ``PeerPool.wrap_channel``
+(engine/observability/peer_metrics.py) to time every call.
+
+Every unary node-to-node call goes through :meth:`Peer.call`: the simulated one-way
+latency between availability zones both ways, the cluster secret and the id of the
+request being served (engine/observability/request_id.py) in the metadata, a deadline,
+failures decoded into ``EngineError`` (transport failures keep their gRPC status name as
+the code), and, for calls the caller declares idempotent, a retry of transport failures
+within the same deadline. Streams (shards, Raft) use ``delay`` and ``metadata`` the same
+way.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import grpc
 
 from engine.cluster.wire import SECRET_HEADER
+from engine.errors import EngineError
 from engine.observability import request_id
 from engine.v1 import (
     cache_records_pb2_grpc,
@@ -24,6 +32,12 @@ from engine.v1 import (
     raft_pb2_grpc,
 )
 
+R = TypeVar("R")
+# Transport failures a retry may cure (an idempotent call only): nothing reached the peer,
+# or its answer was lost.
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                       grpc.StatusCode.CANCELLED})
+RETRY_PAUSE = 0.05
 CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
@@ -108,6 +122,31 @@ class Peer:
         """The simulated one-way latency to this peer (zero within an AZ)."""
         if self.zone != self._pool.zone and self._pool.az_latency > 0:
             await asyncio.sleep(self._pool.az_latency)
+
+    async def call(self, rpc: Callable[..., Awaitable[R]], request: Any, *,
+                   timeout: float | None = None, idempotent: bool = False) -> R:
+        """One unary call to this peer, e.g. ``peer.call(peer.stub.Ping, PingRequest())``.
+
+        Raises ``EngineError``: the peer's own error as it sent it, or a transport failure
+        as ``EngineError(<gRPC status name>)``. An ``idempotent`` call is tried again
+        after a transport failure until its deadline (default: the pool's timeout).
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.timeout if timeout is None else timeout)
+        while True:
+            await self.delay()
+            try:
+                result = await rpc(request, metadata=self.metadata,
+                                   timeout=max(deadline - loop.time(), 0.001))
+            except grpc.RpcError as exc:
+                err = EngineError.from_rpc_error(exc)
+                if not (idempotent and err.grpc_status in RETRYABLE
+                        and deadline - loop.time() > RETRY_PAUSE):
+                    raise err from None
+                await asyncio.sleep(RETRY_PAUSE)
+                continue
+            await self.delay()
+            return result
 
 
 class PeerPool:

@@ -62,9 +62,8 @@ class Readiness:
 
     async def _peers_up(self) -> dict[str, bool]:
         async def ping(peer: Peer) -> bool:
-            with contextlib.suppress(Exception):
-                await peer.stub.Ping(node_pb2.PingRequest(), metadata=peer.metadata,
-                                     timeout=PROBE_SECONDS)
+            with contextlib.suppress(EngineError):
+                await peer.call(peer.stub.Ping, node_pb2.PingRequest(), timeout=PROBE_SECONDS)
                 return True
             return False
 

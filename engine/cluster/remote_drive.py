@@ -40,15 +40,20 @@ class DriveUnavailable(ConnectionError):
     """The peer did not answer in time, or not at all."""
 
 
+def _storage_error(err: EngineError, where: str) -> BaseException:
+    """The exception a local drive would raise: a storage answer as itself, anything else
+    (no answer, the peer failing) as an unavailable drive."""
+    storage = wire.decode(err)
+    if storage is not None:
+        return storage
+    return DriveUnavailable(f"{where}: {err.code}: {err.message}")
+
+
 def _translate(exc: BaseException, where: str) -> BaseException:
     if isinstance(exc, asyncio.TimeoutError):
         return DriveUnavailable(f"{where}: no answer in time")
     if isinstance(exc, grpc.aio.AioRpcError):
-        err = EngineError.from_rpc_error(exc)
-        storage = wire.decode(err)
-        if storage is not None:
-            return storage
-        return DriveUnavailable(f"{where}: {err.code}: {err.message}")
+        return _storage_error(EngineError.from_rpc_error(exc), where)
     return exc
 
 
@@ -60,14 +65,10 @@ class RemoteDrive:
         self.zone = peer.zone
 
     async def _call(self, method: Callable[..., Awaitable[T]], request: Any) -> T:
-        await self.peer.delay()
         try:
-            result = await method(request, metadata=self.peer.metadata,
-                                  timeout=self.peer.timeout)
-        except (TimeoutError, grpc.aio.AioRpcError) as exc:
-            raise _translate(exc, self.name) from exc
-        await self.peer.delay()
-        return result
+            return await self.peer.call(method, request)
+        except EngineError as err:
+            raise _storage_error(err, self.name) from None
 
     # -- volumes ---------------------------------------------------------------------
 

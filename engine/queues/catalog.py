@@ -15,6 +15,7 @@ SQS documents up to 60 s for attribute changes; a miss is read again linearizabl
 from __future__ import annotations
 
 import struct
+from itertools import islice
 
 from engine.clock import Clock
 from engine.cluster.consensus.group import ConsensusGroup, new_op_id
@@ -122,7 +123,7 @@ class CatalogMachine(ReplicatedStateMachine):
     def _forget_deletions(keys: Keyspace, now: int) -> None:
         """Deletions older than the window no longer matter: drop a few per command."""
         horizon = _BY_TIME + _TIME.pack(now - DELETED_RECENTLY_NS)
-        for key, _ in list(keys.range(_BY_TIME, horizon))[:FORGET_PER_COMMAND]:
+        for key, _ in list(islice(keys.range(_BY_TIME, horizon), FORGET_PER_COMMAND)):
             keys.delete(key)
             keys.delete(_DELETED + key[len(_BY_TIME) + _TIME.size:])
 

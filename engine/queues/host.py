@@ -44,6 +44,7 @@ class GroupHost:
         self._clock = clock
         self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
         group.on_applied(self._applied)
+        group.on_restored(self.wake_all)
 
     async def apply(self, command: PartitionCommand, timeout: float | None = None
                     ) -> PartitionResult:

@@ -69,14 +69,12 @@ class GroupRouter:
                 if remaining <= 0:
                     break
                 try:
-                    await peer.delay()
                     # A hung member (paused, black-holed) holds its connection open and
                     # never answers: give each member a slice, not the whole deadline.
-                    reply = await peer.queue_stub.Apply(
-                        request, metadata=peer.metadata,
-                        timeout=min(remaining, MEMBER_ATTEMPT_SECONDS))
-                except grpc.RpcError as exc:
-                    last = _retryable(exc)
+                    reply = await peer.call(peer.queue_stub.Apply, request,
+                                            timeout=min(remaining, MEMBER_ATTEMPT_SECONDS))
+                except EngineError as err:
+                    last = _retryable(err)
                     self._avoid(group, index)
                     continue
                 self._preferred[group] = index
@@ -96,9 +94,8 @@ class GroupRouter:
                                    timeout_ms=int(timeout * 1000))
 
         async def ask(peer: Peer) -> list[int]:
-            await peer.delay()
-            reply = await peer.queue_stub.Wait(request, metadata=peer.metadata,
-                                               timeout=timeout + peer.timeout)
+            reply = await peer.call(peer.queue_stub.Wait, request,
+                                    timeout=timeout + peer.timeout)
             return list(reply.ready)
 
         # Every member at once, first answer wins: a hung member must not stall the poll.
@@ -114,11 +111,11 @@ class GroupRouter:
         if host is not None:
             return host.stats(queue)
         for index, peer in self._members(group):
-            with contextlib.suppress(grpc.RpcError):
-                await peer.delay()
-                reply = await peer.queue_stub.Stats(
-                    QueueStatsRequest(group=group, queue=queue), metadata=peer.metadata,
-                    timeout=min(peer.timeout, MEMBER_ATTEMPT_SECONDS))
+            with contextlib.suppress(EngineError):
+                reply = await peer.call(peer.queue_stub.Stats,
+                                        QueueStatsRequest(group=group, queue=queue),
+                                        timeout=min(peer.timeout, MEMBER_ATTEMPT_SECONDS),
+                                        idempotent=True)
                 self._preferred[group] = index
                 return list(reply.partitions)
         return []
@@ -161,9 +158,8 @@ async def first_accepted(calls: Iterable[Awaitable[T]], accept: Callable[[T], bo
     return None
 
 
-def _retryable(exc: grpc.RpcError) -> EngineError:
+def _retryable(err: EngineError) -> EngineError:
     """The error to report if every member fails; raises at once for a real answer."""
-    err = EngineError.from_rpc_error(exc)
     if err.code == "ServiceUnavailable" or err.grpc_status in _RETRYABLE:
         return EngineError("ServiceUnavailable", f"queue group member: {err.message}")
     raise err

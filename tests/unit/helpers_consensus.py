@@ -8,7 +8,7 @@ off. Real processes, gRPC and kill -9 are the integration and cluster tests' job
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.clock import ManualClock
@@ -46,14 +46,18 @@ class _Wire:
                 loop.call_soon(host.receive, [copy])
 
 
-class LocalCluster:
-    """Nodes ``ids``, each hosting group "g" with the machines ``make(node)`` returns
-    (``machines[node]`` is the first of them)."""
+Made = ReplicatedStateMachine | Sequence[ReplicatedStateMachine]
 
-    def __init__(self, root: Path, make: Callable[..., ReplicatedStateMachine],
+
+class LocalCluster:
+    """Nodes ``ids``, each hosting group ``name`` ("g") with the machine or machines
+    ``make(node, broken)`` returns (``machines[node]`` is the first of them)."""
+
+    def __init__(self, root: Path, make: Callable[..., Made],
                  ids: list[str], *, keep: int = 10_000, broken: frozenset[str] = frozenset(),
-                 clock: ManualClock | None = None) -> None:
+                 clock: ManualClock | None = None, name: str = "g") -> None:
         self.root, self.make, self.ids, self.keep, self.broken = root, make, ids, keep, broken
+        self.name = name
         self.net = Net()
         self.clock = clock or ManualClock()
         self.machines: dict[str, ReplicatedStateMachine] = {}
@@ -62,8 +66,10 @@ class LocalCluster:
         store = ConsensusStore(self.root / node, MAP)
         host = ConsensusHost(node, store, self.clock, tick_seconds=0.02, election_ticks=5,
                              keep_entries=self.keep)
-        self.machines[node] = self.make(node, self.broken)
-        host.add_group("g", self.ids, [self.machines[node]])
+        made = self.make(node, self.broken)
+        machines = [made] if isinstance(made, ReplicatedStateMachine) else list(made)
+        self.machines[node] = machines[0]
+        host.add_group(self.name, self.ids, machines)
         host.transport = self.net.transport(node)
         self.net.hosts[node] = host
         self.net.down.discard(node)
@@ -76,13 +82,13 @@ class LocalCluster:
         await host.close()
 
     def group(self, node: str) -> ConsensusGroup:
-        return self.net.hosts[node].groups["g"]
+        return self.net.hosts[node].groups[self.name]
 
     async def leader(self, timeout: float = 10.0) -> str:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            leaders = [n for n, h in self.net.hosts.items() if h.groups["g"].is_leader
+            leaders = [n for n, h in self.net.hosts.items() if h.groups[self.name].is_leader
                        and n not in self.net.down]
             if len(leaders) == 1:
                 return leaders[0]

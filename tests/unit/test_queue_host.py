@@ -1,27 +1,28 @@
-"""GroupHost, PartitionLog and GroupRouter on a real one-member pysyncobj group.
+"""GroupHost: one node's membership of a queue replica group, on the consensus kit.
 
-A single node runs its queues exactly like this: one group of one member that commits on
-its own. Long-poll timings are measured with time.monotonic and asserted with generous
-bounds; the bounds that matter are "promptly" (well under the wait's timeout) and "not
-before it was due".
+Groups run on a LocalCluster: real consensus hosts and LMDB stores in this process, an
+in-process network that can cut a member off, and the cluster's ManualClock as the
+engine clock (commands are stamped from it; delays and visibility timeouts are due on
+it). ``engine serve`` alone runs the same code with a group of one member. Long-poll
+waits are measured on the event loop's clock with generous bounds; the bounds that
+matter are "promptly" (well under the wait's timeout) and "not before it was due".
 """
 
 from __future__ import annotations
 
 import asyncio
-import pickle
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from google.protobuf.message import DecodeError
+from helpers_consensus import LocalCluster
 
-from engine.clock import Clock, ManualClock, SystemClock
-from engine.cluster.raft_group import DUMP_FILE, RaftGroup
-from engine.queues.groups import single_group
-from engine.queues.host import LOG_COMPACTION_ENTRIES, GroupHost, PartitionLog
+from engine.clock import Clock
+from engine.errors import EngineError
+from engine.queues.groups import group_name, single_group
+from engine.queues.host import GroupHost
+from engine.queues.partition import PartitionMachine
 from engine.queues.router import GroupRouter
 from engine.v1.queue_records_pb2 import (
     HandleCommand,
@@ -40,6 +41,7 @@ S = 1_000_000_000
 REF = QueueRef(name="orders", incarnation="inc-1")
 OTHER = QueueRef(name="other", incarnation="inc-1")
 POLICY = PartitionPolicy(retention_ns=4 * 86_400 * S)
+IDS = ["a", "b", "c"]
 
 
 def send(clock: Clock, *bodies: str, partition: int = 0, delay: float = 0.0,
@@ -67,235 +69,322 @@ def delete(clock: Clock, msg: StoredMessage, partition: int = 0) -> PartitionCom
                                                  handles=[handle]))
 
 
-def open_host(state_dir: Path, clock: Clock) -> GroupHost:
-    log = PartitionLog()
-    group = RaftGroup(single_group()[0].members[0].raft_address, [], "", state_dir, [log],
-                      log_compaction_entries=LOG_COMPACTION_ENTRIES)
-    return GroupHost(0, group, log, clock)
+def counts(host: GroupHost, queue: QueueRef = REF) -> list[tuple[int, int, int, int]]:
+    return [(s.partition, s.visible, s.in_flight, s.delayed) for s in host.stats(queue)]
 
 
-@contextmanager
-def hosted(state_dir: Path, clock: Clock) -> Iterator[GroupHost]:
-    host = open_host(state_dir, clock)
-    try:
-        yield host
-    finally:
-        host.close()
+def partitions(node: str, broken: frozenset[str]) -> PartitionMachine:
+    return PartitionMachine()
 
 
-def run(coro: Awaitable[None]) -> None:
-    asyncio.run(coro)  # type: ignore[arg-type]
+class Group:
+    """A queue group on a LocalCluster, with a GroupHost on each running member."""
+
+    def __init__(self, root: Path, ids: list[str], keep: int = 10_000) -> None:
+        self.c = LocalCluster(root, partitions, ids, keep=keep, name=group_name(0))
+        self.clock = self.c.clock
+        self.hosts: dict[str, GroupHost] = {}
+
+    async def start(self, node: str) -> GroupHost:
+        await self.c.start(node)
+        machine = self.c.machines[node]
+        assert isinstance(machine, PartitionMachine)
+        self.hosts[node] = GroupHost(0, self.c.group(node), machine, self.clock)
+        return self.hosts[node]
+
+    async def stop(self, node: str) -> None:
+        del self.hosts[node]
+        await self.c.stop(node)
+
+    async def leader(self) -> str:
+        return await self.c.leader()
+
+    async def replicated(self) -> None:
+        """Every running member has applied everything committed so far."""
+        await asyncio.gather(*(h.group.barrier(10) for h in self.hosts.values()))
+
+    async def close(self) -> None:
+        await self.c.close()
 
 
-async def ready(host: GroupHost) -> None:
-    """The first commit waits out the one-member election; later ones must not."""
-    await host.apply(PartitionCommand(now_ns=1, op_id=uuid.uuid4().hex, sweep=True))
+async def started(root: Path, ids: list[str] = IDS, **kw) -> Group:
+    g = Group(root, ids, **kw)
+    for n in ids:
+        await g.start(n)
+    await g.leader()
+    return g
 
 
-async def poll(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
+def run(coro) -> None:
+    asyncio.run(asyncio.wait_for(coro, 60))
 
 
-@pytest.fixture
-def system_host(tmp_path: Path) -> Iterator[GroupHost]:
-    with hosted(tmp_path, SystemClock()) as host:
-        yield host
+def elapsed_since(start: float) -> float:
+    return asyncio.get_running_loop().time() - start
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
 
 
 # -- apply ---------------------------------------------------------------------------------
 
 
-def test_send_then_receive_then_delete(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
+def test_send_receive_delete_and_every_member_counts_alike(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path)
+        leader = await g.leader()
+        follower = next(n for n in IDS if n != leader)
+        host, clock = g.hosts[follower], g.clock  # a follower: its leader orders the log
         sent = await host.apply(send(clock, "hello", "world"))
         ids = [o.message_id for o in sent.send.outcomes]
         assert [o.entry_id for o in sent.send.outcomes] == ["e0", "e1"] and all(ids)
-        assert host.stats(REF)[0].visible == 2
+        assert counts(host) == [(0, 2, 0, 0)]  # applied here before the call returned
 
         got = await host.apply(receive(clock, max_messages=10))
         assert [m.body for m in got.receive.messages] == ["hello", "world"]
         assert [m.message_id for m in got.receive.messages] == ids
         assert all(m.receive_count == 1 and m.in_flight for m in got.receive.messages)
         assert (await host.apply(receive(clock))).receive.messages == []  # all in flight
-        stats = host.stats(REF)[0]
-        assert (stats.visible, stats.in_flight) == (0, 2)
+        await g.replicated()
+        assert [counts(h) for h in g.hosts.values()] == [[(0, 0, 2, 0)]] * 3
 
-        for msg in got.receive.messages:
-            done = await host.apply(delete(clock, msg))
+        for msg in got.receive.messages:  # deleted through another member
+            done = await g.hosts[next(n for n in IDS if n != follower)].apply(
+                delete(clock, msg))
             assert [o.error_code for o in done.handles.outcomes] == [""]
-        stats = host.stats(REF)[0]
-        assert (stats.visible, stats.in_flight, stats.delayed) == (0, 0, 0)
+        await g.replicated()
+        assert [counts(h) for h in g.hosts.values()] == [[(0, 0, 0, 0)]] * 3
+        await g.close()
 
-    run(body())
+    run(main())
 
 
-def test_retried_commands_apply_once_corrupt_ones_are_skipped(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
-        command = send(clock, "once", op_id="fixed-op")
-        first = await host.apply(command)
-        again = PartitionResult.FromString(
-            await host.apply_bytes(command.SerializeToString()))
+def test_a_retried_command_applies_once(tmp_path: Path) -> None:
+    """A node outside the group forwards the command bytes (apply_bytes); a retry with
+    the same op id, on any member, answers the first outcome and sends nothing twice."""
+    async def main() -> None:
+        g = await started(tmp_path)
+        a, b = g.hosts["a"], g.hosts["b"]
+        command = send(g.clock, "once", op_id="fixed-op")
+        first = await a.apply(command)
+        again = PartitionResult.FromString(await b.apply_bytes(command.SerializeToString()))
         assert again == first and len(again.send.outcomes) == 1
-        assert host.stats(REF)[0].visible == 1
-        # A corrupt entry answers empty and does not stop the log.
-        assert await host.apply_bytes(b"\xff\xff not a command") == b""
-        assert len((await host.apply(send(clock, "after"))).send.outcomes) == 1
-        assert host.stats(REF)[0].visible == 2
+        assert await a.apply(command) == first
+        await g.replicated()
+        assert [counts(h) for h in g.hosts.values()] == [[(0, 1, 0, 0)]] * 3
+        await g.close()
 
-    run(body())
+    run(main())
 
 
-def test_a_group_of_one_commits_quickly(system_host: GroupHost) -> None:
-    """pysyncobj alone would commit an entry only on its next 50 ms tick (100 applies:
-    over 5 s); RaftGroup._poke_alone wakes its poller so each takes about a millisecond."""
-    host, clock = system_host, SystemClock()
+def test_a_corrupt_forwarded_command_is_refused_and_the_group_goes_on(
+        tmp_path: Path) -> None:
+    """Bytes forwarded over QueueNode.Apply that are no PartitionCommand are refused
+    before they reach the log (the peer gets an error); the group carries on."""
+    async def main() -> None:
+        g = await started(tmp_path, ["a"])
+        host = g.hosts["a"]
+        await host.apply(send(g.clock, "before"))
+        applied = host.group.applied
+        with pytest.raises(DecodeError):
+            await host.apply_bytes(b"\xff\xff not a command")
+        assert host.group.applied == applied  # nothing was logged
+        assert len((await host.apply(send(g.clock, "after"))).send.outcomes) == 1
+        assert counts(host) == [(0, 2, 0, 0)]
+        await g.close()
 
-    async def body() -> None:
-        await ready(host)
-        start = time.monotonic()
-        for i in range(100):
-            await host.apply(send(clock, f"m{i}"))
-        elapsed = time.monotonic() - start
-        assert elapsed < 2.0, f"100 sequential applies took {elapsed:.2f} s"
-        assert host.stats(REF)[0].visible == 100
+    run(main())
 
-    run(body())
+
+def test_an_acknowledged_send_survives_the_loss_of_the_leader(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path)
+        leader = await g.leader()
+        for i in range(5):
+            await g.hosts[leader].apply(send(g.clock, f"m{i}", partition=i % 2))
+        await g.stop(leader)
+        survivor = g.hosts[await g.leader()]  # the new leader, once elected
+        bodies = []
+        for p in (0, 1):
+            got = await survivor.apply(receive(g.clock, partition=p), timeout=10)
+            bodies += [m.body for m in got.receive.messages]
+        assert sorted(bodies) == [f"m{i}" for i in range(5)]
+        await g.close()
+
+    run(main())
+
+
+def test_a_member_without_quorum_refuses_commands_in_time(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path)
+        lone = await g.leader()
+        host = g.hosts[lone]
+        await host.apply(send(g.clock, "known"))
+        await g.replicated()
+        for n in IDS:
+            if n != lone:
+                g.c.net.down.add(n)
+        start = now()
+        with pytest.raises(EngineError) as err:
+            await host.apply(send(g.clock, "unacknowledged"), timeout=0.5)
+        assert err.value.code == "ServiceUnavailable"
+        assert elapsed_since(start) < 1.5
+        # A command without a majority is never applied; its own copy still answers
+        # counts and readiness (approximate, as SQS's are).
+        assert counts(host) == [(0, 1, 0, 0)]
+        assert await host.wait(REF, [0], 0.1) == [0]
+        await g.close()
+
+    run(main())
 
 
 # -- wait (long polling) -------------------------------------------------------------------
 
 
-def test_wait_on_an_empty_queue_returns_nothing_after_the_timeout(
-    system_host: GroupHost,
-) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
-        await ready(host)
-        start = time.monotonic()
+def test_wait_on_an_empty_queue_returns_nothing_after_the_timeout(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path, ["a"])
+        host = g.hosts["a"]
+        start = now()
         assert await host.wait(REF, [0, 1], 0.3) == []  # unknown queue
-        assert 0.29 <= time.monotonic() - start < 1.0
+        assert 0.29 <= elapsed_since(start) < 1.0
 
-        await host.apply(send(clock, "taken"))
-        await host.apply(receive(clock))  # in flight for 30 s: nothing to deliver
-        start = time.monotonic()
+        await host.apply(send(g.clock, "taken"))
+        await host.apply(receive(g.clock))  # in flight for 30 s: nothing to deliver
+        start = now()
         assert await host.wait(REF, [0, 1], 0.3) == []
-        assert 0.29 <= time.monotonic() - start < 1.0
+        assert 0.29 <= elapsed_since(start) < 1.0
         assert await host.wait(REF, [0], 0) == []  # zero: an immediate answer
+        await g.close()
 
-    run(body())
+    run(main())
 
 
-def test_wait_returns_at_once_when_a_message_is_there(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
-        await host.apply(send(clock, "waiting", partition=2))
-        start = time.monotonic()
+def test_wait_returns_at_once_when_a_message_is_there(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path, ["a"])
+        host = g.hosts["a"]
+        await host.apply(send(g.clock, "waiting", partition=2))
+        start = now()
         assert await host.wait(REF, [0, 1, 2, 3], 5.0) == [2]
         assert await host.wait(REF, [0, 1], 0.05) == []  # only the partitions asked for
-        assert time.monotonic() - start < 0.5
+        assert elapsed_since(start) < 0.5
+        await g.close()
 
-    run(body())
+    run(main())
 
 
-def test_a_send_wakes_a_waiter_promptly(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
-        await ready(host)
-        waiter = asyncio.create_task(host.wait(REF, [0, 1], 5.0))
+def test_a_send_through_another_member_wakes_a_waiter_promptly(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path)
+        leader = await g.leader()
+        waiting_on, sending_on = (n for n in IDS if n != leader)  # followers both
+        waiter = asyncio.create_task(g.hosts[waiting_on].wait(REF, [0, 1], 5.0))
         await asyncio.sleep(0.1)
         assert not waiter.done()
-        await host.apply(send(clock, "elsewhere", queue=OTHER))  # another queue: no answer
-        await asyncio.sleep(0.1)
-        assert not waiter.done()
-
-        start = time.monotonic()
-        sender = asyncio.create_task(host.apply(send(clock, "wake up", partition=1)))
-        ready_parts = await waiter
-        elapsed = time.monotonic() - start
-        await sender
-        assert ready_parts == [1]
-        assert elapsed < 0.5, f"the waiter woke {elapsed:.3f} s after the send"
-
-    run(body())
-
-
-def test_a_delayed_message_wakes_the_waiter_when_due(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
-        await ready(host)
-        start = time.monotonic()
-        await host.apply(send(clock, "later", delay=0.3))
-        assert await host.wait(REF, [0], 0.05) == []  # not yet
-        assert await host.wait(REF, [0], 5.0) == [0]
-        elapsed = time.monotonic() - start
-        assert 0.28 <= elapsed < 1.0, elapsed
-
-    run(body())
-
-
-def test_an_expiring_visibility_timeout_wakes_the_waiter(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
-        await ready(host)
-        await host.apply(send(clock, "retry me"))
-        start = time.monotonic()
-        assert len((await host.apply(receive(clock, visibility=0.3))).receive.messages) == 1
-        assert await host.wait(REF, [0], 5.0) == [0]
-        assert 0.28 <= time.monotonic() - start < 1.0
-        again = await host.apply(receive(clock))
-        assert [m.receive_count for m in again.receive.messages] == [2]
-
-    run(body())
-
-
-def test_a_manual_clock_waiter_wakes_on_wake_all(tmp_path: Path) -> None:
-    clock = ManualClock()
-    with hosted(tmp_path, clock) as host:
-
-        async def body() -> None:
-            await host.apply(send(clock, "in ten seconds", delay=10))
-            waiter = asyncio.create_task(host.wait(REF, [0], 5.0))
-            await asyncio.sleep(0.2)
-            assert not waiter.done()  # due in 10 s of engine time, which is not passing
-            clock.advance(10)
-            start = time.monotonic()
-            host.log.wake_all()
-            assert await waiter == [0]
-            assert time.monotonic() - start < 0.5
-
-        run(body())
-
-
-def test_many_waiters_all_wake_and_unsubscribe(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-
-    async def body() -> None:
-        await ready(host)
-        waiters = [asyncio.create_task(host.wait(REF, [0], 5.0)) for _ in range(5)]
+        await g.hosts[sending_on].apply(send(g.clock, "elsewhere", queue=OTHER))
+        await g.hosts[waiting_on].group.barrier()
         await asyncio.sleep(0.05)
-        start = time.monotonic()
-        await host.apply(send(clock, "for everyone"))
-        assert await asyncio.gather(*waiters) == [[0]] * 5
-        assert time.monotonic() - start < 0.5
-        assert dict(host.log._waiters) == {}  # nobody left subscribed
+        assert not waiter.done()  # another queue's message: no answer
 
-    run(body())
+        start = now()
+        await g.hosts[sending_on].apply(send(g.clock, "wake up", partition=1))
+        assert await waiter == [1]
+        assert elapsed_since(start) < 0.5, "the waiter woke long after the send"
+        await g.close()
+
+    run(main())
 
 
-# -- snapshots -----------------------------------------------------------------------------
+def test_a_delayed_message_wakes_the_waiter_when_the_engine_clock_says_so(
+        tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path)
+        host = g.hosts["b"]
+        await g.hosts["a"].apply(send(g.clock, "in ten seconds", delay=10))
+        await g.replicated()
+        assert counts(host) == [(0, 0, 0, 1)]
+        waiter = asyncio.create_task(host.wait(REF, [0], 5.0))
+        await asyncio.sleep(0.2)
+        assert not waiter.done()  # due in 10 s of engine time, which is not passing
+        g.clock.advance(9.9)
+        host.wake_all()
+        await asyncio.sleep(0.1)
+        assert not waiter.done()  # not before it is due
+        g.clock.advance(0.1)
+        start = now()
+        host.wake_all()  # what Admin.AdvanceClock does
+        assert await waiter == [0]
+        assert elapsed_since(start) < 0.5
+        await g.close()
+
+    run(main())
+
+
+def test_an_expiring_visibility_timeout_wakes_the_waiter_by_itself(tmp_path: Path) -> None:
+    """With no command and no wake_all, a waiter re-checks when the earliest hidden
+    message is due: here the engine clock passes that moment while it sleeps."""
+    async def main() -> None:
+        g = await started(tmp_path, ["a"])
+        host = g.hosts["a"]
+        await host.apply(send(g.clock, "retry me"))
+        got = await host.apply(receive(g.clock, visibility=0.3))
+        assert len(got.receive.messages) == 1
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, g.clock.advance, 0.3)  # engine time catches up meanwhile
+        start = now()
+        assert await host.wait(REF, [0], 5.0) == [0]
+        assert 0.25 <= elapsed_since(start) < 1.0  # woken by its own timer at ~0.3 s
+        again = await host.apply(receive(g.clock))
+        assert [m.receive_count for m in again.receive.messages] == [2]
+        await g.close()
+
+    run(main())
+
+
+def test_many_waiters_all_wake_and_unsubscribe(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path)
+        waiters = [asyncio.create_task(g.hosts[n].wait(REF, [0], 5.0))
+                   for n in IDS for _ in range(3)]
+        cancelled = asyncio.create_task(g.hosts["a"].wait(REF, [0], 5.0))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        start = now()
+        await g.hosts["c"].apply(send(g.clock, "for everyone"))
+        assert await asyncio.gather(*waiters) == [[0]] * 9
+        assert elapsed_since(start) < 0.5
+        assert all(h._waiters == {} for h in g.hosts.values())  # nobody left subscribed
+        await g.close()
+
+    run(main())
+
+
+def test_a_waiter_on_a_member_that_catches_up_from_a_snapshot_wakes(tmp_path: Path) -> None:
+    """A member far behind gets the state as a snapshot, not as commands: a long poll
+    waiting there must still see the messages it brought."""
+    async def main() -> None:
+        g = await started(tmp_path, keep=5)
+        leader = await g.leader()
+        behind = next(n for n in IDS if n != leader)
+        waiter = asyncio.create_task(g.hosts[behind].wait(REF, [0], 3.0))
+        await asyncio.sleep(0.05)
+        g.c.net.down.add(behind)
+        for i in range(20):
+            await g.hosts[leader].apply(send(g.clock, f"other-{i}", queue=OTHER))
+        await g.hosts[leader].apply(send(g.clock, "for the waiter"))
+        assert g.hosts[leader].group.core.log.snap_index > 0  # the log was compacted
+        start = now()
+        g.c.net.down.discard(behind)
+        assert await waiter == [0]
+        assert elapsed_since(start) < 1.0, "the waiter slept through the snapshot"
+        await g.close()
+
+    run(main())
+
+
+# -- restarts ------------------------------------------------------------------------------
 
 
 async def fill(host: GroupHost, clock: Clock) -> None:
@@ -305,86 +394,60 @@ async def fill(host: GroupHost, clock: Clock) -> None:
     await host.apply(receive(clock, partition=0, max_messages=1, visibility=300))
 
 
-def test_partition_log_survives_pickling(tmp_path: Path) -> None:
-    clock = ManualClock()
-    with hosted(tmp_path, clock) as host:
+def test_compaction_during_a_long_poll_then_restarts(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path, keep=3)
+        leader = await g.leader()
+        await fill(g.hosts[leader], g.clock)
+        waiter = asyncio.create_task(g.hosts["a"].wait(OTHER, [0], 5.0))
+        for i in range(12):  # past the kept log: compacted while the poll waits
+            await g.hosts[leader].apply(send(g.clock, f"more-{i}", partition=2))
+        assert g.hosts[leader].group.core.log.snap_index > 0
+        assert not waiter.done()
+        await g.hosts[leader].apply(send(g.clock, "wake", queue=OTHER))
+        assert await waiter == [0]
+        await g.replicated()
+        expected = counts(g.hosts[leader])
+        assert expected == [(0, 2, 1, 0), (1, 0, 0, 1), (2, 12, 0, 0)]
 
-        async def body() -> None:
-            await fill(host, clock)
-            # A pending long poll holds an event loop, which cannot be pickled.
-            waiter = asyncio.create_task(host.wait(OTHER, [0], 5.0))
-            await asyncio.sleep(0.05)
-            data = pickle.dumps(host.log._serialize())
-            waiter.cancel()
+        await g.stop("b")  # one member restarts while the others run
+        await g.start("b")
+        await g.hosts["b"].group.barrier(10)
+        assert counts(g.hosts["b"]) == expected
+        for n in IDS:  # then the whole group
+            await g.stop(n)
+        for n in IDS:
+            await g.start(n)
+        await g.leader()
+        assert [counts(h) for h in g.hosts.values()] == [expected] * 3
+        bodies = [m.body for m in (await g.hosts["c"].apply(receive(g.clock))).receive.messages]
+        assert bodies == ["b", "c"]
+        g.clock.advance(600)  # the delayed message is due after the restart too
+        assert await g.hosts["a"].wait(REF, [1], 1.0) == [1]
+        await g.close()
 
-            restored = PartitionLog()
-            restored._deserialize(pickle.loads(data))
-            now = clock.now_ns()
-            expected = host.log.stats(REF, now)
-            assert [(s.visible, s.in_flight, s.delayed) for s in expected] == [
-                (2, 1, 0), (0, 0, 1)]
-            assert restored.stats(REF, now) == expected
-            assert restored.ready(REF, [0, 1], now) == host.log.ready(REF, [0, 1], now)
-            # Both copies go on identically.
-            clock.advance(600)
-            nxt = receive(clock, partition=1)
-            assert host.log.state.apply(nxt) == restored.state.apply(nxt)
-
-        run(body())
-
-
-def test_compaction_during_a_long_poll_and_restart(tmp_path: Path) -> None:
-    clock = ManualClock()
-    host = open_host(tmp_path, clock)
-    try:
-        expected: list[tuple[int, int, int]] = []
-
-        async def before() -> None:
-            await fill(host, clock)
-            waiter = asyncio.create_task(host.wait(OTHER, [0], 5.0))
-            await asyncio.sleep(0.05)
-            host.group.compact()
-            await poll((tmp_path / DUMP_FILE).exists, 5, "the full dump")
-            assert not waiter.done()
-            await host.apply(send(clock, "after the dump", partition=1))
-            await host.apply(send(clock, "wake", queue=OTHER))
-            assert await waiter == [0]
-            expected.extend((s.visible, s.in_flight, s.delayed) for s in host.stats(REF))
-
-        run(before())
-        host.close()
-        host = open_host(tmp_path, clock)
-
-        async def after() -> None:
-            await ready(host)
-            got = [(s.visible, s.in_flight, s.delayed) for s in host.stats(REF)]
-            assert got == expected == [(2, 1, 0), (1, 0, 1)]
-            bodies = [m.body for m in (await host.apply(receive(clock))).receive.messages]
-            assert bodies == ["b", "c"]
-
-        run(after())
-    finally:
-        host.close()
+    run(main())
 
 
-# -- router --------------------------------------------------------------------------------
+# -- the router's local path ---------------------------------------------------------------
 
 
-def test_router_status_and_local_calls(system_host: GroupHost) -> None:
-    host, clock = system_host, SystemClock()
-    router = GroupRouter(single_group(), {0: host})
-
-    async def body() -> None:
+def test_router_status_and_local_calls(tmp_path: Path) -> None:
+    async def main() -> None:
+        g = await started(tmp_path, ["solo"])
+        host = g.hosts["solo"]
+        router = GroupRouter(single_group("solo", "az-1"), {0: host})
         assert router.count == 1
-        sent = await router.apply(0, send(clock, "routed"))
+        sent = await router.apply(0, send(g.clock, "routed"))
         assert len(sent.send.outcomes) == 1
         assert await router.wait(0, REF, [0], 1.0) == [0]
         assert [s.visible for s in await router.stats(0, REF)] == [1]
 
         (status,) = router.status()
         assert status.index == 0
-        assert list(status.members) == ["local"]
-        assert status.leader == "local"
+        assert list(status.members) == ["solo"]
+        assert status.leader == "solo"
         assert status.term >= 1 and status.term == host.group.term
+        await g.close()
 
-    run(body())
+    run(main())

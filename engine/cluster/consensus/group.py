@@ -83,6 +83,7 @@ class ConsensusGroup:
         self._leader_seen = (self.core.term, self.core.leader)
         self._leader_event = asyncio.Event()
         self._listeners: list[Callable[[str, bytes], None]] = []
+        self._restore_listeners: list[Callable[[], None]] = []
         self.sender = SnapshotSender(self)
         self.receiver = SnapshotReceiver(self)
 
@@ -117,6 +118,11 @@ class ConsensusGroup:
         """Call ``listener(machine, payload)`` on the event loop after each applied
         command is durable (e.g. to wake long polls)."""
         self._listeners.append(listener)
+
+    def on_restored(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after a snapshot replaced the state (no per-command
+        notifications cover what it brought)."""
+        self._restore_listeners.append(listener)
 
     # -- commands ------------------------------------------------------------------------
 
@@ -271,6 +277,8 @@ class ConsensusGroup:
                 self.generation = self.receiver.generation
                 for machine in self.machines.values():
                     machine.restored()
+                for listener in self._restore_listeners:
+                    listener()
             if rd.snapshot is not None or rd.snapshot_stale:
                 self.receiver.installed()
             for context, index in rd.reads:

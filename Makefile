@@ -27,6 +27,8 @@ serve: setup
 
 test: setup
 	$(VENV)/bin/ruff check engine tests bench
+	$(VENV)/bin/lint-imports --no-cache
+	bash deploy/ci/system-packages.sh  # libfuse for the power-loss tests; a no-op when present
 	$(PY) -m pytest tests
 
 bench: setup
@@ -34,6 +36,7 @@ bench: setup
 
 lint: setup
 	$(VENV)/bin/ruff check engine tests bench
+	$(VENV)/bin/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build *.egg-info engine/_hotpath*.so native/*.c engine/v1/*_pb2*.py engine/v1/*_pb2.pyi

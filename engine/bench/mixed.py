@@ -34,7 +34,7 @@ import grpc
 from engine.bench.cache import is_read, key_name, preload_batches
 from engine.bench.echo import UNARY_CAP, EchoClient
 from engine.bench.objects import CHUNK, chunks, delete_bucket
-from engine.bench.queues import check_message_size, delete_queue
+from engine.bench.queue_messages import check_message_size, delete_queue
 from engine.bench.report import CALL_RATE
 from engine.bench.workload import OpError, Workload, WorkloadClient
 from engine.v1 import (

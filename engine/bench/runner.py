@@ -9,6 +9,7 @@ completion rate is the throughput), calls still in flight at the end are awaited
 not counted. With `ops` instead, the phase runs warm-up and then exactly that many calls
 (started after the warm-up), and the window ends with the last of them. Worker processes
 are spawned (gRPC and fork do not mix) and start each phase together at a barrier.
+Time is the event loop's (`loop_ns`), the clock asyncio's own timers run on.
 
 With several endpoints every process opens one channel per endpoint and makes one
 workload client per channel, as if it were that many processes (client e of process p
@@ -26,7 +27,6 @@ import contextlib
 import itertools
 import multiprocessing
 import queue
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +81,13 @@ class Monitor:
         """Ops and errors counted in `name`'s window so far, over every process."""
 
 
+def loop_ns() -> int:
+    """Now in ns on the running event loop's clock, which phases are timed on. asyncio's
+    sleeps and timeouts read the same clock, so a loop whose clock jumps to its next timer
+    (a unit test's) runs a phase in virtual time: the same on any machine under any load."""
+    return int(asyncio.get_running_loop().time() * 1e9)
+
+
 def open_channel(endpoint: str) -> grpc.aio.Channel:
     return grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
 
@@ -96,7 +103,7 @@ async def run_phase(client: WorkloadClient | Sequence[WorkloadClient], phase: st
     interval = series_interval(duration_s) if ops is None else OPS_SERIES_INTERVAL_S
     stats = PhaseStats(phase, seconds=duration_s if ops is None else 0.0,
                        interval_s=interval)
-    clock = time.perf_counter_ns
+    clock = loop_ns
     window_start = clock() + int(warmup_s * 1e9)
     window_end = window_start + int(duration_s * 1e9) if ops is None else 2**63
     seq = itertools.count()

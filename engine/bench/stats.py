@@ -1,6 +1,6 @@
 """What one phase of a workload measured, and the arithmetic on it.
 
-Latencies are kept raw (nanosecond ints from perf_counter_ns) rather than bucketed, so
+Latencies are kept raw (nanosecond ints, runner.loop_ns) rather than bucketed, so
 percentiles are exact and phases from several worker processes merge by concatenation;
 a phase of even 100k ops is under a megabyte. Beside them, completions are counted per
 `interval_s` slot of the measured window (the time series a plot of throughput over time

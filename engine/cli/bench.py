@@ -15,21 +15,15 @@ not starting), 130 when interrupted.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
-import io
 import re
-import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 from engine.bench.sizes import size_arg
 from engine.config import DEFAULT_LISTEN
 
-CONNECT_TIMEOUT_S = 10.0
 DEFAULT_DURATION_S = 10.0
-T = TypeVar("T")
 
 
 def _seconds(text: str) -> float:
@@ -179,302 +173,6 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="skip the bare gRPC Echo baseline")
 
 
-# -- what every workload shares: targets, plan, progress, outputs ------------------------
-
-
-def _session(args: argparse.Namespace,
-             body: Callable[[argparse.Namespace, Any, Any], int]) -> int:
-    """Check the options every workload shares, start --local-cluster if asked (and stop
-    it whatever happens), then run `body(args, out, err)`."""
-    from engine.bench.local_cluster import ClusterStartError, local_cluster
-
-    out, err = _consoles(width=160)
-    try:
-        _check_common(args)
-    except ValueError as exc:
-        err.print(f"engine bench: {exc}")
-        return 2
-    if args.local_cluster is None:
-        return body(args, out, err)
-    log = io.StringIO() if args.quiet else sys.stderr
-    try:
-        with local_cluster(args.local_cluster, log) as endpoints:
-            args.endpoint = ",".join(endpoints)
-            return body(args, out, err)
-    except ClusterStartError as exc:
-        err.print(f"engine bench: {exc}")
-        return 2
-    except KeyboardInterrupt:
-        err.print("engine bench: interrupted")
-        return 130
-
-
-def _check_common(args: argparse.Namespace) -> None:
-    """ValueError for shared options that cannot work, before anything starts."""
-    from engine.bench.compare import load_report
-
-    if args.duration <= 0:
-        raise ValueError("--duration must be more than 0")
-    args.old_report = load_report(args.compare) if args.compare is not None else None
-    for option, path in (("--plot", args.plot), ("--json", args.json)):
-        if path is not None and not path.parent.resolve().is_dir():
-            raise ValueError(f"{option} {path}: no directory {path.parent}")
-    if args.plot is not None and args.plot.suffix.lower() != ".png":
-        raise ValueError(f"--plot {args.plot}: the plot is a PNG, name it FILE.png")
-    endpoints(args)
-
-
-def endpoints(args: argparse.Namespace) -> tuple[str, ...]:
-    listed = tuple(e.strip() for e in args.endpoint.split(",") if e.strip())
-    if not listed:
-        raise ValueError("--endpoint names no node")
-    return listed
-
-
-def _plan(args: argparse.Namespace, spread: bool = True) -> Any:
-    """The run's RunPlan; `spread`: the runner spreads load over every endpoint (the
-    queue workload does that itself)."""
-    from engine.bench.runner import RunPlan
-
-    targets = endpoints(args)
-    return RunPlan(endpoint=targets[0], endpoints=targets if spread else (),
-                   concurrency=args.concurrency, processes=args.processes,
-                   duration_s=args.duration, warmup_s=args.warmup, ops=args.ops)
-
-
-def _common_config(args: argparse.Namespace) -> dict[str, Any]:
-    return {"endpoint": args.endpoint, "endpoints": list(endpoints(args)),
-            "local_cluster": args.local_cluster, "concurrency": args.concurrency,
-            "processes": args.processes, "duration": args.duration, "ops": args.ops,
-            "warmup": args.warmup, "command": " ".join(["engine", *sys.argv[1:]])}
-
-
-def _finish(args: argparse.Namespace, report: dict[str, Any], out: Any, err: Any,
-            *extra: Callable[[dict[str, Any], Any], None]) -> int:
-    """Compare, print, write --json and --plot; the exit status (1 if any call failed)."""
-    from engine.bench.compare import compare, render_compare
-    from engine.bench.report import render, write_json
-
-    if args.old_report is not None:
-        report["compare"] = compare(report, args.old_report, args.compare)
-    render(report, out)
-    for show in extra:
-        show(report, out)
-    render_compare(report, out)
-    if args.json is not None:
-        write_json(report, args.json)
-    if args.plot is not None:
-        from engine.bench.plot import write_plot
-
-        write_plot(report, args.plot)
-        if not args.quiet:
-            err.print(f"[dim]plot written to {args.plot}[/dim]")
-    failed = any(p["errors"] for p in report["phases"].values()) or any(
-        p["errors"] for p in (report["baseline"] or {}).values())
-    return 1 if failed else 0
-
-
-def _monitor(args: argparse.Namespace, plan: Any, err: Any, label: str = "") -> Any:
-    from engine.bench.progress import LiveProgress
-
-    return LiveProgress(err, plan, quiet=args.quiet, label=label)
-
-
-async def _wait_all(targets: Sequence[str]) -> None:
-    for endpoint in targets:
-        await _wait_ready(endpoint)
-
-
-# -- objects -------------------------------------------------------------------------------
-
-
-def run_objects(args: argparse.Namespace) -> int:
-    return _session(args, _objects)
-
-
-def _objects(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from engine.bench.echo import EchoWorkload
-    from engine.bench.objects import ObjectsWorkload, default_keys, new_bucket_name
-    from engine.bench.report import build_report, now, run_config
-    from engine.bench.runner import run_workload
-    from engine.bench.sizes import format_size
-
-    plan = _plan(args)
-    clients = args.processes * len(plan.targets)
-    keys = args.keys or max(clients, default_keys(args.size, args.concurrency,
-                                                  args.processes))
-    if keys < clients:
-        err.print(f"engine bench: --keys {keys} is fewer than --processes x endpoints "
-                  f"({clients})")
-        return 2
-    workload = ObjectsWorkload(bucket=new_bucket_name(), size=args.size, keys=keys,
-                               op=args.op)
-
-    async def main() -> tuple[Any, Any]:
-        await _wait_all(plan.targets)
-        with _monitor(args, plan, err) as monitor:
-            phases = await run_workload(workload, plan, monitor)
-        baseline = None
-        if not args.no_baseline:
-            with _monitor(args, plan, err, "baseline") as monitor:
-                baseline = await run_workload(EchoWorkload(size=args.size), plan, monitor)
-        return phases, baseline
-
-    started = now()
-    try:
-        phases, baseline = _run(main, args.endpoint, err)
-    except _NotRun as stop:
-        return stop.status
-
-    config = run_config(
-        started, workload="objects", **_common_config(args), op=args.op, size=args.size,
-        size_text=format_size(args.size), keys=keys, bucket=workload.bucket)
-    matches = {phase: workload.baseline_for(phase) for phase in workload.phases()}
-    return _finish(args, build_report(config, phases, baseline, matches), out, err)
-
-
-def _consoles(width: int) -> tuple[Any, Any]:
-    """(out, err); piped or captured output gets ``width`` columns rather than 80, so the
-    tables do not wrap, and messages on a piped stderr are not wrapped at all (a log or a
-    test reads them whole)."""
-    from rich.console import Console
-
-    out = Console()
-    if not out.is_terminal:
-        out = Console(width=width)
-    err = Console(stderr=True)
-    if not err.is_terminal:
-        err = Console(stderr=True, soft_wrap=True)
-    return out, err
-
-
-class _NotRun(Exception):
-    """The bench could not run to the end; why is printed already, ``status`` is the
-    exit status."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
-def _run(main: Callable[[], Coroutine[Any, Any, T]], endpoint: str, err: Any) -> T:
-    """Run a bench's event loop; the ways it cannot finish become a one-line message on
-    ``err`` and :class:`_NotRun` (2: endpoint down, a call refused or a worker process
-    failed; 130: interrupted)."""
-    import grpc
-
-    from engine.bench.workload import error_code
-
-    try:
-        return asyncio.run(main())
-    except TimeoutError as exc:
-        where = exc.args[0] if exc.args else endpoint
-        err.print(f"engine bench: no gRPC server answering at {where}")
-        raise _NotRun(2) from None
-    except grpc.aio.AioRpcError as exc:
-        err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
-        raise _NotRun(2) from None
-    except RuntimeError as exc:  # a worker process failed; its error is in the text
-        err.print(f"engine bench: {exc}")
-        raise _NotRun(2) from None
-    except KeyboardInterrupt:
-        err.print("engine bench: interrupted")
-        raise _NotRun(130) from None
-
-
-async def _wait_ready(endpoint: str) -> None:
-    """Raise TimeoutError when nothing answers (refused, or no answer within the
-    timeout) rather than run phases that only count a dead endpoint's errors."""
-    import grpc
-
-    from engine.bench.runner import open_channel
-
-    async def ready(channel: grpc.aio.Channel) -> None:
-        while (state := channel.get_state(try_to_connect=True)) != grpc.ChannelConnectivity.READY:
-            if state == grpc.ChannelConnectivity.TRANSIENT_FAILURE:
-                raise TimeoutError(endpoint)
-            await channel.wait_for_state_change(state)
-
-    async with open_channel(endpoint) as channel:
-        await asyncio.wait_for(ready(channel), CONNECT_TIMEOUT_S)
-
-
-
-# -- queues --------------------------------------------------------------------------------
-
-
-def run_queues(args: argparse.Namespace) -> int:
-    """`engine bench queues`: the queue workload (engine/bench/queues.py) and, unless
-    --no-baseline, Echo.Unary on the first endpoint; exit status as for objects."""
-    return _session(args, _queues)
-
-
-def _queues(args: argparse.Namespace, out: Any, err: Any) -> int:
-    import tempfile
-
-    from engine.bench import queues
-    from engine.bench.report import build_report, now, run_config
-    from engine.bench.runner import run_workload
-    from engine.bench.sizes import format_size
-
-    targets = endpoints(args)
-    phases = args.phases or queues.PHASES
-    try:
-        if args.ops is not None:
-            raise ValueError("the queue workload stocks messages for a duration: use "
-                             "--duration, not --ops")
-        queues.check_message_size(args.message_size)
-        if "pipeline" in phases and args.concurrency < 2:
-            raise ValueError("the pipeline phase needs --concurrency 2 or more "
-                             "(producers and consumers in every process)")
-    except ValueError as exc:
-        err.print(f"engine bench: {exc}")
-        return 2
-    spool = tempfile.TemporaryDirectory(prefix="engine-bench-queues-")
-    workload = queues.QueuesWorkload(
-        queue=queues.new_queue_name(args.fifo), endpoints=targets,
-        message_size=args.message_size, phase_names=phases, concurrency=args.concurrency,
-        warmup_s=args.warmup, duration_s=args.duration, spool=spool.name,
-        backlog=args.pipeline_backlog)
-    plan = _plan(args, spread=False)  # the workload spreads coroutines over `targets`
-
-    async def main() -> tuple[Any, Any]:
-        await _wait_all(targets)
-        with _monitor(args, plan, err) as monitor:
-            figures = await run_workload(workload, plan, monitor)
-        baseline = None
-        if not args.no_baseline:
-            with _monitor(args, plan, err, "baseline") as monitor:
-                baseline = await run_workload(
-                    queues.UnaryBaseline(size=args.message_size), plan, monitor)
-        return figures, baseline
-
-    started = now()
-    with spool:
-        try:
-            figures, baseline = _run(main, args.endpoint, err)
-        except _NotRun as stop:
-            return stop.status
-        tally = queues.PipelineTally.read(Path(spool.name))
-
-    config = run_config(
-        started, workload="queues", **_common_config(args), fifo=args.fifo,
-        phases=list(phases), size=args.message_size,
-        size_text=format_size(args.message_size), message_size=args.message_size,
-        queue=workload.queue)
-    matches = {p: m for p in phases if (m := workload.baseline_for(p)) is not None}
-    report = build_report(config, figures, baseline, matches)
-    producers, consumers, backlog = queues.pipeline_roles(args.concurrency,
-                                                          args.pipeline_backlog)
-    queues.add_queue_figures(report, args.message_size, tally, producers=producers,
-                             consumers=consumers, backlog_limit=backlog,
-                             processes=args.processes)
-    return _finish(args, report, out, err, queues.render_messages)
-
-
-# -- cache ---------------------------------------------------------------------------------
-
-
 def _phases_arg(module: str) -> Callable[[str], tuple[str, ...]]:
     """The argparse type of --phases for the workload in ``module`` (imported only when
     the option is given, as every workload module is)."""
@@ -490,133 +188,42 @@ def _phases_arg(module: str) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
+# -- entry points: the session and each command's body live in engine/bench/ --------------
+# (imported only when a command runs, as every workload module is, so `engine` starts fast)
+
+
+def run_objects(args: argparse.Namespace) -> int:
+    """`engine bench objects`: PUT then GET (engine/bench/objects.py) and, unless
+    --no-baseline, the Echo baseline with the same payload."""
+    from engine.bench.commands import bench_objects
+    from engine.bench.session import run_session
+
+    return run_session(args, bench_objects)
+
+
+def run_queues(args: argparse.Namespace) -> int:
+    """`engine bench queues`: the queue workload (engine/bench/queues.py) and, unless
+    --no-baseline, Echo.Unary on the first endpoint; exit status as for objects."""
+    from engine.bench.commands import bench_queues
+    from engine.bench.session import run_session
+
+    return run_session(args, bench_queues)
+
+
 def run_cache(args: argparse.Namespace) -> int:
     """`engine bench cache`: the cache workload (engine/bench/cache.py), one phase at a
     time with the server's Cache.Stats read around each, then unless --no-baseline
     Echo.Unary with a value's and an object's payload; exit status as for objects."""
-    return _session(args, _cache)
+    from engine.bench.commands import bench_cache
+    from engine.bench.session import run_session
 
-
-def _cache(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from engine.bench import cache
-    from engine.bench.objects import new_bucket_name
-    from engine.bench.report import build_report, now, run_config
-    from engine.bench.runner import open_channel, run_workload
-    from engine.bench.sizes import format_size
-    from engine.client.cache import stats_result
-    from engine.v1 import cache_pb2, cache_pb2_grpc
-
-    phases = args.phases or cache.PHASES
-    plan = _plan(args)
-    try:
-        cache.check_settings(args.value_size, args.keys, args.read_ratio,
-                             args.processes * len(plan.targets), args.object_count,
-                             args.object_size)
-    except ValueError as exc:
-        err.print(f"engine bench: {exc}")
-        return 2
-    workload = cache.CacheWorkload(
-        prefix=cache.new_prefix(), bucket=new_bucket_name(), keys=args.keys,
-        value_size=args.value_size, read_ratio=args.read_ratio,
-        object_count=args.object_count, object_size=args.object_size, phase_names=phases)
-
-    async def main() -> tuple[Any, Any, Any]:
-        await _wait_all(plan.targets)
-        figures: dict[str, Any] = {}
-        counters: dict[str, Any] = {}
-        async with open_channel(plan.endpoint) as channel:
-            stub = cache_pb2_grpc.CacheStub(channel)
-
-            async def total() -> dict[str, Any]:
-                return stats_result(await stub.Stats(cache_pb2.CacheStatsRequest()))["total"]
-
-            with _monitor(args, plan, err) as monitor:
-                for phase in phases:
-                    before = await total()
-                    figures.update(await run_workload(workload.only(phase), plan, monitor))
-                    counters[phase] = cache.counters_delta(before, await total())
-        baseline = None
-        if not args.no_baseline:
-            with _monitor(args, plan, err, "baseline") as monitor:
-                baseline = await run_workload(cache.CacheBaseline(
-                    value_size=args.value_size, object_size=args.object_size,
-                    with_objects="object-get" in phases), plan, monitor)
-        return figures, counters, baseline
-
-    started = now()
-    try:
-        figures, counters, baseline = _run(main, args.endpoint, err)
-    except _NotRun as stop:
-        return stop.status
-
-    config = run_config(
-        started, workload="cache", **_common_config(args), phases=list(phases),
-        size=args.value_size, size_text=format_size(args.value_size),
-        value_size=args.value_size, value_size_text=format_size(args.value_size),
-        keys=args.keys, read_ratio=args.read_ratio, mget_batch=cache.MGET_BATCH,
-        object_count=args.object_count, object_size=args.object_size,
-        object_size_text=format_size(args.object_size),
-        prefix=workload.prefix, bucket=workload.bucket, label=args.label)
-    matches = {p: workload.baseline_for(p) for p in phases}
-    report = build_report(config, figures, baseline, matches)
-    cache.add_cache_figures(report, args.value_size, args.object_size, counters)
-    return _finish(args, report, out, err, cache.render_cache)
-
-
-# -- mixed ---------------------------------------------------------------------------------
+    return run_session(args, bench_cache)
 
 
 def run_mixed(args: argparse.Namespace) -> int:
     """`engine bench mixed`: objects, queues and cache in one phase (engine/bench/
     mixed.py), then the Echo baseline with each kind's payload."""
-    return _session(args, _mixed)
+    from engine.bench.commands import bench_mixed
+    from engine.bench.session import run_session
 
-
-def _mixed(args: argparse.Namespace, out: Any, err: Any) -> int:
-    from engine.bench import mixed
-    from engine.bench.report import build_report, now, run_config
-    from engine.bench.runner import run_workload
-    from engine.bench.sizes import format_size
-
-    try:
-        mixed.check_settings(args.mix, args.object_size, args.value_size,
-                             args.message_size, args.keys, args.read_ratio)
-    except ValueError as exc:
-        err.print(f"engine bench: {exc}")
-        return 2
-    bucket, queue, prefix = mixed.new_names()
-    workload = mixed.MixedWorkload(
-        bucket=bucket, queue=queue, prefix=prefix, mix=args.mix,
-        object_size=args.object_size, object_count=args.object_count,
-        value_size=args.value_size, message_size=args.message_size, keys=args.keys,
-        read_ratio=args.read_ratio)
-    plan = _plan(args)
-
-    async def main() -> tuple[Any, Any]:
-        await _wait_all(plan.targets)
-        with _monitor(args, plan, err) as monitor:
-            figures = await run_workload(workload, plan, monitor)
-        baseline = None
-        if not args.no_baseline:
-            with _monitor(args, plan, err, "baseline") as monitor:
-                baseline = await run_workload(mixed.MixedBaseline(
-                    object_size=args.object_size, value_size=args.value_size,
-                    message_size=args.message_size), plan, monitor)
-        return figures, baseline
-
-    started = now()
-    try:
-        figures, baseline = _run(main, args.endpoint, err)
-    except _NotRun as stop:
-        return stop.status
-
-    config = run_config(
-        started, workload="mixed", **_common_config(args), mix=args.mix,
-        read_ratio=args.read_ratio, size=args.object_size,
-        size_text=format_size(args.object_size), object_size=args.object_size,
-        object_count=args.object_count, value_size=args.value_size,
-        message_size=args.message_size, keys=args.keys, bucket=bucket, queue=queue,
-        prefix=prefix)
-    matches = {f"mixed/{k}": m for k in workload.kinds()
-               if (m := workload.baseline_for(f"mixed/{k}")) is not None}
-    return _finish(args, build_report(config, figures, baseline, matches), out, err)
+    return run_session(args, bench_mixed)

@@ -30,8 +30,7 @@ from engine.client.s3 import S3Client
 from engine.client.sqs import SQSClient
 from engine.client.streaming import StreamingBody
 from engine.client.transfer import TransferConfig
-from engine.client.transport import normalize_endpoint
-from engine.config import DEFAULT_LISTEN
+from engine.client.transport import DEFAULT_ENDPOINT, normalize_endpoint
 
 __all__ = [
     "CacheClient",
@@ -140,4 +139,4 @@ def client(
     options["timeout"] = timeout
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(endpoint or endpoint_url or DEFAULT_LISTEN, **options)
+    return cls(endpoint or endpoint_url or DEFAULT_ENDPOINT, **options)

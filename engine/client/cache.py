@@ -37,8 +37,7 @@ from engine.client.errors import (
     ResponseError,
     response_metadata,
 )
-from engine.client.transport import MAX_MESSAGE_BYTES
-from engine.config import DEFAULT_LISTEN
+from engine.client.transport import DEFAULT_ENDPOINT, MAX_MESSAGE_BYTES
 from engine.v1 import cache_pb2 as pb
 from engine.v1 import cache_pb2_grpc
 
@@ -385,7 +384,7 @@ class CacheClient(ServiceClient):
 
     def __init__(
         self,
-        endpoint: str = DEFAULT_LISTEN,
+        endpoint: str = DEFAULT_ENDPOINT,
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,

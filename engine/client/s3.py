@@ -26,7 +26,7 @@ from engine.client.s3_multipart import MultipartMethods
 from engine.client.s3_subresources import SubresourceMethods
 from engine.client.streaming import StreamingBody, upload_body
 from engine.client.transfer import TransferMethods
-from engine.config import DEFAULT_LISTEN
+from engine.client.transport import DEFAULT_ENDPOINT
 from engine.v1 import objects_pb2 as pb
 from engine.v1 import objects_pb2_grpc
 
@@ -72,7 +72,7 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
 
     def __init__(
         self,
-        endpoint: str = DEFAULT_LISTEN,
+        endpoint: str = DEFAULT_ENDPOINT,
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,

@@ -20,7 +20,7 @@ from engine.client.calls import Caller
 from engine.client.errors import SQS_EXCEPTIONS
 from engine.client.paginate import PaginationModel
 from engine.client.sqs_shapes import DELETE_ENTRIES, SEND_ENTRIES, VISIBILITY_ENTRIES, operation
-from engine.config import DEFAULT_LISTEN
+from engine.client.transport import DEFAULT_ENDPOINT
 from engine.v1 import queues_pb2 as pb
 from engine.v1 import queues_pb2_grpc
 
@@ -52,7 +52,7 @@ class SQSClient(ServiceClient):
 
     def __init__(
         self,
-        endpoint: str = DEFAULT_LISTEN,
+        endpoint: str = DEFAULT_ENDPOINT,
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,

@@ -15,6 +15,9 @@ import grpc
 
 from engine import __version__
 
+# Where `engine serve` listens unless told otherwise. The SDK imports nothing from the
+# server side, so this is a copy of engine.config.DEFAULT_LISTEN that a test keeps equal.
+DEFAULT_ENDPOINT = "127.0.0.1:50051"
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024  # 1 MiB body chunks plus headers, with room to spare
 
 CHANNEL_OPTIONS: list[tuple[str, int | str]] = [

@@ -1,5 +1,9 @@
 """The queue bench's own logic against an in-memory queue: phases, message counting,
-stocking, pipeline roles and back-pressure, spreading over endpoints, report figures."""
+stocking, pipeline roles and back-pressure, spreading over endpoints, report figures.
+
+Phases run on a virtual clock (helpers_virtual_time): a fake call costs exactly its
+delay and nothing else does, so what a phase gets through, and so how much stocking
+from the rates seen provides, is the same on any machine under any load."""
 
 from __future__ import annotations
 
@@ -10,8 +14,12 @@ import time
 
 import grpc
 import pytest
+from helpers_virtual_time import run_virtual
 from rich.console import Console
 
+from engine.bench import queue_client as qc
+from engine.bench import queue_messages as qm
+from engine.bench import queue_report as qr
 from engine.bench import queues as bq
 from engine.bench.report import build_report, run_config
 from engine.bench.runner import run_phase
@@ -26,9 +34,9 @@ POLL_S = 0.02  # the fake's long poll, instead of WaitTimeSeconds
 
 class FakeQueues:  # method names are the gRPC stub's
     """Just enough of the Queues stub: one visible list and in-flight handles per queue,
-    a few hundred microseconds per call, long polls that wake on a send."""
+    `delay` of (virtual) time per call, long polls that wake on a send."""
 
-    def __init__(self, fail_code: str = "", delay: float = 0.0002) -> None:
+    def __init__(self, fail_code: str = "", delay: float = 0.002) -> None:
         self.delay = delay
         self.visible: dict[str, list[str]] = {}
         self.in_flight: dict[str, str] = {}
@@ -77,11 +85,12 @@ class FakeQueues:  # method names are the gRPC stub's
     async def ReceiveMessage(self, request):
         self._call("ReceiveMessage")
         q = self.visible.setdefault(request.queue_url, [])
-        deadline = time.monotonic() + POLL_S
-        while not q and time.monotonic() < deadline:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + POLL_S
+        while not q and loop.time() < deadline:
             self._sent.clear()
             try:
-                await asyncio.wait_for(self._sent.wait(), deadline - time.monotonic())
+                await asyncio.wait_for(self._sent.wait(), deadline - loop.time())
             except TimeoutError:
                 break
         await asyncio.sleep(self.delay)
@@ -121,7 +130,7 @@ def workload(phases=bq.PHASES, *, concurrency=4, spool=None, fifo=False, warmup=
         warmup_s=warmup, duration_s=duration, spool=spool, backlog=backlog)
 
 
-async def run_all(client: bq.QueuesClient, w: bq.QueuesWorkload) -> dict[str, PhaseStats]:
+async def run_all(client: qc.QueuesClient, w: bq.QueuesWorkload) -> dict[str, PhaseStats]:
     """What engine.bench.runner.drive does with a client, minus the channel."""
     out = {}
     for phase in w.phases():
@@ -143,25 +152,25 @@ def test_parse_phases_keeps_run_order():
 
 
 def test_bodies_carry_their_send_time_and_exact_size():
-    body = bq.stamped_body(SIZE, now_ns=1_763_800_000_123_456_789)
-    assert len(body) == SIZE and bq.sent_at(body) == 1_763_800_000_123_456_789
+    body = qm.stamped_body(SIZE, now_ns=1_763_800_000_123_456_789)
+    assert len(body) == SIZE and qm.sent_at(body) == 1_763_800_000_123_456_789
     before = time.time_ns()
-    assert before <= bq.sent_at(bq.stamped_body(bq.MIN_MESSAGE_SIZE)) <= time.time_ns()
-    bq.check_message_size(bq.MIN_MESSAGE_SIZE)
-    bq.check_message_size(bq.MAX_MESSAGE_SIZE)
-    for bad in (bq.MIN_MESSAGE_SIZE - 1, bq.MAX_MESSAGE_SIZE + 1):
+    assert before <= qm.sent_at(qm.stamped_body(qm.MIN_MESSAGE_SIZE)) <= time.time_ns()
+    qm.check_message_size(qm.MIN_MESSAGE_SIZE)
+    qm.check_message_size(qm.MAX_MESSAGE_SIZE)
+    for bad in (qm.MIN_MESSAGE_SIZE - 1, qm.MAX_MESSAGE_SIZE + 1):
         with pytest.raises(ValueError, match="message size"):
-            bq.check_message_size(bad)
+            qm.check_message_size(bad)
 
 
 def test_queue_names_and_roles():
-    assert bq.pipeline_queue_name("bench-ab12") == "bench-ab12-pipe"
-    assert bq.pipeline_queue_name("bench-ab12.fifo") == "bench-ab12-pipe.fifo"
-    assert bq.new_queue_name(True).endswith(".fifo")
-    assert not bq.new_queue_name(False).endswith(".fifo")
-    assert bq.pipeline_roles(8) == (4, 4, 40)
-    assert bq.pipeline_roles(3) == (1, 2, 20)
-    assert bq.pipeline_roles(3, backlog=7) == (1, 2, 7)
+    assert qm.pipeline_queue_name("bench-ab12") == "bench-ab12-pipe"
+    assert qm.pipeline_queue_name("bench-ab12.fifo") == "bench-ab12-pipe.fifo"
+    assert qm.new_queue_name(True).endswith(".fifo")
+    assert not qm.new_queue_name(False).endswith(".fifo")
+    assert qc.pipeline_roles(8) == (4, 4, 40)
+    assert qc.pipeline_roles(3) == (1, 2, 20)
+    assert qc.pipeline_roles(3, backlog=7) == (1, 2, 7)
     w = workload(("send", "pipeline"))
     assert w.queues() == ["bench-test", "bench-test-pipe"]
     assert workload(("pipeline",)).queues() == ["bench-test-pipe"]
@@ -203,7 +212,7 @@ def test_cli_refuses_before_connecting(argv, capsys):
 
 
 def test_stock_needed_follows_the_rates_seen():
-    client = bq.QueuesClient(workload(warmup=1.0, duration=9.0), [FakeQueues()], 0)
+    client = qc.QueuesClient(workload(warmup=1.0, duration=9.0), [FakeQueues()], 0)
     # nothing seen yet: the defaults, x2 for receives (they may outrun sends), x1.5 deletes
     assert client.stock_needed("receive") == 2.0 * 5000 * 10
     assert client.stock_needed("delete") == 1.5 * 1000 * 10
@@ -231,15 +240,15 @@ class FlakyQueues(FakeQueues):
 
 def test_stocking_rides_out_a_busy_server(monkeypatch):
     fake = FlakyQueues(refusals=25)
-    client = bq.QueuesClient(workload(("receive",)), [fake], 0)
-    asyncio.run(client.prepare("receive"))
+    client = qc.QueuesClient(workload(("receive",)), [fake], 0)
+    run_virtual(client.prepare("receive"))
     assert fake.refusals == 0
     assert client.sent >= client.stock_needed("receive")
 
-    monkeypatch.setattr(bq, "RETRY_FOR_S", 0.2)
-    down = bq.QueuesClient(workload(("receive",)), [FlakyQueues(refusals=-1)], 0)
+    monkeypatch.setattr(qc, "RETRY_FOR_S", 0.2)
+    down = qc.QueuesClient(workload(("receive",)), [FlakyQueues(refusals=-1)], 0)
     with pytest.raises(grpc.aio.AioRpcError):
-        asyncio.run(down.prepare("receive"))
+        run_virtual(down.prepare("receive"))
 
 
 # -- phases against the fake -------------------------------------------------------------
@@ -249,8 +258,8 @@ def test_stocking_rides_out_a_busy_server(monkeypatch):
 def test_every_phase_counts_messages(tmp_path, fifo):
     fake = FakeQueues()
     w = workload(spool=str(tmp_path), fifo=fifo)
-    client = bq.QueuesClient(w, [fake], 0)
-    stats = asyncio.run(run_all(client, w))
+    client = qc.QueuesClient(w, [fake], 0)
+    stats = run_virtual(run_all(client, w))
 
     for name, s in stats.items():
         assert s.errors == {}, name
@@ -258,13 +267,13 @@ def test_every_phase_counts_messages(tmp_path, fifo):
         assert s.bytes % SIZE == 0, name
     per_call = {name: s.bytes / SIZE / s.ops for name, s in stats.items()}
     assert per_call["send"] == per_call["delete"] == 1
-    assert per_call["send-batch"] == per_call["delete-batch"] == bq.BATCH
-    assert per_call["receive"] == bq.BATCH  # stocked: never a short receive
+    assert per_call["send-batch"] == per_call["delete-batch"] == qm.BATCH
+    assert per_call["receive"] == qm.BATCH  # stocked: never a short receive
     # the main queue, with what stocking left in it, is gone before the pipeline
     assert fake.deleted == [f"http://fake/000000000000/{w.queue}"]
-    tally = bq.PipelineTally.read(tmp_path)
+    tally = qr.PipelineTally.read(tmp_path)
     assert tally.sent > 0 and tally.e2e_ns and min(tally.e2e_ns) > 0
-    assert abs(len(tally.e2e_ns) - stats["pipeline"].bytes // SIZE) <= 2 * bq.BATCH
+    assert abs(len(tally.e2e_ns) - stats["pipeline"].bytes // SIZE) <= 2 * qm.BATCH
     if fifo:  # every call its own group, every message its own deduplication id
         assert client._ids >= fake.calls["SendMessage"] + 10 * fake.calls["SendMessageBatch"]
 
@@ -273,8 +282,8 @@ def test_stocking_keeps_deletes_supplied():
     # no rate seen yet, so stocking assumes the defaults: a fake slower than those
     fake = FakeQueues(delay=0.01)
     w = workload(("delete-batch", "delete"))
-    client = bq.QueuesClient(w, [fake], 0)
-    stats = asyncio.run(run_all(client, w))
+    client = qc.QueuesClient(w, [fake], 0)
+    stats = run_virtual(run_all(client, w))
     assert stats["delete-batch"].errors == {} and stats["delete"].errors == {}
     assert fake.calls["ReceiveMessage"] > 0  # the handles came from untimed receives
     assert client.rates["delete-batch"] > 0
@@ -283,17 +292,17 @@ def test_stocking_keeps_deletes_supplied():
 def test_running_dry_is_an_error_not_a_slow_phase():
     fake = FakeQueues()
     w = workload(("send", "receive", "delete"), concurrency=3, warmup=0.0, duration=0.4)
-    client = bq.QueuesClient(w, [fake], 0)
+    client = qc.QueuesClient(w, [fake], 0)
 
     async def main():
         await client.prepare("send")  # no stocking before these: they find nothing
         empty = await run_phase(client, "receive", 3, w.warmup_s, w.duration_s)
         await client.prepare("send")
-        started = time.monotonic()
+        started = asyncio.get_running_loop().time()
         dry = await run_phase(client, "delete", 3, w.warmup_s, w.duration_s)
-        return empty, dry, time.monotonic() - started
+        return empty, dry, asyncio.get_running_loop().time() - started
 
-    empty, dry, took = asyncio.run(main())
+    empty, dry, took = run_virtual(main())
     assert set(empty.errors) == {"QueueEmpty"} and empty.ops == 0
     assert dry.errors == {"NoReceiptHandles": 3}  # one per coroutine, after the window
     assert 0.29 < took < 2.0
@@ -302,8 +311,8 @@ def test_running_dry_is_an_error_not_a_slow_phase():
 def test_failed_batch_entries_are_errors():
     fake = FakeQueues(fail_code="AWS.SimpleQueueService.BatchRequestTooLong")
     w = workload(("send-batch",))
-    client = bq.QueuesClient(w, [fake], 0)
-    stats = asyncio.run(run_all(client, w))
+    client = qc.QueuesClient(w, [fake], 0)
+    stats = run_virtual(run_all(client, w))
     assert set(stats["send-batch"].errors) == {"AWS.SimpleQueueService.BatchRequestTooLong"}
     assert stats["send-batch"].ops == 0
 
@@ -312,28 +321,28 @@ def test_failed_batch_entries_are_errors():
 def test_pipeline_back_pressure_bounds_the_queue(tmp_path, backlog):
     fake = FakeQueues()
     w = workload(("pipeline",), concurrency=6, spool=str(tmp_path), backlog=backlog)
-    client = bq.QueuesClient(w, [fake], 0)
-    stats = asyncio.run(run_all(client, w))
-    producers, consumers, limit = bq.pipeline_roles(6, backlog)
+    client = qc.QueuesClient(w, [fake], 0)
+    stats = run_virtual(run_all(client, w))
+    producers, consumers, limit = qc.pipeline_roles(6, backlog)
     assert (producers, consumers, limit) == (3, 3, backlog or 30)
     # a producer checks the limit before its batch: at most one batch each beyond it
-    assert fake.max_depth <= limit + producers * bq.BATCH
-    tally = bq.PipelineTally.read(tmp_path)
+    assert fake.max_depth <= limit + producers * qm.BATCH
+    tally = qr.PipelineTally.read(tmp_path)
     # waits are counted inside the window only: never more than the producers had
     assert 0 <= tally.wait_ns <= producers * w.duration_s * 1e9
     received = stats["pipeline"].bytes // SIZE
     # the client's window opens a few us after the runner's: an op may fall between
-    assert received > 0 and abs(received - len(tally.e2e_ns)) <= consumers * bq.BATCH
+    assert received > 0 and abs(received - len(tally.e2e_ns)) <= consumers * qm.BATCH
     # the same window offset applies to sends counted against receives
-    assert tally.sent >= received - limit - consumers * bq.BATCH
+    assert tally.sent >= received - limit - consumers * qm.BATCH
     assert all(ns < 1e9 for ns in tally.e2e_ns)
 
 
 def test_coroutines_spread_over_endpoints():
     fakes = [FakeQueues(), FakeQueues(), FakeQueues()]
     w = workload(("send",), concurrency=4)
-    client = bq.QueuesClient(w, fakes, process_index=1)
-    asyncio.run(run_all(client, w))
+    client = qc.QueuesClient(w, fakes, process_index=1)
+    run_virtual(run_all(client, w))
     # coroutines 4..7 of the run go to endpoints 1, 2, 0, 1
     sends = [f.calls.get("SendMessage", 0) for f in fakes]
     assert all(sends)
@@ -343,10 +352,10 @@ def test_coroutines_spread_over_endpoints():
 def test_pipeline_tally_merges_processes(tmp_path):
     from array import array
     (tmp_path / "pipeline-0-1.bin").write_bytes(array("q", [
-        bq.SENT, 10, bq.E2E, 5_000_000, bq.E2E, 7_000_000, bq.WAIT, 1000]).tobytes())
+        qr.SENT, 10, qr.E2E, 5_000_000, qr.E2E, 7_000_000, qr.WAIT, 1000]).tobytes())
     (tmp_path / "pipeline-1-2.bin").write_bytes(array("q", [
-        bq.SENT, 10, bq.EMPTY, 1, bq.E2E, 6_000_000]).tobytes())
-    tally = bq.PipelineTally.read(tmp_path)
+        qr.SENT, 10, qr.EMPTY, 1, qr.E2E, 6_000_000]).tobytes())
+    tally = qr.PipelineTally.read(tmp_path)
     assert tally.sent == 20 and tally.empty_receives == 1 and tally.wait_ns == 1000
     assert sorted(tally.e2e_ns) == [5_000_000, 6_000_000, 7_000_000]
 
@@ -368,9 +377,9 @@ def test_report_has_messages_and_pipeline_figures():
               "pipeline": _stats("pipeline", 50, 4)}
     baseline = {"unary": _stats("unary", 400, 1)}
     report = build_report(config, phases, baseline, {"send-batch": ("unary", "ops_per_s")})
-    tally = bq.PipelineTally(sent=220, empty_receives=3, wait_ns=1_000_000_000,
+    tally = qr.PipelineTally(sent=220, empty_receives=3, wait_ns=1_000_000_000,
                              e2e_ns=[1_000_000 * i for i in range(1, 201)])
-    bq.add_queue_figures(report, SIZE, tally, producers=2, consumers=2, backlog_limit=40)
+    qr.add_queue_figures(report, SIZE, tally, producers=2, consumers=2, backlog_limit=40)
 
     assert report["phases"]["send-batch"]["messages"] == 1000
     assert report["phases"]["send-batch"]["messages_per_s"] == pytest.approx(500.0)
@@ -382,17 +391,17 @@ def test_report_has_messages_and_pipeline_figures():
     assert pipe["e2e_latency_ms"]["p99"] == pytest.approx(198.01)
     assert pipe["producer_wait_fraction"] == pytest.approx(0.25)  # 1 s of 2 x 2 s
     two = build_report(config, phases, None, {})
-    bq.add_queue_figures(two, SIZE, tally, producers=2, consumers=2, backlog_limit=40,
+    qr.add_queue_figures(two, SIZE, tally, producers=2, consumers=2, backlog_limit=40,
                          processes=2)
     assert two["pipeline"]["producer_wait_fraction"] == pytest.approx(0.125)  # of 4 x 2 s
     assert report["vs_baseline"]["send-batch"]["fraction"] == pytest.approx(0.25)
 
     buf = io.StringIO()
-    bq.render_messages(report, Console(file=buf, width=160))
+    qr.render_messages(report, Console(file=buf, width=160))
     text = buf.getvalue()
     assert "send-batch" in text and "1,000" in text and "500" in text
     assert "2 producer(s) + 2 consumer(s)" in text and "100.50" in text
 
     no_pipe = build_report(config, {"send-batch": phases["send-batch"]}, None, {})
-    bq.add_queue_figures(no_pipe, SIZE, None, producers=2, consumers=2, backlog_limit=40)
+    qr.add_queue_figures(no_pipe, SIZE, None, producers=2, consumers=2, backlog_limit=40)
     assert no_pipe["pipeline"] is None

@@ -31,7 +31,8 @@ from engine.client import (
 from engine.client.errors import error_from_rpc
 from engine.client.paginate import PaginationModel, Paginator, encode_token
 from engine.client.streaming import CHUNK_SIZE, body_chunks, body_length
-from engine.client.transport import IdleWatchdog, normalize_endpoint
+from engine.client.transport import DEFAULT_ENDPOINT, IdleWatchdog, normalize_endpoint
+from engine.config import DEFAULT_LISTEN
 from engine.errors import EngineError
 from engine.v1 import objects_pb2 as pb
 
@@ -573,6 +574,11 @@ def test_normalize_endpoint(endpoint, expected):
 def test_normalize_endpoint_rejects_paths():
     with pytest.raises(ValueError):
         normalize_endpoint("http://host:1/some/path")
+
+
+def test_default_endpoint_is_where_a_node_listens_by_default():
+    # the SDK keeps its own copy: it imports nothing from the server side
+    assert DEFAULT_ENDPOINT == DEFAULT_LISTEN
 
 
 def test_close_and_context_manager_close_channel():

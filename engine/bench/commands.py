@@ -1,0 +1,233 @@
+"""What each `engine bench WORKLOAD` command does once its options are parsed and the
+session (engine/bench/session.py) is open: check the workload's own options, build the
+workload, run it and then the Echo baseline unless --no-baseline, and turn both into
+the report. Each takes (args, out, err) and returns the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from engine.bench import cache, mixed, queues
+from engine.bench.echo import EchoWorkload
+from engine.bench.objects import ObjectsWorkload, default_keys, new_bucket_name
+from engine.bench.queue_client import pipeline_roles
+from engine.bench.queue_messages import check_message_size, new_queue_name
+from engine.bench.queue_report import PipelineTally, add_queue_figures, render_messages
+from engine.bench.report import build_report, now, run_config
+from engine.bench.runner import open_channel, run_workload
+from engine.bench.session import (
+    NotRun,
+    common_config,
+    endpoints,
+    finish,
+    monitor,
+    plan,
+    run_loop,
+    wait_all,
+)
+from engine.bench.sizes import format_size
+from engine.bench.stats import PhaseStats
+from engine.client.cache import stats_result
+from engine.v1 import cache_pb2, cache_pb2_grpc
+
+Figures = dict[str, PhaseStats]
+
+
+def bench_objects(args: argparse.Namespace, out: Console, err: Console) -> int:
+    run_plan = plan(args)
+    clients = args.processes * len(run_plan.targets)
+    keys = args.keys or max(clients, default_keys(args.size, args.concurrency,
+                                                  args.processes))
+    if keys < clients:
+        err.print(f"engine bench: --keys {keys} is fewer than --processes x endpoints "
+                  f"({clients})")
+        return 2
+    workload = ObjectsWorkload(bucket=new_bucket_name(), size=args.size, keys=keys,
+                               op=args.op)
+
+    async def main() -> tuple[Figures, Figures | None]:
+        await wait_all(run_plan.targets)
+        with monitor(args, run_plan, err) as progress:
+            phases = await run_workload(workload, run_plan, progress)
+        baseline = None
+        if not args.no_baseline:
+            with monitor(args, run_plan, err, "baseline") as progress:
+                baseline = await run_workload(EchoWorkload(size=args.size), run_plan,
+                                              progress)
+        return phases, baseline
+
+    started = now()
+    try:
+        phases, baseline = run_loop(main, args.endpoint, err)
+    except NotRun as stop:
+        return stop.status
+
+    config = run_config(
+        started, workload="objects", **common_config(args), op=args.op, size=args.size,
+        size_text=format_size(args.size), keys=keys, bucket=workload.bucket)
+    matches = {phase: workload.baseline_for(phase) for phase in workload.phases()}
+    return finish(args, build_report(config, phases, baseline, matches), out, err)
+
+
+def bench_queues(args: argparse.Namespace, out: Console, err: Console) -> int:
+    targets = endpoints(args)
+    phases = args.phases or queues.PHASES
+    try:
+        if args.ops is not None:
+            raise ValueError("the queue workload stocks messages for a duration: use "
+                             "--duration, not --ops")
+        check_message_size(args.message_size)
+        if "pipeline" in phases and args.concurrency < 2:
+            raise ValueError("the pipeline phase needs --concurrency 2 or more "
+                             "(producers and consumers in every process)")
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    spool = tempfile.TemporaryDirectory(prefix="engine-bench-queues-")
+    workload = queues.QueuesWorkload(
+        queue=new_queue_name(args.fifo), endpoints=targets,
+        message_size=args.message_size, phase_names=phases, concurrency=args.concurrency,
+        warmup_s=args.warmup, duration_s=args.duration, spool=spool.name,
+        backlog=args.pipeline_backlog)
+    run_plan = plan(args, spread=False)  # the workload spreads coroutines over `targets`
+
+    async def main() -> tuple[Figures, Figures | None]:
+        await wait_all(targets)
+        with monitor(args, run_plan, err) as progress:
+            figures = await run_workload(workload, run_plan, progress)
+        baseline = None
+        if not args.no_baseline:
+            with monitor(args, run_plan, err, "baseline") as progress:
+                baseline = await run_workload(
+                    queues.UnaryBaseline(size=args.message_size), run_plan, progress)
+        return figures, baseline
+
+    started = now()
+    with spool:
+        try:
+            figures, baseline = run_loop(main, args.endpoint, err)
+        except NotRun as stop:
+            return stop.status
+        tally = PipelineTally.read(Path(spool.name))
+
+    config = run_config(
+        started, workload="queues", **common_config(args), fifo=args.fifo,
+        phases=list(phases), size=args.message_size,
+        size_text=format_size(args.message_size), message_size=args.message_size,
+        queue=workload.queue)
+    matches = {p: m for p in phases if (m := workload.baseline_for(p)) is not None}
+    report = build_report(config, figures, baseline, matches)
+    producers, consumers, backlog = pipeline_roles(args.concurrency, args.pipeline_backlog)
+    add_queue_figures(report, args.message_size, tally, producers=producers,
+                      consumers=consumers, backlog_limit=backlog, processes=args.processes)
+    return finish(args, report, out, err, render_messages)
+
+
+def bench_cache(args: argparse.Namespace, out: Console, err: Console) -> int:
+    phases = args.phases or cache.PHASES
+    run_plan = plan(args)
+    try:
+        cache.check_settings(args.value_size, args.keys, args.read_ratio,
+                             args.processes * len(run_plan.targets), args.object_count,
+                             args.object_size)
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    workload = cache.CacheWorkload(
+        prefix=cache.new_prefix(), bucket=new_bucket_name(), keys=args.keys,
+        value_size=args.value_size, read_ratio=args.read_ratio,
+        object_count=args.object_count, object_size=args.object_size, phase_names=phases)
+
+    async def main() -> tuple[Figures, dict[str, Any], Figures | None]:
+        await wait_all(run_plan.targets)
+        figures: Figures = {}
+        counters: dict[str, Any] = {}
+        async with open_channel(run_plan.endpoint) as channel:
+            stub = cache_pb2_grpc.CacheStub(channel)
+
+            async def total() -> dict[str, Any]:
+                return stats_result(await stub.Stats(cache_pb2.CacheStatsRequest()))["total"]
+
+            with monitor(args, run_plan, err) as progress:
+                for phase in phases:
+                    before = await total()
+                    figures.update(await run_workload(workload.only(phase), run_plan,
+                                                      progress))
+                    counters[phase] = cache.counters_delta(before, await total())
+        baseline = None
+        if not args.no_baseline:
+            with monitor(args, run_plan, err, "baseline") as progress:
+                baseline = await run_workload(cache.CacheBaseline(
+                    value_size=args.value_size, object_size=args.object_size,
+                    with_objects="object-get" in phases), run_plan, progress)
+        return figures, counters, baseline
+
+    started = now()
+    try:
+        figures, counters, baseline = run_loop(main, args.endpoint, err)
+    except NotRun as stop:
+        return stop.status
+
+    config = run_config(
+        started, workload="cache", **common_config(args), phases=list(phases),
+        size=args.value_size, size_text=format_size(args.value_size),
+        value_size=args.value_size, value_size_text=format_size(args.value_size),
+        keys=args.keys, read_ratio=args.read_ratio, mget_batch=cache.MGET_BATCH,
+        object_count=args.object_count, object_size=args.object_size,
+        object_size_text=format_size(args.object_size),
+        prefix=workload.prefix, bucket=workload.bucket, label=args.label)
+    matches = {p: workload.baseline_for(p) for p in phases}
+    report = build_report(config, figures, baseline, matches)
+    cache.add_cache_figures(report, args.value_size, args.object_size, counters)
+    return finish(args, report, out, err, cache.render_cache)
+
+
+def bench_mixed(args: argparse.Namespace, out: Console, err: Console) -> int:
+    try:
+        mixed.check_settings(args.mix, args.object_size, args.value_size,
+                             args.message_size, args.keys, args.read_ratio)
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
+    bucket, queue, prefix = mixed.new_names()
+    workload = mixed.MixedWorkload(
+        bucket=bucket, queue=queue, prefix=prefix, mix=args.mix,
+        object_size=args.object_size, object_count=args.object_count,
+        value_size=args.value_size, message_size=args.message_size, keys=args.keys,
+        read_ratio=args.read_ratio)
+    run_plan = plan(args)
+
+    async def main() -> tuple[Figures, Figures | None]:
+        await wait_all(run_plan.targets)
+        with monitor(args, run_plan, err) as progress:
+            figures = await run_workload(workload, run_plan, progress)
+        baseline = None
+        if not args.no_baseline:
+            with monitor(args, run_plan, err, "baseline") as progress:
+                baseline = await run_workload(mixed.MixedBaseline(
+                    object_size=args.object_size, value_size=args.value_size,
+                    message_size=args.message_size), run_plan, progress)
+        return figures, baseline
+
+    started = now()
+    try:
+        figures, baseline = run_loop(main, args.endpoint, err)
+    except NotRun as stop:
+        return stop.status
+
+    config = run_config(
+        started, workload="mixed", **common_config(args), mix=args.mix,
+        read_ratio=args.read_ratio, size=args.object_size,
+        size_text=format_size(args.object_size), object_size=args.object_size,
+        object_count=args.object_count, value_size=args.value_size,
+        message_size=args.message_size, keys=args.keys, bucket=bucket, queue=queue,
+        prefix=prefix)
+    matches = {f"mixed/{k}": m for k in workload.kinds()
+               if (m := workload.baseline_for(f"mixed/{k}")) is not None}
+    return finish(args, build_report(config, figures, baseline, matches), out, err)

@@ -33,7 +33,9 @@ from engine.cluster.bucket_table import BucketMachine, BucketTable
 from engine.cluster.consensus.host import ConsensusHost
 from engine.cluster.consensus.store import ConsensusStore
 from engine.cluster.consensus.transport import GrpcTransport
-from engine.cluster.layout import plan_erasure_sets
+from engine.cluster.layout import DriveRef, SetLayout, plan_erasure_sets
+from engine.cluster.liveness import Liveness
+from engine.cluster.node_view import NodeView
 from engine.cluster.peers import Peer, PeerPool
 from engine.cluster.placement import ErasureSet, StaticPlacement
 from engine.cluster.readiness import Readiness
@@ -74,6 +76,7 @@ class Assembly:
     cache: CacheService
     consensus: ConsensusHost
     readiness: Readiness
+    view: NodeView
     node_servicer: NodeServicer | None = None
     queue_node_servicer: QueueNodeServicer | None = None
     cache_node_servicer: CacheNodeServicer | None = None
@@ -157,9 +160,13 @@ async def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     cache = CacheService(cache_store(config, clock), config.node_id,
                          SlotMap.build([(config.node_id, config.zone)], 0))
     objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
+    codec = placement.sets()[0].codec
+    view = NodeView(config.node_id, config.zone, config.listen, "single-node", placement,
+                    [SetLayout(0, (DriveRef(config.node_id, 0, config.zone),),
+                               codec.data_shards, codec.parity_shards)])
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
                     objects, RecordingHealer(placement, clock, config.node_id), queues, clock,
-                    cache, consensus, Readiness(list(consensus.groups.values()), [], {}),
+                    cache, consensus, Readiness(list(consensus.groups.values()), view), view,
                     background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever],
                     closers=[drive.close, consensus.close, cache.close], lifecycle=lifecycle)
 
@@ -245,17 +252,17 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         SlotMap.build([(n.id, n.zone) for n in topology.nodes], config.cache_replicas),
         peer=peer, all_nodes=[n.id for n in topology.nodes])
     objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
+    view = NodeView(me.id, me.zone, me.address, topology.name, placement, list(plan), topology,
+                    pool, Liveness([peer(n.id) for n in topology.nodes if n.id != me.id]))
     return Assembly(
         me.address, me.id, me.zone, topology.name, local, objects, healer, queues, clock,
-        cache, consensus,
-        Readiness(list(consensus.groups.values()), sets,
-                  {n.id: peer(n.id) for n in topology.nodes if n.id != me.id}),
+        cache, consensus, Readiness(list(consensus.groups.values()), view), view,
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
         queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
         cache_node_servicer=CacheNodeServicer(cache, topology.secret),
         raft_servicer=RaftTransportServicer(consensus, topology.secret), transport=transport,
         background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
-                    cache.sweep_forever, cache.run_replication],
+                    cache.sweep_forever, cache.run_replication, view.liveness.run],
         closers=[close_drives, consensus.close, transport.close, cache.close, pool.close],
         peers=pool, lifecycle=lifecycle,
     )

@@ -18,10 +18,8 @@ from engine.api.rpc import unary
 from engine.cache.service import CacheService
 from engine.clock import Clock, ManualClock
 from engine.cluster.consensus.host import ConsensusHost
-from engine.cluster.layout import DriveRef, SetLayout
+from engine.cluster.node_view import NodeView
 from engine.cluster.readiness import Readiness
-from engine.cluster.remote_drive import RemoteDrive
-from engine.cluster.topology import Topology
 from engine.config import NodeConfig
 from engine.errors import EngineError
 from engine.objects.heal import DEFAULT_GRACE_SECONDS, Healer
@@ -54,6 +52,7 @@ class NodeParts(Protocol):
     cache: CacheService
     consensus: ConsensusHost
     readiness: Readiness
+    view: NodeView
 
 
 class AdminServicer(admin_pb2_grpc.AdminServicer):
@@ -61,13 +60,10 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._config = config
         self._node = node
         self._started = time.monotonic()
-        self._plan = _plan(node)
-        self._peers: list[Member] = []
+        self._plan = node.view.layout
+        self._peers = [Member(s.id, s.address, s.zone, tuple(str(d) for d in s.drives))
+                       for s in node.view.others]
         self._groups = node.queues.router.groups
-        if config.cluster_file is not None:
-            topology = Topology.load(config.cluster_file)
-            self._peers = [Member(s.id, s.address, s.zone, tuple(str(d) for d in s.drives))
-                           for s in topology.nodes if s.id != node.node_id]
 
     @unary
     async def GetStatus(self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext
@@ -152,17 +148,3 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         clock.advance(request.seconds)
         self._node.queues.clock_moved()
         return pb.AdvanceClockResponse(now_ns=clock.now_ns())
-
-
-def _plan(node: NodeParts) -> list[SetLayout]:
-    """The node's erasure sets as layouts: which node and drive holds each position."""
-    plan = []
-    for s in node.objects.placement.sets():
-        refs = tuple(
-            DriveRef(s.node_of(p) or node.node_id,
-                     d.drive_index if isinstance(d, RemoteDrive)
-                     else next(i for i, mine in enumerate(node.local) if mine is d),
-                     s.zone_of(p) or node.zone)
-            for p, d in enumerate(s.drives))
-        plan.append(SetLayout(s.index, refs, s.codec.data_shards, s.codec.parity_shards))
-    return plan

@@ -59,7 +59,8 @@ class Peer:
         self.address = address
         self.zone = zone
         self._pool = pool
-        self._channel: grpc.aio.Channel | None = None
+        self._raw: grpc.aio.Channel | None = None  # the connection, made once
+        self._channel: grpc.aio.Channel | None = None  # the same, maybe observed
         self._stub: node_pb2_grpc.NodeStub | None = None
         self._queue_stub: queue_records_pb2_grpc.QueueNodeStub | None = None
         self._cache_stub: cache_records_pb2_grpc.CacheNodeStub | None = None
@@ -68,11 +69,17 @@ class Peer:
     @property
     def channel(self) -> grpc.aio.Channel:
         if self._channel is None:
-            channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
-            self._pool.channels.append(channel)
+            if self._raw is None:
+                self._raw = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+                self._pool.channels.append(self._raw)
             wrap = self._pool.wrap_channel
-            self._channel = channel if wrap is None else wrap(channel, self)
+            self._channel = self._raw if wrap is None else wrap(self._raw, self)
         return self._channel
+
+    def rewrap(self) -> None:
+        """The pool's wrapper changed: build the channel and stubs anew on next use."""
+        self._channel = None
+        self._stub = self._queue_stub = self._cache_stub = self._raft_stub = None
 
     @property
     def stub(self) -> node_pb2_grpc.NodeStub:
@@ -157,9 +164,15 @@ class PeerPool:
         self.timeout = timeout
         self.az_latency = az_latency_ms / 1000.0
         self.channels: list[grpc.aio.Channel] = []
-        # Set before the first call to observe every peer channel (metrics on).
+        # Observes every peer channel (metrics on); see set_wrapper.
         self.wrap_channel: Callable[[grpc.aio.Channel, Peer], grpc.aio.Channel] | None = None
         self._peers: dict[str, Peer] = {}
+
+    def set_wrapper(self, wrap: Callable[[grpc.aio.Channel, Peer], grpc.aio.Channel]) -> None:
+        """Observe every peer call from now on, also on channels already in use."""
+        self.wrap_channel = wrap
+        for peer in self._peers.values():
+            peer.rewrap()
 
     def peer(self, node_id: str, address: str, zone: str) -> Peer:
         if node_id not in self._peers:

@@ -17,15 +17,12 @@ up, and a node cut off from the majority turns NOT_SERVING within a check interv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from engine.cluster.consensus.group import ConsensusGroup
-from engine.cluster.peers import Peer
-from engine.cluster.placement import ErasureSet
+from engine.cluster.node_view import NodeView
 from engine.errors import EngineError
-from engine.v1 import node_pb2
 
 log = logging.getLogger("engine.node")
 CHECK_SECONDS = 1.0  # between checks once ready
@@ -34,11 +31,9 @@ PROBE_SECONDS = 1.0  # deadline of each round and ping
 
 
 class Readiness:
-    def __init__(self, groups: list[ConsensusGroup], sets: list[ErasureSet],
-                 peers: dict[str, Peer]) -> None:
+    def __init__(self, groups: list[ConsensusGroup], view: NodeView) -> None:
         self.groups = groups
-        self.sets = sets
-        self.peers = peers
+        self.view = view
         self.ready = False
         self.reason = "starting"
 
@@ -48,28 +43,16 @@ class Readiness:
         except EngineError as exc:
             self.reason = f"consensus: {exc.message}"
             return False
-        answered = await self._peers_up()
-        for s in self.sets:
+        answered = await self.view.liveness.probe_all()
+        for s in self.view.placement.sets():
             up = sum(1 for p in range(len(s.drives))
-                     if not s.node_of(p) or s.node_of(p) not in self.peers
-                     or answered.get(s.node_of(p), False))
+                     if answered.get(s.node_of(p), True))  # our own drives: True
             if up < s.write_quorum:
                 self.reason = (f"erasure set {s.index}: {up} drives reachable, "
                                f"{s.write_quorum} needed")
                 return False
         self.reason = ""
         return True
-
-    async def _peers_up(self) -> dict[str, bool]:
-        async def ping(peer: Peer) -> bool:
-            with contextlib.suppress(EngineError):
-                await peer.call(peer.stub.Ping, node_pb2.PingRequest(), timeout=PROBE_SECONDS)
-                return True
-            return False
-
-        ids = list(self.peers)
-        results = await asyncio.gather(*(ping(self.peers[i]) for i in ids))
-        return dict(zip(ids, results, strict=True))
 
     async def run(self, announce: Callable[[bool], Awaitable[None]]) -> None:
         """Check forever; call ``announce`` whenever readiness changes."""

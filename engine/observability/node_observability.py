@@ -25,7 +25,6 @@ from prometheus_client import (
 from engine import __version__
 from engine.assembly import Assembly
 from engine.cluster.peers import Peer
-from engine.cluster.topology import Topology
 from engine.config import NodeConfig
 from engine.observability.bucket_stats import BucketStats
 from engine.observability.cache_stats import CacheStats
@@ -52,7 +51,6 @@ class NodeObservability:
     def __init__(self, config: NodeConfig, node: Assembly) -> None:
         self.registry: CollectorRegistry | None = None
         self.server: MetricsServer | None = None
-        self.health: PeerHealth | None = None
         self._tasks: list[asyncio.Task[None]] = []
         rpc: RpcMetrics | None = None
         if config.metrics_listen:
@@ -70,39 +68,32 @@ class NodeObservability:
             registry.register(QueueStats(node.queues))
             registry.register(CacheStats(node.cache))
             registry.register(HealStats(node.healer, node.lifecycle))
-            if node.peers is not None and config.cluster_file is not None:
-                self.health = self._observe_peers(config, node, registry)
+            if node.view.pool is not None:
+                self._observe_peers(node, registry)
             self.server = MetricsServer(config.metrics_listen, registry)
         observing = ObservingInterceptor(rpc)
         self.in_flight = observing.in_flight
         self.interceptors: list[grpc.aio.ServerInterceptor] = [observing]
 
     @staticmethod
-    def _observe_peers(config: NodeConfig, node: Assembly,
-                       registry: CollectorRegistry) -> PeerHealth:
-        assert node.peers is not None and config.cluster_file is not None
-        pool = node.peers
+    def _observe_peers(node: Assembly, registry: CollectorRegistry) -> None:
+        """Time every peer call, and export who answers (the node's Liveness prober)."""
+        pool = node.view.pool
+        assert pool is not None
         metrics = PeerMetrics(registry, node.zone)
 
         def wrap(channel: grpc.aio.Channel, peer: Peer) -> grpc.aio.Channel:
             return cast(grpc.aio.Channel,
                         ObservedChannel(channel, peer.node_id, peer.zone, metrics))
 
-        pool.wrap_channel = wrap
-        topology = Topology.load(config.cluster_file)
-        peers = [pool.peer(n.id, n.address, n.zone) for n in topology.nodes
-                 if n.id != node.node_id]
-        health = PeerHealth(peers)
-        registry.register(health)
-        return health
+        pool.set_wrapper(wrap)
+        registry.register(PeerHealth(node.view.liveness))
 
     def start(self) -> None:
         """Serve metrics and start probing peers (call with the gRPC server up)."""
         if self.server is not None:
             address = self.server.start()
             log.info("metrics on http://%s/metrics", address)
-        if self.health is not None:
-            self._tasks.append(asyncio.ensure_future(self.health.run()))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -390,3 +390,45 @@ def test_single_member_commits_without_peers():
     for _ in range(100):
         sim.turn("n0")
     assert [d for _, _, d in sim.disks["n0"].applied] == [b"", b"a", b"b"]
+
+
+def test_an_earlier_terms_entry_commits_only_through_one_of_the_leaders_term():
+    """Figure 8 of the Raft paper: a leader of term 4 holding entry 2 of term 2 on a
+    majority must not call it committed (a node with a term-3 entry at index 2 could
+    still be elected and overwrite it); once an entry of term 4 is on a majority, both
+    commit. The random schedules rarely build this exact history, so it is built here."""
+    disks = {n: Disk(term=3) for n in ("a", "b", "c")}
+    for d in disks.values():
+        d.log[1] = RaftEntry(index=1, term=1, data=b"x")
+        d.commit = 1
+    disks["a"].log[2] = RaftEntry(index=2, term=2, data=b"y")
+    cores = {n: RaftCore("g", n, ["a", "b", "c"],
+                         RaftLog(StableView(d), 0, 0, max(d.log), d.commit, 0), term=d.term)
+             for n, d in disks.items()}
+    a = cores["a"]
+
+    def flush(core: RaftCore) -> list[RaftMessage]:
+        rd = core.ready()
+        for e in rd.entries:
+            disks[core.id].log[int(e.index)] = e
+        core.advance(rd)
+        return [*rd.messages, *rd.after_persist]
+
+    a.campaign(pre_vote=False)  # term 4
+    for m in flush(a):
+        if m.type == T.RAFT_VOTE and m.to == "b":
+            cores["b"].step(m)
+            for answer in flush(cores["b"]):
+                a.step(answer)
+    assert a.role is Role.LEADER and a.term == 4
+    flush(a)  # the term-4 entry (index 3) is durable on a
+    assert a.log.term(3) == 4
+    # c acknowledges index 2 (term 2) only, as if it got an append without index 3.
+    a.step(RaftMessage(group="g", type=T.RAFT_APPEND_RESP, sender="c", to="a", term=4,
+                       index=2))
+    flush(a)
+    assert a.log.committed == 1, "committed an earlier term's entry by counting replicas"
+    a.step(RaftMessage(group="g", type=T.RAFT_APPEND_RESP, sender="c", to="a", term=4,
+                       index=3))
+    flush(a)
+    assert a.log.committed == 3

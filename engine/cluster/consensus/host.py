@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
@@ -117,11 +117,20 @@ class ConsensusHost:
         for message in messages:
             group = self.groups.get(message.group)
             if group is not None and message.to == self.node_id:
-                group.step(message)
+                self._guarded(group, group.step, message)
 
     def tick(self) -> None:
         for group in self.groups.values():
-            group.tick()
+            self._guarded(group, group.tick)
+
+    @staticmethod
+    def _guarded(group: ConsensusGroup, step: Callable[..., None], *args: object) -> None:
+        """A protocol invariant broken (a bug): that group stops here, the others go on."""
+        try:
+            step(*args)
+        except Exception as exc:
+            log.exception("group %s: the protocol failed", group.name)
+            group.fail(f"internal error: {type(exc).__name__}: {exc}")
 
     # -- the loops -----------------------------------------------------------------------
 

@@ -13,8 +13,11 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes] | None) -> None:
-    """Block until the node's gRPC health service answers SERVING."""
+def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes] | None,
+                 *, serving: bool = True) -> int:
+    """Block until the node's gRPC health service answers SERVING (a node says so only
+    once it can serve a quorum operation), or with ``serving=False`` until it answers at
+    all; returns the status it answered."""
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(endpoint) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
@@ -23,8 +26,8 @@ def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes] | 
                 raise RuntimeError(f"engine serve exited with {proc.returncode}")
             try:
                 resp = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if resp.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
+                if resp.status == health_pb2.HealthCheckResponse.SERVING or not serving:
+                    return int(resp.status)
             except grpc.RpcError:
                 pass
             if time.monotonic() > deadline:

@@ -100,7 +100,10 @@ class BodyWriter:
                 await self._write_stripe(stored_tail, plaintext=False)
             await self._finish()
         except BaseException:
-            await self.discard()
+            # Shielded: a second cancellation (a server stopping cancels its calls, and may
+            # do so twice) must not cut the cleanup short and leave shards in tmp/; the
+            # node waits for this task before it closes its drives.
+            await asyncio.shield(self.discard())
             raise
         durable = tuple(self.plan.positions[i] for i, w in enumerate(self._writers)
                         if w is not None)

@@ -144,6 +144,7 @@ class LocalDrive:
         self.clock: Clock = clock or SystemClock()
         self.path = path
         self.name = str(path)
+        self._undoing: set[asyncio.Future[None]] = set()  # creates cut off by a cancel
         make_durable_dirs(path)
         self.meta = MetaStore(path / "meta", map_size)
         self.shards = ShardStore(path)
@@ -284,7 +285,24 @@ class LocalDrive:
             self.meta.add_intent(data_id, bucket, key, self.clock.now_ns())
             return self.shards.create(data_id, index)
 
-        return LocalShardWriter(await asyncio.to_thread(run))
+        made = asyncio.ensure_future(asyncio.to_thread(run))
+        try:
+            return LocalShardWriter(await asyncio.shield(made))
+        except asyncio.CancelledError:
+            # The thread goes on and creates the file and intent after the caller's own
+            # cleanup ran: undo them once it is done (a stopping node waits for this).
+            undo = asyncio.ensure_future(self._undo_create(made, data_id))
+            self._undoing.add(undo)
+            undo.add_done_callback(self._undoing.discard)
+            raise
+
+    async def _undo_create(self, made: asyncio.Future[ShardWriter], data_id: str) -> None:
+        try:
+            writer = await made
+        except Exception:
+            return
+        writer.abort()
+        await asyncio.to_thread(self.collect, [data_id])
 
     async def open_shard(self, data_id: str, index: int) -> LocalShardReader:
         return LocalShardReader(self.shards.open(data_id, index))

@@ -231,13 +231,15 @@ class Cluster:
             self.procs[node_id] = subprocess.Popen(cmd, stdout=log, stderr=log,
                                                    stdin=subprocess.DEVNULL)
 
-    def start_impostor(self, node_id: str, topology: Topology, timeout: float = 60.0) -> None:
+    def start_impostor(self, node_id: str, topology: Topology, timeout: float = 60.0) -> int:
         """Run `node_id` from another topology file (say, another secret) in its place;
-        it is tracked, logged and killed like the real one."""
+        it is tracked, logged and killed like the real one. Returns the health status it
+        answers (it cannot reach a quorum, so it should not say SERVING)."""
         path = self.root / f"impostor-{node_id}.toml"
         topology.dump(path)
         self._spawn(node_id, path)
-        wait_healthy(self.endpoint(node_id), timeout, self.procs[node_id])
+        return wait_healthy(self.endpoint(node_id), timeout, self.procs[node_id],
+                            serving=False)
 
     def start(self, node_ids: Iterable[str] | None = None, timeout: float = 60.0) -> Cluster:
         ids = list(node_ids) if node_ids is not None else self.node_ids

@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2
 
 from engine.client import ClientError
 from engine.v1 import node_pb2 as pb
@@ -109,7 +110,8 @@ def test_a_node_with_another_secret_cannot_read_or_write_the_cluster(cluster: Cl
                   for n in cluster.topology.nodes)
     other = dataclasses.replace(cluster.topology, secret="another-secret-" + "9" * 20,
                                 nodes=nodes, path=None)
-    cluster.start_impostor("n6", other)
+    status = cluster.start_impostor("n6", other)
+    assert status == health_pb2.HealthCheckResponse.NOT_SERVING  # it reaches no quorum
 
     rogue = cluster.client("n6", timeout=20)
     with pytest.raises(ClientError) as read:  # any refusal will do

@@ -76,8 +76,11 @@ def agreed_leaders(c: Cluster, nodes: list[str]) -> dict[int, str] | None:
 
 def test_json_shows_the_whole_cluster_from_any_node(cluster: Cluster) -> None:
     c = cluster
-    wait_until(lambda: status_json(c, "n2")["erasure_sets"][0]["last_heal"], 30,
-               "a scanner pass over the erasure set")
+    def scanned_all() -> bool:  # a pass that started after the fixture wrote the objects
+        last = status_json(c, "n2")["erasure_sets"][0]["last_heal"]
+        return bool(last) and last["report"]["objects_checked"] == len(OBJECTS)
+
+    wait_until(scanned_all, 30, "a scanner pass over the erasure set and its objects")
     leaders = wait_until(lambda: agreed_leaders(c, c.node_ids), 30, "agreed queue leaders")
     s = status_json(c, "n2")
 

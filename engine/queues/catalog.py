@@ -18,7 +18,8 @@ import struct
 from itertools import islice
 
 from engine.clock import Clock
-from engine.cluster.consensus.group import ConsensusGroup, new_op_id
+from engine.cluster.consensus.group import ConsensusGroup
+from engine.cluster.consensus.ids import new_op_id
 from engine.cluster.consensus.machine import Keyspace, ReadKeyspace, ReplicatedStateMachine
 from engine.v1.queue_records_pb2 import CatalogCommand, CatalogResult, QueueRecord, QueueRef
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from engine.clock import Clock
-from engine.cluster.consensus.group import new_op_id
+from engine.cluster.consensus.ids import new_op_id
 from engine.errors import EngineError
 from engine.queues.catalog import QueueCatalog
 from engine.queues.groups import partition_group

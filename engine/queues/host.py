@@ -62,6 +62,12 @@ class GroupHost:
         now = self._clock.now_ns()
         return self.group.read_local(MACHINE, lambda k: self.machine.stats(k, queue, now))
 
+    def ready_now(self, queue: QueueRef, partitions: list[int]) -> list[int]:
+        """Partitions with a deliverable message now (this member's state)."""
+        now = self._clock.now_ns()
+        return self.group.read_local(
+            MACHINE, lambda keys: self.machine.ready(keys, queue, partitions, now))
+
     def ready(self, queue: QueueRef, partitions: list[int]) -> tuple[list[int], int]:
         """Partitions with a deliverable message now, and when the next hidden one shows."""
         now = self._clock.now_ns()

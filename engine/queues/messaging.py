@@ -20,11 +20,11 @@ import logging
 import math
 import random
 import re
-import uuid
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from engine.cluster.consensus.ids import time_uuid
 from engine.errors import EngineError
 from engine.queues import attributes as qattrs
 from engine.queues import message_attrs as mattrs
@@ -159,7 +159,7 @@ class Messaging(QueueCore):
         elif group:
             _check_fifo_id("MessageGroupId", group)
         stored = StoredMessage(
-            message_id=str(uuid.uuid4()), body=body,
+            message_id=time_uuid(), body=body,
             md5_of_body=mattrs.md5_of_body(body),
             md5_of_attributes=mattrs.md5_of_attributes(entry.message_attributes),
             md5_of_system_attributes=mattrs.md5_of_attributes(entry.message_system_attributes),
@@ -229,9 +229,9 @@ class Messaging(QueueCore):
         while True:
             ready = await self._wait_ready(record, max(0.0, deadline - loop.time()))
             if ready:
-                async with self.receive_slots.turn(record.name):
-                    # While we waited for our turn, others may have taken it all.
-                    ready = await self._wait_ready(record, 0.0)
+                async with self.receive_slots.turn(record.name) as waited:
+                    if waited:  # others may have taken everything meanwhile
+                        ready = await self._wait_ready(record, 0.0)
                     got = (await self._receive_from(record, ready, count, visibility_ns)
                            if ready else [])
                 if got:
@@ -276,9 +276,12 @@ class Messaging(QueueCore):
         """Partitions with a deliverable message, asking every group at once; returns
         as soon as one group has some, or [] after ``timeout``."""
         queue = ref(record)
-        ready = await first_accepted(
-            (self.router.wait(g, queue, parts, timeout)
-             for g, parts in self.groups_of(record).items()), bool) or []
+        groups = self.groups_of(record)
+        ready = self.router.ready_here(groups, queue)  # the common case, without tasks
+        if not ready:
+            ready = await first_accepted(
+                (self.router.wait(g, queue, parts, timeout) for g, parts in groups.items()),
+                bool) or []
         random.shuffle(ready)
         return ready
 

@@ -22,15 +22,18 @@ class ReceiveSlots:
         self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 
     @contextlib.asynccontextmanager
-    async def turn(self, queue: str) -> AsyncIterator[None]:
+    async def turn(self, queue: str) -> AsyncIterator[bool]:
+        """Hold one of the queue's turns; yields whether it had to wait for it (then what
+        woke the caller may be gone: check again)."""
         slot = self._slots.get(queue)
         if slot is None:
             slot = self._slots[queue] = (asyncio.Semaphore(self._per_queue), [0])
         semaphore, users = slot
         users[0] += 1
         try:
+            waited = semaphore.locked()
             async with semaphore:
-                yield
+                yield waited
         finally:
             users[0] -= 1
             if users[0] == 0:

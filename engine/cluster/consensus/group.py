@@ -26,12 +26,12 @@ import contextlib
 import heapq
 import itertools
 import logging
-import secrets
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.clock import Clock
 from engine.cluster.consensus.core import RaftCore, Ready, Role
+from engine.cluster.consensus.ids import new_op_id
 from engine.cluster.consensus.log import RaftLog
 from engine.cluster.consensus.machine import ReadKeyspace, ReplicatedStateMachine
 from engine.cluster.consensus.snapshot import SnapshotReceiver, SnapshotSender
@@ -49,10 +49,6 @@ DEFAULT_TIMEOUT = 5.0
 ATTEMPT_SECONDS = 1.5  # a proposal or read round not answered by then is sent again
 KEEP_ENTRIES = 10_000  # log entries kept behind the applied index for slow followers
 _rounds = itertools.count(1)
-
-
-def new_op_id() -> str:
-    return secrets.token_hex(16)
 
 
 class ConsensusGroup:
@@ -153,9 +149,9 @@ class ConsensusGroup:
                     continue
                 self._proposals.append(command)
                 self.host.wake(self)
-                with contextlib.suppress(TimeoutError):
-                    data = await asyncio.wait_for(asyncio.shield(fut),
-                                                  min(remaining, ATTEMPT_SECONDS))
+                await asyncio.wait((fut,), timeout=min(remaining, ATTEMPT_SECONDS))
+                if fut.done():
+                    data = fut.result()
                     break
         finally:
             if self._waiting.get(op_id) is fut and not fut.done():

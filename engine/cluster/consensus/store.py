@@ -166,10 +166,20 @@ class ConsensusStore:
 
     # -- the batch (writer thread) -----------------------------------------------------
 
-    def commit(self, works: list[GroupWork]) -> list[GroupOutcome]:
-        """Do every group's work in one transaction and fsync it."""
-        with self.env.begin(write=True) as txn:
+    def commit(self, works: list[GroupWork],
+               written: Callable[[], None] | None = None) -> list[GroupOutcome]:
+        """Do every group's work in one transaction and fsync it. ``written`` is called
+        once the work is done, before the commit and its fsync."""
+        txn = self.env.begin(write=True)
+        try:
             outcomes = [self._group_work(txn, work) for work in works]
+        except BaseException:
+            txn.abort()
+            raise
+        finally:
+            if written is not None:
+                written()
+        txn.commit()
         return outcomes
 
     def _group_work(self, txn: lmdb.Transaction, work: GroupWork) -> GroupOutcome:

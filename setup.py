@@ -57,6 +57,7 @@ extensions = [
 ]
 
 setup(
-    ext_modules=cythonize(extensions, language_level=3, compiler_directives={"boundscheck": False, "wraparound": False}),
+    ext_modules=cythonize(extensions, language_level=3,
+                          compiler_directives={"boundscheck": False, "wraparound": False}),
     cmdclass={"build_py": BuildPyWithStubs},
 )

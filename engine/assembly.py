@@ -24,7 +24,6 @@ from engine.api.cache_node_servicer import CacheNodeServicer
 from engine.api.heal_passes import RecordingHealer
 from engine.api.node_servicer import NodeServicer
 from engine.api.queue_node_servicer import QueueNodeServicer
-from engine.api.raft_servicer import RaftTransportServicer
 from engine.cache.service import CacheService
 from engine.cache.slots import SlotMap
 from engine.cache.store import MAX_KEY_BYTES, CacheStore
@@ -32,7 +31,7 @@ from engine.clock import Clock
 from engine.cluster.bucket_table import BucketMachine, BucketTable
 from engine.cluster.consensus.host import ConsensusHost
 from engine.cluster.consensus.store import ConsensusStore
-from engine.cluster.consensus.transport import GrpcTransport
+from engine.cluster.consensus.transport import RaftListener, RaftSender
 from engine.cluster.layout import DriveRef, SetLayout, plan_erasure_sets
 from engine.cluster.liveness import Liveness
 from engine.cluster.node_view import NodeView
@@ -80,8 +79,7 @@ class Assembly:
     node_servicer: NodeServicer | None = None
     queue_node_servicer: QueueNodeServicer | None = None
     cache_node_servicer: CacheNodeServicer | None = None
-    raft_servicer: RaftTransportServicer | None = None
-    transport: GrpcTransport | None = None  # cluster only: Raft streams to the peers
+    raft: tuple[RaftListener, RaftSender] | None = None  # cluster only: consensus traffic
     peers: PeerPool | None = None  # cluster only: channels to the other nodes
     lifecycle: LifecycleWorker | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -95,8 +93,9 @@ class Assembly:
         """Stop the long-running consensus machinery once calls have drained, so the
         shutdown does not wait on its never-ending tasks."""
         await self.consensus.close()
-        if self.transport is not None:
-            await self.transport.close()
+        if self.raft is not None:
+            for part in self.raft:
+                await part.close()
 
     async def close(self) -> None:
         for closer in reversed(self.closers):
@@ -208,8 +207,11 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         spec = nodes[node_id]
         return pool.peer(spec.id, spec.address, spec.zone)
 
-    transport = GrpcTransport(peer)
-    consensus.transport = transport
+    listener = RaftListener(me.raft_address, topology.secret, consensus.receive)
+    await listener.start()
+    sender = RaftSender(me.id, topology.secret, lambda n: nodes[n].raft_address,
+                        lambda n: peer(n).latency)
+    consensus.transport = sender
     await consensus.start()
     router = GroupRouter(queue_groups, hosts, peer, timeout=config.peer_timeout)
     queues = QueueService(QueueCatalog(meta, clock), router, clock,
@@ -260,10 +262,11 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
         queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
         cache_node_servicer=CacheNodeServicer(cache, topology.secret),
-        raft_servicer=RaftTransportServicer(consensus, topology.secret), transport=transport,
+        raft=(listener, sender),
         background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
                     cache.sweep_forever, cache.run_replication, view.liveness.run],
-        closers=[close_drives, consensus.close, transport.close, cache.close, pool.close],
+        closers=[close_drives, consensus.close, listener.close, sender.close, cache.close,
+                 pool.close],
         peers=pool, lifecycle=lifecycle,
     )
 

@@ -42,8 +42,6 @@ from engine.v1 import (
     queue_records_pb2_grpc,
     queues_pb2,
     queues_pb2_grpc,
-    raft_pb2,
-    raft_pb2_grpc,
 )
 
 log = logging.getLogger("engine.node")
@@ -94,9 +92,6 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         cache_records_pb2_grpc.add_CacheNodeServicer_to_server(node.cache_node_servicer,
                                                                server)
         names.append(cache_records_pb2.DESCRIPTOR.services_by_name["CacheNode"].full_name)
-    if node.raft_servicer is not None:
-        raft_pb2_grpc.add_RaftTransportServicer_to_server(node.raft_servicer, server)
-        names.append(raft_pb2.DESCRIPTOR.services_by_name["RaftTransport"].full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
@@ -132,8 +127,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         for task in background:
             task.cancel()
         stopping = asyncio.ensure_future(server.stop(GRACE_SECONDS))  # refuses new calls
-        # Calls in flight may need consensus, which needs the peers' streams: end those
-        # only once the calls are done (or the grace period is over).
+        # Calls in flight get the grace period (consensus keeps running meanwhile); what
+        # is left then (long-lived calls, such as peers' long polls) is cut.
         await observed.in_flight.drained(GRACE_SECONDS)
         await server.stop(None)  # what is left are the peers' consensus streams: end them
         await stopping

@@ -29,10 +29,10 @@ import grpc
 
 from engine.cli.cluster import TOPOLOGY_FILE, Supervisor, check_ports_free, serve_command
 from engine.cluster.layout import LayoutError, plan_erasure_sets
-from engine.cluster.topology import Topology, TopologyError, generate_local
+from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, TopologyError, generate_local
 from engine.v1 import objects_pb2, objects_pb2_grpc
 
-PORT_RANGE = (20_000, 60_000)
+PORT_RANGE = (20_000, 60_000 - RAFT_PORT_OFFSET)
 PORT_TRIES = 50
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0

@@ -167,18 +167,18 @@ def check_ports_free(topology: Topology) -> None:
     and share traffic with the old one; a plain bind here does not share and notices.
     """
     for node in topology.nodes:
-        address = node.address
-        host, port = split_host_port(address)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                s.bind((host, port))
-            except OSError as exc:
-                hint = (" (is a cluster from this directory still running?)"
-                        if exc.errno == errno.EADDRINUSE else "")
-                raise OSError(exc.errno, f"node {node.id}: cannot listen on {address}: "
-                              f"{exc.strerror}{hint}") from None
+        for address in (node.address, node.raft_address):
+            host, port = split_host_port(address)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as s:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind((host, port))
+                except OSError as exc:
+                    hint = (" (is a cluster from this directory still running?)"
+                            if exc.errno == errno.EADDRINUSE else "")
+                    raise OSError(exc.errno, f"node {node.id}: cannot listen on {address}: "
+                                  f"{exc.strerror}{hint}") from None
 
 
 def serve_command(allow_reduced_tolerance: bool = False, cache_replicas: int = 0,

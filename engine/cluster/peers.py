@@ -10,8 +10,8 @@ latency between availability zones both ways, the cluster secret and the id of t
 request being served (engine/observability/request_id.py) in the metadata, a deadline,
 failures decoded into ``EngineError`` (transport failures keep their gRPC status name as
 the code), and, for calls the caller declares idempotent, a retry of transport failures
-within the same deadline. Streams (shards, Raft) use ``delay`` and ``metadata`` the same
-way.
+within the same deadline. Shard streams use ``delay`` and ``metadata`` the same way;
+consensus messages have a transport of their own (engine/cluster/consensus/transport.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from engine.v1 import (
     cache_records_pb2_grpc,
     node_pb2_grpc,
     queue_records_pb2_grpc,
-    raft_pb2_grpc,
 )
 
 R = TypeVar("R")
@@ -64,7 +63,6 @@ class Peer:
         self._stub: node_pb2_grpc.NodeStub | None = None
         self._queue_stub: queue_records_pb2_grpc.QueueNodeStub | None = None
         self._cache_stub: cache_records_pb2_grpc.CacheNodeStub | None = None
-        self._raft_stub: raft_pb2_grpc.RaftTransportStub | None = None
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -79,7 +77,7 @@ class Peer:
     def rewrap(self) -> None:
         """The pool's wrapper changed: build the channel and stubs anew on next use."""
         self._channel = None
-        self._stub = self._queue_stub = self._cache_stub = self._raft_stub = None
+        self._stub = self._queue_stub = self._cache_stub = None
 
     @property
     def stub(self) -> node_pb2_grpc.NodeStub:
@@ -100,13 +98,6 @@ class Peer:
         if self._cache_stub is None:
             self._cache_stub = cache_records_pb2_grpc.CacheNodeStub(self.channel)
         return self._cache_stub
-
-    @property
-    def raft_stub(self) -> raft_pb2_grpc.RaftTransportStub:
-        """The peer's consensus transport (raft.proto), on the same channel."""
-        if self._raft_stub is None:
-            self._raft_stub = raft_pb2_grpc.RaftTransportStub(self.channel)
-        return self._raft_stub
 
     @property
     def latency(self) -> float:

@@ -9,6 +9,7 @@ sets, the Raft peer list) is computed identically everywhere without a coordinat
     [[nodes]]
     id = "n1"
     address = "127.0.0.1:7001"
+    raft_address = "127.0.0.1:8001"   # optional: consensus traffic; same host, gRPC port + 1000
     zone = "az-1"
     drives = ["data/n1/d0"]           # relative paths are relative to the file
 
@@ -30,11 +31,10 @@ from typing import Any
 
 import tomli_w
 
+RAFT_PORT_OFFSET = 1000
 MIN_SECRET_LEN = 16
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # also used as a log file name
 _TOP_KEYS = frozenset({"name", "secret", "az_latency_ms", "nodes"})
-# raft_address: files written before consensus moved onto the gRPC port name one; it is
-# accepted and ignored, so those files still load.
 _NODE_KEYS = frozenset({"id", "address", "raft_address", "zone", "drives"})
 
 
@@ -67,12 +67,22 @@ def join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def default_raft_address(address: str) -> str:
+    """Same host, gRPC port + 1000: predictable, so most files need not say it."""
+    host, port = split_host_port(address)
+    if port + RAFT_PORT_OFFSET > 65535:
+        raise TopologyError(f"address {address!r}: port + {RAFT_PORT_OFFSET} is out of range; "
+                            "set raft_address explicitly")
+    return join_host_port(host, port + RAFT_PORT_OFFSET)
+
+
 @dataclass(frozen=True)
 class NodeSpec:
     id: str
     address: str
     zone: str
     drives: tuple[Path, ...]
+    raft_address: str
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_RE.match(self.id):
@@ -80,12 +90,15 @@ class NodeSpec:
         where = f"node {self.id!r}"
         if not isinstance(self.zone, str) or not self.zone.strip():
             raise TopologyError(f"{where}: zone must be a non-empty string")
-        if not isinstance(self.address, str):
-            raise TopologyError(f"{where}: address must be a string")
-        try:
-            split_host_port(self.address)
-        except TopologyError as exc:
-            raise TopologyError(f"{where}: address: {exc}") from None
+        for label, addr in (("address", self.address), ("raft_address", self.raft_address)):
+            if not isinstance(addr, str):
+                raise TopologyError(f"{where}: {label} must be a string")
+            try:
+                split_host_port(addr)
+            except TopologyError as exc:
+                raise TopologyError(f"{where}: {label}: {exc}") from None
+        if self.address == self.raft_address:
+            raise TopologyError(f"{where}: address and raft_address must differ")
         if not self.drives:
             raise TopologyError(f"{where}: needs at least one drive")
 
@@ -109,7 +122,7 @@ class Topology:
         if not self.nodes:
             raise TopologyError("a topology needs at least one node")
         _unique("node id", (n.id for n in self.nodes))
-        _unique("address", (n.address for n in self.nodes))
+        _unique("address", (a for n in self.nodes for a in (n.address, n.raft_address)))
         _unique("drive path", (os.path.normpath(d) for n in self.nodes for d in n.drives))
 
     def node(self, node_id: str) -> NodeSpec:
@@ -164,8 +177,8 @@ class Topology:
             "secret": self.secret,
             "az_latency_ms": float(self.az_latency_ms),
             "nodes": [
-                {"id": n.id, "address": n.address, "zone": n.zone,
-                 "drives": [_relative(d, base_dir) for d in n.drives]}
+                {"id": n.id, "address": n.address, "raft_address": n.raft_address,
+                 "zone": n.zone, "drives": [_relative(d, base_dir) for d in n.drives]}
                 for n in self.nodes
             ],
         }
@@ -194,7 +207,7 @@ def generate_local(nodes: int, azs: int, data_dir: Path, base_port: int,
         raise TopologyError(f"azs must be between 1 and the node count ({nodes}), not {azs}")
     if drives_per_node < 1:
         raise TopologyError("drives_per_node must be >= 1")
-    last = base_port + nodes - 1
+    last = base_port + RAFT_PORT_OFFSET + nodes - 1
     if base_port < 1 or last > 65535:
         raise TopologyError(f"base_port {base_port}: ports up to {last} must be in 1..65535")
     data_dir = Path(data_dir).resolve()
@@ -206,6 +219,7 @@ def generate_local(nodes: int, azs: int, data_dir: Path, base_port: int,
             address=f"127.0.0.1:{base_port + i}",
             zone=f"az-{i % azs + 1}",
             drives=tuple(data_dir / node_id / f"d{j}" for j in range(drives_per_node)),
+            raft_address=f"127.0.0.1:{base_port + RAFT_PORT_OFFSET + i}",
         ))
     return Topology(name=name, secret=secrets.token_hex(16), nodes=tuple(specs))
 
@@ -219,8 +233,10 @@ def _node_from_dict(i: int, raw: Mapping[str, Any], base_dir: Path) -> NodeSpec:
     drives = raw["drives"]
     if not isinstance(drives, list) or not all(isinstance(d, str) and d for d in drives):
         raise TopologyError(f"{where}: drives must be a list of non-empty path strings")
+    address = raw["address"]
     try:
-        return NodeSpec(id=raw["id"], address=raw["address"], zone=raw["zone"],
+        raft = raw["raft_address"] if "raft_address" in raw else default_raft_address(address)
+        return NodeSpec(id=raw["id"], address=address, zone=raw["zone"], raft_address=raft,
                         drives=tuple((base_dir / Path(d).expanduser()).resolve() for d in drives))
     except TopologyError as exc:
         raise TopologyError(f"nodes[{i}]: {exc}") from None

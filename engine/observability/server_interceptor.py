@@ -98,9 +98,6 @@ class InFlight:
         return True
 
 
-LONG_LIVED = ("/engine.v1.RaftTransport/",)  # not counted in InFlight
-
-
 class _Method:
     """One RPC method's observation: begin and end of each call."""
 
@@ -108,7 +105,7 @@ class _Method:
                  in_flight: InFlight | None) -> None:
         self.full_method = full_method
         self.metrics = MethodMetrics(metrics, full_method) if metrics is not None else None
-        self.in_flight = in_flight if not full_method.startswith(LONG_LIVED) else None
+        self.in_flight = in_flight
 
     def begin(self, context: Context) -> None:
         if self.in_flight is not None:

@@ -2,8 +2,9 @@
 
     python tests/consensus/member.py DATA LISTEN NODE_ID SECRET PEER=HOST:PORT... [--no-fsync]
 
-Hosts group "g" whose members are NODE_ID and the peers, with a machine that stores what
-it is told, serves RaftTransport on LISTEN and prints "ready" once up. Its election
+Hosts group "g" whose members are NODE_ID and the peers (PEER=its raft address), with a
+machine that stores what it is told, takes consensus traffic on LISTEN and prints "ready"
+once up. Its election
 timeout is very long, so it never campaigns by itself: the test plays the other members.
 """
 
@@ -13,16 +14,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-import grpc
-
-from engine.api.raft_servicer import RaftTransportServicer
 from engine.clock import SystemClock
 from engine.cluster.consensus.host import ConsensusHost
 from engine.cluster.consensus.machine import Keyspace, ReplicatedStateMachine
 from engine.cluster.consensus.store import ConsensusStore
-from engine.cluster.consensus.transport import GrpcTransport
-from engine.cluster.peers import PeerPool
-from engine.v1 import raft_pb2_grpc
+from engine.cluster.consensus.transport import RaftListener, RaftSender
 
 
 class Notes(ReplicatedStateMachine):
@@ -40,14 +36,8 @@ async def main(argv: list[str]) -> None:
     host = ConsensusHost(node, ConsensusStore(Path(data), 1 << 30, fsync=fsync),
                          SystemClock(), election_ticks=100_000)
     host.add_group("g", [node, *peers], [Notes()])
-    pool = PeerPool("z", secret)
-    host.transport = GrpcTransport(lambda peer: pool.peer(peer, peers[peer], "z"))
-    server = grpc.aio.server()
-    raft_pb2_grpc.add_RaftTransportServicer_to_server(RaftTransportServicer(host, secret),
-                                                      server)
-    if server.add_insecure_port(listen) == 0:
-        raise SystemExit(f"cannot listen on {listen}")
-    await server.start()
+    host.transport = RaftSender(node, secret, peers.__getitem__, lambda peer: 0.0)
+    await RaftListener(listen, secret, host.receive).start()
     await host.start()
     print("ready", flush=True)
     await asyncio.Event().wait()

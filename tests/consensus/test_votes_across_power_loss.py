@@ -1,7 +1,7 @@
 """A member never votes twice in one term, even across a power loss.
 
 A real member process (tests/consensus/member.py) keeps its consensus store on a LossyFS
-mount; this test plays the two other members over the real gRPC transport. Candidate "a"
+mount; this test plays the two other members over the real consensus transport. Candidate "a"
 asks for its vote in term 5 and gets it; the member is killed with kill -9 and its disk
 loses power at once (everything not fsynced is gone); it restarts; candidate "b" asks for
 a vote in the same term 5. Raft's safety rests on the answer being no: the vote must
@@ -18,15 +18,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 from conftest import free_port
 from powerloss.mount import LossyMount, fuse_unavailable
 
-from engine.api.raft_servicer import RaftTransportServicer
-from engine.cluster.consensus.transport import GrpcTransport
-from engine.cluster.peers import PeerPool
-from engine.v1 import raft_pb2_grpc
+from engine.cluster.consensus.transport import RaftListener, RaftSender
 from engine.v1.raft_pb2 import RaftMessage
 from engine.v1.raft_pb2 import RaftMessageType as T
 
@@ -36,7 +32,7 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=str(REASON))
 
 
 class Candidates:
-    """Plays members "a" and "b": a RaftTransport sink for the member's answers."""
+    """Plays members "a" and "b": receives the member's answers on one listener."""
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
@@ -46,12 +42,12 @@ class Candidates:
         for m in messages:
             self.inbox.put_nowait(m)
 
-    async def vote(self, transport: GrpcTransport, candidate: str, term: int) -> RaftMessage:
+    async def vote(self, sender: RaftSender, candidate: str, term: int) -> RaftMessage:
         """Ask for a vote until the member answers (it may still be starting)."""
         request = RaftMessage(group="g", type=T.RAFT_VOTE, sender=candidate, to="x",
                               term=term, index=0, log_term=0)
         for _ in range(100):
-            transport.send([request])
+            sender.send([request])
             try:
                 while True:
                     m = await asyncio.wait_for(self.inbox.get(), 0.3)
@@ -91,28 +87,27 @@ def test_no_second_vote_in_a_term_after_power_loss(tmp_path, disk, fsync):
 
     async def main() -> tuple[RaftMessage, RaftMessage]:
         candidates = Candidates(secret)
-        server = grpc.aio.server()
-        raft_pb2_grpc.add_RaftTransportServicer_to_server(
-            RaftTransportServicer(candidates, secret), server)  # type: ignore[arg-type]
-        server.add_insecure_port(f"127.0.0.1:{me}")
-        await server.start()
-        pool = PeerPool("z", secret)
-        transport = GrpcTransport(lambda node: pool.peer(node, f"127.0.0.1:{port}", "z"))
+        listener = RaftListener(f"127.0.0.1:{me}", secret, candidates.receive)
+        await listener.start()
+        # The member checks that a message's sender is the node that connected: one
+        # connection per candidate.
+        senders = {c: RaftSender(c, secret, lambda _: f"127.0.0.1:{port}", lambda _: 0.0)
+                   for c in ("a", "b")}
         member = start_member(tmp_path, disk, port, me, secret, fsync)
         try:
-            first = await candidates.vote(transport, "a", 5)
+            first = await candidates.vote(senders["a"], "a", 5)
             member.kill()  # kill -9 and the power cut, together
             disk.power_off()
             member.wait(10)
             disk.start()
             member = start_member(tmp_path, disk, port, me, secret, fsync)
-            second = await candidates.vote(transport, "b", 5)
+            second = await candidates.vote(senders["b"], "b", 5)
         finally:
             member.kill()
             member.wait(10)
-            await transport.close()
-            await pool.close()
-            await server.stop(None)
+            for s in senders.values():
+                await s.close()
+            await listener.close()
         return first, second
 
     first, second = asyncio.run(main())

@@ -432,3 +432,49 @@ def test_an_earlier_terms_entry_commits_only_through_one_of_the_leaders_term():
                        index=3))
     flush(a)
     assert a.log.committed == 3
+
+
+def test_a_stale_append_never_shortens_a_followers_log():
+    """pysyncobj 0.3.17 deletes every entry after an append's prevLogIdx even when none
+    conflicts, so a pipelined append that arrives after a later one (or a resend from a
+    rewound nextIndex carrying fewer entries) drops entries the follower already
+    acknowledged, and applied: the CRITICAL "truncating already-applied log entries" it
+    logs in fault-free clusters. Raft truncates only from the first conflicting entry."""
+    disk = Disk(term=1)
+    b = RaftCore("g", "b", ["a", "b", "c"], RaftLog(StableView(disk), 0, 0, 0, 0, 0),
+                 term=1)
+
+    def deliver(m: RaftMessage) -> list[RaftMessage]:
+        b.step(m)
+        rd = b.ready()
+        for e in rd.entries:
+            disk.log[int(e.index)] = e
+        b.advance(rd)
+        return [*rd.messages, *rd.after_persist]
+
+    entries = [RaftEntry(index=i, term=1, data=b"e%d" % i) for i in range(1, 7)]
+
+    def append(prev: int, upto: int, commit: int) -> RaftMessage:
+        return RaftMessage(group="g", type=T.RAFT_APPEND, sender="a", to="b", term=1,
+                           index=prev, log_term=1 if prev else 0, commit=commit,
+                           entries=entries[prev:upto])
+
+    deliver(append(0, 2, 0))
+    deliver(append(2, 4, 2))
+    [ack] = deliver(append(4, 6, 2))
+    assert ack.index == 6 and not ack.reject
+    assert b.log.committed == 2
+    # The middle append again (a duplicate, or a resend after the leader rewound): it
+    # carries entries 3-4 of 6, all matching, after the commit index.
+    [ack] = deliver(append(2, 4, 2))
+    assert not ack.reject
+    assert b.log.last_index() == 6
+    assert [bytes(e.data) for e in b.log.entries(1, 7)] == [
+        b"e1", b"e2", b"e3", b"e4", b"e5", b"e6"]
+    # A conflicting entry (a new leader's term 2 at index 5) truncates from there only.
+    new = RaftMessage(group="g", type=T.RAFT_APPEND, sender="c", to="b", term=2, index=4,
+                      log_term=1, commit=2,
+                      entries=[RaftEntry(index=5, term=2, data=b"n5")])
+    deliver(new)
+    assert b.log.last_index() == 5 and b.log.term(5) == 2
+    assert [bytes(e.data) for e in b.log.entries(1, 6)] == [b"e1", b"e2", b"e3", b"e4", b"n5"]

@@ -32,7 +32,8 @@ def topology(shape: list[tuple[int, int]], order_seed: int | None = None) -> Top
     """shape: one (zone index, drive count) per node; nodes optionally listed shuffled."""
     nodes = [
         NodeSpec(f"n{i + 1}", f"127.0.0.1:{7001 + i}", ZONE_NAMES[zone],
-                 tuple(Path(f"/data/n{i + 1}/d{j}") for j in range(drives)))
+                 tuple(Path(f"/data/n{i + 1}/d{j}") for j in range(drives)),
+                 f"127.0.0.1:{9001 + i}")
         for i, (zone, drives) in enumerate(shape)
     ]
     if order_seed is not None:

@@ -34,7 +34,8 @@ def local(nodes: int, azs: int, tmp_path: Path, base_port: int = BASE_PORT) -> T
 def hand_made(tmp_path: Path, *specs: tuple[str, str]) -> Topology:
     """Nodes (id, zone) on distinct loopback ports."""
     return Topology(name="t", secret=SECRET, nodes=tuple(
-        NodeSpec(id=i, address=f"127.0.0.1:{7001 + k}", zone=z, drives=(tmp_path / i,))
+        NodeSpec(id=i, address=f"127.0.0.1:{7001 + k}", zone=z, drives=(tmp_path / i,),
+                 raft_address=f"127.0.0.1:{8001 + k}")
         for k, (i, z) in enumerate(specs)))
 
 

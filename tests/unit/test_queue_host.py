@@ -139,7 +139,8 @@ def test_send_receive_delete_and_every_member_counts_alike(tmp_path: Path) -> No
         sent = await host.apply(send(clock, "hello", "world"))
         ids = [o.message_id for o in sent.send.outcomes]
         assert [o.entry_id for o in sent.send.outcomes] == ["e0", "e1"] and all(ids)
-        assert counts(host) == [(0, 2, 0, 0)]  # applied here before the call returned
+        await host.group.barrier()  # the call returns once committed; local reads catch up
+        assert counts(host) == [(0, 2, 0, 0)]
 
         got = await host.apply(receive(clock, max_messages=10))
         assert [m.body for m in got.receive.messages] == ["hello", "world"]

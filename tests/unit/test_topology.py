@@ -61,8 +61,9 @@ drives = ["../elsewhere/d0"]
     t = Topology.load(path)
     assert t.name == "local" and t.secret == SECRET and t.az_latency_ms == 1.5
     assert t.path == path.resolve()
-    n1, n2 = t.nodes  # n2's raft_address (files from before consensus used gRPC) is ignored
-    assert not hasattr(n2, "raft_address")
+    n1, n2 = t.nodes
+    assert n1.raft_address == "127.0.0.1:8001"  # default: gRPC port + 1000
+    assert n2.raft_address == "127.0.0.1:9002"
     assert n1.drives == (tmp_path.resolve() / "data/n1/d0", Path("/abs/n1/d1"))
     assert n2.drives == ((tmp_path / "../elsewhere/d0").resolve(),)
     assert t.node("n2") is n2
@@ -100,6 +101,7 @@ def test_generate_local_shape(tmp_path: Path) -> None:
     assert [n.id for n in t.nodes] == [f"n{i}" for i in range(1, 8)]
     assert [n.zone for n in t.nodes] == ["az-1", "az-2", "az-3"] * 2 + ["az-1"]
     assert [n.address for n in t.nodes] == [f"127.0.0.1:{20000 + i}" for i in range(7)]
+    assert [n.raft_address for n in t.nodes] == [f"127.0.0.1:{21000 + i}" for i in range(7)]
     assert t.node("n3").drives == (tmp_path.resolve() / "n3/d0", tmp_path.resolve() / "n3/d1")
     assert t.name == "demo" and len(t.secret) == 32
     assert generate_local(3, 3, tmp_path, 20000).secret != t.secret
@@ -109,7 +111,7 @@ def test_generate_local_shape(tmp_path: Path) -> None:
     ((0, 1, 7001), "nodes must be >= 1"),
     ((2, 3, 7001), "azs must be between 1 and the node count"),
     ((2, 0, 7001), "azs must be between 1"),
-    ((3, 3, 65534), "must be in 1..65535"),
+    ((3, 3, 65000), "must be in 1..65535"),
 ])
 def test_generate_local_rejects_bad_shapes(tmp_path: Path, args: tuple[int, int, int],
                                            message: str) -> None:
@@ -143,6 +145,10 @@ def test_unknown_node_is_a_clear_key_error(tmp_path: Path) -> None:
     (doc({"id": "n1", "address": "127.0.0.1:1", "drives": ["d"]}), "missing required key 'zone'"),
     (doc(node(1), node(2, id="n1")), "duplicate node id 'n1'"),
     (doc(node(1), node(2, address="127.0.0.1:7001")), "duplicate address '127.0.0.1:7001'"),
+    (doc(node(1, raft_address="127.0.0.1:9000"), node(2, raft_address="127.0.0.1:9000")),
+     "duplicate address '127.0.0.1:9000'"),
+    (doc(node(1), node(2, raft_address="127.0.0.1:7001")), "duplicate address"),
+    (doc(node(1, raft_address="127.0.0.1:7001")), "address and raft_address must differ"),
     (doc(node(1, drives=[])), "needs at least one drive"),
     (doc(node(1, drives="d0")), "drives must be a list"),
     (doc(node(1, drives=[""])), "drives must be a list of non-empty path strings"),
@@ -154,6 +160,8 @@ def test_unknown_node_is_a_clear_key_error(tmp_path: Path) -> None:
     (doc(node(1, address="h:70000")), "not host:port"),
     (doc(node(1, address="h:x")), "not host:port"),
     (doc(node(1, address=7001)), "address must be a string"),
+    (doc(node(1, address="127.0.0.1:65000")), r"port \+ 1000 is out of range"),
+    (doc(node(1, raft_address="nope")), "raft_address: address 'nope' is not host:port"),
     (doc(node(1, id="n 1")), "node id 'n 1' must be"),
     (doc(node(1, id="../x")), "node id '../x' must be"),
     (doc(node(1, zone="")), "zone must be a non-empty string"),
@@ -175,11 +183,11 @@ def test_file_level_errors(tmp_path: Path) -> None:
 
 
 def test_validation_applies_to_topologies_built_in_code() -> None:
-    spec = NodeSpec("n1", "127.0.0.1:1", "az-1", (Path("/d"),))
+    spec = NodeSpec("n1", "127.0.0.1:1", "az-1", (Path("/d"),), "127.0.0.1:2")
     with pytest.raises(TopologyError, match="duplicate node id"):
         Topology("t", SECRET, (spec, spec))
     with pytest.raises(TopologyError, match="needs at least one drive"):
-        NodeSpec("n1", "127.0.0.1:1", "az-1", ())
+        NodeSpec("n1", "127.0.0.1:1", "az-1", (), "127.0.0.1:2")
 
 
 def test_split_host_port() -> None:

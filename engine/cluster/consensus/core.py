@@ -33,7 +33,22 @@ from dataclasses import dataclass, field
 
 from engine.cluster.consensus.log import RaftLog
 from engine.v1.raft_pb2 import RaftEntry, RaftMessage
-from engine.v1.raft_pb2 import RaftMessageType as T
+from engine.v1.raft_pb2 import RaftMessageType as _Types
+
+# Message types as plain ints: reading them through protobuf's enum wrapper on every step
+# showed in profiles.
+APPEND = _Types.RAFT_APPEND
+APPEND_RESP = _Types.RAFT_APPEND_RESP
+HEARTBEAT = _Types.RAFT_HEARTBEAT
+HEARTBEAT_RESP = _Types.RAFT_HEARTBEAT_RESP
+PREVOTE = _Types.RAFT_PREVOTE
+PREVOTE_RESP = _Types.RAFT_PREVOTE_RESP
+PROPOSE = _Types.RAFT_PROPOSE
+READ_INDEX = _Types.RAFT_READ_INDEX
+READ_INDEX_RESP = _Types.RAFT_READ_INDEX_RESP
+SNAPSHOT = _Types.RAFT_SNAPSHOT
+VOTE = _Types.RAFT_VOTE
+VOTE_RESP = _Types.RAFT_VOTE_RESP
 
 MAX_APPEND_BYTES = 1 << 20  # one append message carries at most about this much
 MAX_INFLIGHT = 64  # append messages in flight to one follower
@@ -155,11 +170,11 @@ class RaftCore:
         """Start an election (first a pre-vote round unless told otherwise)."""
         if pre_vote and len(self.members) > 1:
             self._become(Role.PRE_CANDIDATE, self.term, "")
-            self._solicit(T.RAFT_PREVOTE, self.term + 1)
+            self._solicit(PREVOTE, self.term + 1)
             return
         self._become(Role.CANDIDATE, self.term + 1, "")
         self.vote = self.id
-        self._solicit(T.RAFT_VOTE, self.term)
+        self._solicit(VOTE, self.term)
 
     def propose(self, data: list[bytes]) -> bool:
         """Append commands (leader) or forward them to the leader; False without one."""
@@ -167,7 +182,7 @@ class RaftCore:
             self._append_local(data)
             return True
         if self.leader:
-            msg = self._msg(self.leader, T.RAFT_PROPOSE)
+            msg = self._msg(self.leader, PROPOSE)
             msg.entries.extend(RaftEntry(data=d) for d in data)
             self._msgs.append(msg)
             return True
@@ -179,7 +194,7 @@ class RaftCore:
             self._leader_read(ReadRequest(context, 0, self.id))
             return True
         if self.leader:
-            msg = self._msg(self.leader, T.RAFT_READ_INDEX)
+            msg = self._msg(self.leader, READ_INDEX)
             msg.context = context
             self._msgs.append(msg)
             return True
@@ -206,27 +221,27 @@ class RaftCore:
     def step(self, m: RaftMessage) -> None:
         """Handle one message from a peer of this group."""
         if m.term > self.term:
-            if m.type in (T.RAFT_VOTE, T.RAFT_PREVOTE) and self._in_lease():
+            if m.type in (VOTE, PREVOTE) and self._in_lease():
                 return  # we heard from a live leader: ignore a disruptive candidate
-            if m.type == T.RAFT_PREVOTE or (m.type == T.RAFT_PREVOTE_RESP and not m.reject):
+            if m.type == PREVOTE or (m.type == PREVOTE_RESP and not m.reject):
                 pass  # pre-votes never change terms
-            elif m.type in (T.RAFT_APPEND, T.RAFT_HEARTBEAT, T.RAFT_SNAPSHOT):
+            elif m.type in (APPEND, HEARTBEAT, SNAPSHOT):
                 self._become(Role.FOLLOWER, m.term, m.sender)
-            elif m.type == T.RAFT_READ_INDEX_RESP:
+            elif m.type == READ_INDEX_RESP:
                 return  # from a leader of a newer term than we know: ignore the answer
             else:
                 self._become(Role.FOLLOWER, m.term, "")
         elif m.term < self.term:
-            if m.type in (T.RAFT_APPEND, T.RAFT_HEARTBEAT):
+            if m.type in (APPEND, HEARTBEAT):
                 # A deposed leader: tell it the new term (it may be partitioned away from
                 # everyone else and never hear it otherwise).
-                self._msgs.append(self._msg(m.sender, T.RAFT_APPEND_RESP))
-            elif m.type == T.RAFT_PREVOTE:
-                resp = self._msg(m.sender, T.RAFT_PREVOTE_RESP)
+                self._msgs.append(self._msg(m.sender, APPEND_RESP))
+            elif m.type == PREVOTE:
+                resp = self._msg(m.sender, PREVOTE_RESP)
                 resp.reject = True
                 self._msgs.append(resp)
             return
-        if m.type in (T.RAFT_VOTE, T.RAFT_PREVOTE):
+        if m.type in (VOTE, PREVOTE):
             self._answer_vote(m)
             return
         if self.role is Role.LEADER:
@@ -265,7 +280,7 @@ class RaftCore:
                 rd.snapshot = (index, term, self.log.restore(index, term))
                 hard = (self.term, self.vote, self.log.committed)
                 if self.leader:
-                    resp = self._msg(self.leader, T.RAFT_APPEND_RESP)
+                    resp = self._msg(self.leader, APPEND_RESP)
                     resp.index = index
                     rd.after_persist.append(resp)
         rd.entries = self.log.unpersisted()
@@ -331,23 +346,23 @@ class RaftCore:
             msg.index = self.log.last_index()
             msg.log_term = self.log.last_term()
             # A real vote request implies our own vote: durable before anyone sees it.
-            (self._after if kind == T.RAFT_VOTE else self._msgs).append(msg)
+            (self._after if kind == VOTE else self._msgs).append(msg)
 
     def _tally(self) -> int:
         return sum(1 for granted in self.votes.values() if granted)
 
     def _won(self, kind: int) -> None:
-        if kind == T.RAFT_PREVOTE:
+        if kind == PREVOTE:
             self.campaign(pre_vote=False)
         else:
             self._become(Role.LEADER, self.term, self.id)
 
     def _answer_vote(self, m: RaftMessage) -> None:
-        pre = m.type == T.RAFT_PREVOTE
+        pre = m.type == PREVOTE
         can_vote = (self.vote == m.sender
                     or (not self.vote and not self.leader)
                     or (pre and m.term > self.term))
-        resp = self._msg(m.sender, T.RAFT_PREVOTE_RESP if pre else T.RAFT_VOTE_RESP)
+        resp = self._msg(m.sender, PREVOTE_RESP if pre else VOTE_RESP)
         if can_vote and self.log.is_up_to_date(int(m.index), int(m.log_term)):
             resp.term = m.term  # a granted pre-vote names the term it is for
             if not pre:
@@ -361,43 +376,43 @@ class RaftCore:
     # -- follower and candidates -------------------------------------------------------
 
     def _step_follower(self, m: RaftMessage) -> None:
-        if m.type == T.RAFT_APPEND:
+        if m.type == APPEND:
             self.elapsed = 0
             self.leader = m.sender
             self._handle_append(m)
-        elif m.type == T.RAFT_HEARTBEAT:
+        elif m.type == HEARTBEAT:
             self.elapsed = 0
             self.leader = m.sender
             self.log.commit_to(min(int(m.commit), self.log.last_index()))
-            resp = self._msg(m.sender, T.RAFT_HEARTBEAT_RESP)
+            resp = self._msg(m.sender, HEARTBEAT_RESP)
             resp.context = m.context
             self._msgs.append(resp)
-        elif m.type == T.RAFT_SNAPSHOT:
+        elif m.type == SNAPSHOT:
             self.elapsed = 0
             self.leader = m.sender  # the driver streams the chunks; see restore()
-        elif m.type == T.RAFT_PROPOSE and self.leader:
-            fwd = self._msg(self.leader, T.RAFT_PROPOSE)
+        elif m.type == PROPOSE and self.leader:
+            fwd = self._msg(self.leader, PROPOSE)
             fwd.entries.extend(m.entries)
             self._msgs.append(fwd)
-        elif m.type == T.RAFT_READ_INDEX_RESP and not m.reject:
+        elif m.type == READ_INDEX_RESP and not m.reject:
             self._ready_reads.append((bytes(m.context), int(m.index)))
 
     def _step_candidate(self, m: RaftMessage) -> None:
-        if m.type in (T.RAFT_APPEND, T.RAFT_HEARTBEAT, T.RAFT_SNAPSHOT):
+        if m.type in (APPEND, HEARTBEAT, SNAPSHOT):
             self._become(Role.FOLLOWER, self.term, m.sender)
             self._step_follower(m)
             return
-        wanted = T.RAFT_PREVOTE_RESP if self.role is Role.PRE_CANDIDATE else T.RAFT_VOTE_RESP
+        wanted = PREVOTE_RESP if self.role is Role.PRE_CANDIDATE else VOTE_RESP
         if m.type != wanted:
             return
         self.votes.setdefault(m.sender, not m.reject)
         if self._tally() >= self.quorum():
-            self._won(T.RAFT_PREVOTE if self.role is Role.PRE_CANDIDATE else T.RAFT_VOTE)
+            self._won(PREVOTE if self.role is Role.PRE_CANDIDATE else VOTE)
         elif len(self.votes) - self._tally() >= self.quorum():
             self._become(Role.FOLLOWER, self.term, "")
 
     def _handle_append(self, m: RaftMessage) -> None:
-        resp = self._msg(m.sender, T.RAFT_APPEND_RESP)
+        resp = self._msg(m.sender, APPEND_RESP)
         prev = int(m.index)
         if prev < self.log.committed:
             resp.index = self.log.committed  # we hold all of that already
@@ -438,19 +453,19 @@ class RaftCore:
             self._broadcast_heartbeat(self.reads[-1].context if self.reads else b"")
 
     def _step_leader(self, m: RaftMessage) -> None:
-        if m.type == T.RAFT_PROPOSE:
+        if m.type == PROPOSE:
             self._append_local([bytes(e.data) for e in m.entries])
             return
-        if m.type == T.RAFT_READ_INDEX:
+        if m.type == READ_INDEX:
             self._leader_read(ReadRequest(bytes(m.context), 0, m.sender))
             return
         pr = self.progress.get(m.sender)
         if pr is None:
             return
         pr.active = True
-        if m.type == T.RAFT_APPEND_RESP:
+        if m.type == APPEND_RESP:
             self._append_response(m.sender, pr, m)
-        elif m.type == T.RAFT_HEARTBEAT_RESP:
+        elif m.type == HEARTBEAT_RESP:
             pr.paused = False
             if len(pr.inflight) >= MAX_INFLIGHT:
                 pr.inflight.pop(0)  # answers were lost: let one more append through
@@ -527,7 +542,7 @@ class RaftCore:
             self._snapshots_wanted.append(peer)
             return
         entries = self.log.entries(pr.next, self.log.last_index() + 1, MAX_APPEND_BYTES)
-        msg = self._msg(peer, T.RAFT_APPEND)
+        msg = self._msg(peer, APPEND)
         msg.index = prev
         msg.log_term = prev_term
         msg.entries.extend(entries)
@@ -541,7 +556,7 @@ class RaftCore:
 
     def _broadcast_heartbeat(self, context: bytes) -> None:
         for peer, pr in self.progress.items():
-            msg = self._msg(peer, T.RAFT_HEARTBEAT)
+            msg = self._msg(peer, HEARTBEAT)
             msg.commit = min(pr.match, self.log.committed)
             msg.context = context
             self._msgs.append(msg)
@@ -580,7 +595,7 @@ class RaftCore:
         if req.origin == self.id:
             self._ready_reads.append((req.context, req.index))
             return
-        resp = self._msg(req.origin, T.RAFT_READ_INDEX_RESP)
+        resp = self._msg(req.origin, READ_INDEX_RESP)
         resp.context = req.context
         resp.index = req.index
         self._msgs.append(resp)
@@ -595,7 +610,7 @@ class RaftCore:
         """No longer leader: reads waiting here are refused (their askers retry)."""
         for req in [*self.reads, *self.waiting_reads]:
             if req.origin != self.id:
-                resp = self._msg(req.origin, T.RAFT_READ_INDEX_RESP)
+                resp = self._msg(req.origin, READ_INDEX_RESP)
                 resp.context = req.context
                 resp.reject = True
                 self._msgs.append(resp)

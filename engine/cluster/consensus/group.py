@@ -345,11 +345,15 @@ class ConsensusGroup:
         if self.core.has_ready() or self._proposals:
             self.host.wake(self)
 
-    def _deliver(self, outcome: GroupOutcome) -> None:
+    def deliver_results(self, outcome: GroupOutcome) -> None:
+        """Hand applied commands' results to the callers waiting for them."""
         for op_id, result in outcome.results:
             fut = self._waiting.pop(op_id, None) if op_id else None
             if fut is not None and not fut.done():
                 fut.set_result(result)
+
+    def _deliver(self, outcome: GroupOutcome) -> None:
+        self.deliver_results(outcome)  # if the host did not already
         for machine, payload in outcome.applied:
             for listener in self._listeners:
                 try:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
@@ -27,6 +26,7 @@ from engine.clock import Clock
 from engine.cluster.consensus.group import KEEP_ENTRIES, ConsensusGroup
 from engine.cluster.consensus.machine import ReplicatedStateMachine
 from engine.cluster.consensus.store import ConsensusStore, GroupOutcome, GroupWork
+from engine.cluster.consensus.writer import BatchWriter
 from engine.v1.raft_pb2 import RaftMessage
 
 log = logging.getLogger("engine.consensus")
@@ -52,7 +52,7 @@ class ConsensusHost:
         self.groups: dict[str, ConsensusGroup] = {}
         self.keep_entries = keep_entries
         self.reader_pool = ThreadPoolExecutor(2, "raft-snapshot")
-        self._writer = ThreadPoolExecutor(1, "raft-writer")
+        self._writer = BatchWriter(store)
         self._tick_seconds = tick_seconds
         self._election_ticks = election_ticks
         self._dirty: dict[ConsensusGroup, None] = {}
@@ -96,7 +96,7 @@ class ConsensusHost:
             group.close()
         # At most one batch is being written: waiting for it blocks the loop briefly, at
         # shutdown only (the loop's default executor may already be gone).
-        self._writer.shutdown(wait=True)
+        self._writer.stop()
         self.reader_pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
@@ -134,18 +134,22 @@ class ConsensusHost:
 
     # -- the loops -----------------------------------------------------------------------
 
-    async def _write(self, loop: asyncio.AbstractEventLoop,
-                     works: list[GroupWork]) -> list[GroupOutcome]:
-        """One batch on the writer thread. py-lmdb releases the GIL around every LMDB
-        call, so a writer competing with this busy loop waited a GIL switch interval to
-        get it back after each of them (a batch of four sends took 160 ms instead of 2 ms
-        against a busy thread). So this thread blocks while the writer applies the batch,
-        and runs again, serving calls that make the next batch, while the writer fsyncs
-        (the GIL released)."""
-        written = threading.Event()
-        pending = loop.run_in_executor(self._writer, self.store.commit, works, written.set)
-        written.wait()
-        return await pending
+    async def _write(self, prepared: list[tuple[ConsensusGroup, GroupWork]]
+                     ) -> list[GroupOutcome]:
+        """One batch, through the writer thread (writer.py says why this thread blocks
+        while the batch is applied).
+
+        Results of commands a group of several members applied are handed to their
+        callers before the fsync: those commands were committed, i.e. durable on a
+        majority, before this batch; this batch only records their effect here, which a
+        restart would recompute from the log. (A group of one commits in the batch that
+        makes its entries durable: its callers wait for the fsync.)"""
+        computed, durable = self._writer.write([work for _, work in prepared])
+        if computed:
+            for (group, _), outcome in zip(prepared, computed, strict=True):
+                if len(group.members) > 1 and not outcome.failure:
+                    group.deliver_results(outcome)
+        return await durable
 
     async def _tick_forever(self, seconds: float) -> None:
         while True:
@@ -153,7 +157,6 @@ class ConsensusHost:
             self.tick()
 
     async def _flush_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         while not self._closed:
             await self._wake.wait()
             self._wake.clear()
@@ -173,7 +176,8 @@ class ConsensusHost:
             outcomes = []
             if works:
                 try:
-                    outcomes = await self._write(loop, works)
+                    outcomes = await self._write([(g, w) for g, _, w in prepared
+                                                  if w is not None])
                 except Exception as exc:  # disk full, I/O error: nothing of it is durable
                     log.exception("the consensus store could not write a batch")
                     for group, _, work in prepared:

@@ -9,13 +9,20 @@ them (the store deletes every entry at or after a batch's first index before wri
 
 Invariants: ``snap_index < unstable_offset <= last_index + 1``; ``applied <= committed
 <= last_index``; every index in ``(snap_index, last_index]`` has exactly one entry.
+
+The newest durable entries are also kept in memory (``RECENT`` of them): the leader reads
+them back to send and to apply, and their terms on every append and commit, which would
+otherwise cost a read transaction each.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Protocol
 
 from engine.v1.raft_pb2 import RaftEntry
+
+RECENT = 4096  # durable entries kept in memory
 
 
 class StableLog(Protocol):
@@ -42,6 +49,7 @@ class RaftLog:
         self.persist_next = stable_last + 1  # first entry not yet handed to a batch
         self.committed = max(committed, snap_index)
         self.applied = max(applied, snap_index)  # handed to the state machines
+        self._recent: OrderedDict[int, RaftEntry] = OrderedDict()  # index -> entry
 
     # -- reading -----------------------------------------------------------------------
 
@@ -66,6 +74,9 @@ class RaftLog:
             return None
         if index >= self.unstable_offset:
             return int(self.unstable[index - self.unstable_offset].term)
+        entry = self._recent.get(index)
+        if entry is not None:
+            return int(entry.term)
         return self.stable.term(index)
 
     def match_term(self, index: int, term: int) -> bool:
@@ -80,13 +91,30 @@ class RaftLog:
         out: list[RaftEntry] = []
         size = 0
         if lo < self.unstable_offset:
-            out = self.stable.entries(lo, min(hi, self.unstable_offset), max_bytes)
+            out = self._from_recent(lo, min(hi, self.unstable_offset), max_bytes)
+            if not out or int(out[-1].index) + 1 < min(hi, self.unstable_offset):
+                nxt = int(out[-1].index) + 1 if out else lo
+                if not out or sum(e.ByteSize() for e in out) < max_bytes:
+                    out += self.stable.entries(nxt, min(hi, self.unstable_offset), max_bytes)
             size = sum(e.ByteSize() for e in out)
             if hi <= self.unstable_offset or int(out[-1].index) + 1 < self.unstable_offset:
                 return out  # all from stable storage, or max_bytes reached there
             lo = self.unstable_offset
         for entry in self.unstable[max(lo - self.unstable_offset, 0):hi - self.unstable_offset]:
             if out and size + entry.ByteSize() > max_bytes:
+                break
+            out.append(entry)
+            size += entry.ByteSize()
+        return out
+
+    def _from_recent(self, lo: int, hi: int, max_bytes: int) -> list[RaftEntry]:
+        """Entries lo, lo+1, ... while they are in memory (stops at the first miss)."""
+        out: list[RaftEntry] = []
+        size = 0
+        recent = self._recent
+        for index in range(lo, hi):
+            entry = recent.get(index)
+            if entry is None or (out and size + entry.ByteSize() > max_bytes):
                 break
             out.append(entry)
             size += entry.ByteSize()
@@ -111,6 +139,9 @@ class RaftLog:
         else:  # the conflict is in stable storage: shadow it from `first` on
             self.unstable = list(entries)
             self.unstable_offset = first
+        if self._recent and next(reversed(self._recent)) >= first:
+            for index in [i for i in self._recent if i >= first]:
+                del self._recent[index]
         self.persist_next = min(self.persist_next, first)
 
     def find_conflict(self, entries: list[RaftEntry]) -> int:
@@ -145,6 +176,11 @@ class RaftLog:
         assert start >= 0
         out = self.unstable[start:]
         self.persist_next = self.last_index() + 1
+        recent = self._recent
+        for entry in out:  # durable once this batch is: keep them at hand
+            recent[int(entry.index)] = entry
+        while len(recent) > RECENT:
+            recent.popitem(last=False)
         return out
 
     def persisted(self, index: int, term: int) -> None:
@@ -183,6 +219,7 @@ class RaftLog:
             self.unstable = []
             self.unstable_offset = index + 1
             self.persist_next = index + 1
+            self._recent.clear()
         self.snap_index = index
         self.snap_term = term
         self.committed = max(self.committed, index)

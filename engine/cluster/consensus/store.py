@@ -167,10 +167,13 @@ class ConsensusStore:
     # -- the batch (writer thread) -----------------------------------------------------
 
     def commit(self, works: list[GroupWork],
-               written: Callable[[], None] | None = None) -> list[GroupOutcome]:
-        """Do every group's work in one transaction and fsync it. ``written`` is called
-        once the work is done, before the commit and its fsync."""
+               written: Callable[[list[GroupOutcome]], None] | None = None
+               ) -> list[GroupOutcome]:
+        """Do every group's work in one transaction and fsync it. ``written`` gets the
+        outcomes once the work is done, before the commit and its fsync (nothing, if
+        the work failed)."""
         txn = self.env.begin(write=True)
+        outcomes: list[GroupOutcome] = []
         try:
             outcomes = [self._group_work(txn, work) for work in works]
         except BaseException:
@@ -178,7 +181,7 @@ class ConsensusStore:
             raise
         finally:
             if written is not None:
-                written()
+                written(outcomes)
         txn.commit()
         return outcomes
 

@@ -26,6 +26,7 @@ from engine.v1.queue_records_pb2 import CatalogCommand, CatalogResult, QueueReco
 DELETED_RECENTLY_NS = 60 * 1_000_000_000  # QueueDeletedRecently window
 PURGE_NS = 60 * 1_000_000_000  # PurgeQueueInProgress window
 FORGET_PER_COMMAND = 16  # old deletions forgotten per command (bounded work)
+MAX_PARSED = 10_000  # parsed records kept for stale_ok lookups
 
 CREATED = "created"
 EXISTS = "exists"
@@ -135,6 +136,16 @@ class QueueCatalog:
     def __init__(self, group: ConsensusGroup, clock: Clock) -> None:
         self.group = group
         self._clock = clock
+        # Parsed records for stale_ok lookups (every message operation makes one), dropped
+        # whenever this node applies a catalog command or installs a snapshot: the same
+        # staleness as reading the store, without a read transaction and a parse.
+        self._parsed: dict[str, QueueRecord] = {}
+        group.on_applied(self._applied)
+        group.on_restored(self._parsed.clear)
+
+    def _applied(self, machine: str, payload: bytes) -> None:
+        if machine == CatalogMachine.name:
+            self._parsed.clear()
 
     async def create(self, record: QueueRecord) -> tuple[str, QueueRecord | None]:
         """(CREATED, record) or (EXISTS, the existing one) or (DELETED_RECENTLY, None)."""
@@ -180,8 +191,17 @@ class QueueCatalog:
         return self.group.read_local(CatalogMachine.name, CatalogMachine.all)
 
     def cached(self, name: str) -> QueueRecord | None:
-        """This node's copy, without a read round (may lag by the replication delay)."""
-        return self.group.read_local(CatalogMachine.name, lambda k: CatalogMachine.get(k, name))
+        """This node's copy, without a read round (may lag by the replication delay).
+        Shared with other callers: read it, never change it."""
+        record = self._parsed.get(name)
+        if record is None:
+            record = self.group.read_local(CatalogMachine.name,
+                                           lambda k: CatalogMachine.get(k, name))
+            if record is not None:
+                if len(self._parsed) >= MAX_PARSED:
+                    self._parsed.clear()
+                self._parsed[name] = record
+        return record
 
     async def _call(self, command: CatalogCommand) -> CatalogResult:
         data = await self.group.call(CatalogMachine.name,

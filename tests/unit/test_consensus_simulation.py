@@ -478,3 +478,74 @@ def test_a_stale_append_never_shortens_a_followers_log():
     deliver(new)
     assert b.log.last_index() == 5 and b.log.term(5) == 2
     assert [bytes(e.data) for e in b.log.entries(1, 6)] == [b"e1", b"e2", b"e3", b"e4", b"n5"]
+
+
+def test_followers_hear_of_commits_in_one_unanswered_notice_each():
+    """A follower must learn a commit promptly (a command proposed through it is answered
+    once it applies it), without the leader sending an append that must be answered for
+    every commit, and never beyond what that follower is known to hold."""
+    disks = {n: Disk(term=1) for n in ("a", "b", "c")}
+    cores = {n: RaftCore("g", n, ["a", "b", "c"], RaftLog(StableView(d), 0, 0, 0, 0, 0),
+                         term=1)
+             for n, d in disks.items()}
+    a, b, c = cores["a"], cores["b"], cores["c"]
+    held: list[RaftMessage] = []  # what a sent to c, delivered later
+
+    def flush(core: RaftCore) -> list[RaftMessage]:
+        rd = core.ready()
+        for e in rd.entries:
+            disks[core.id].log[int(e.index)] = e
+        core.advance(rd)
+        return [*rd.messages, *rd.after_persist, *core.messages()]
+
+    def exchange(first: list[RaftMessage]) -> tuple[list[RaftMessage], list[RaftMessage]]:
+        """Deliver between a and b until quiet; c's mail is held. (a's, b's messages)"""
+        to_b, from_b, queue = [], [], list(first)
+        while queue:
+            m = queue.pop(0)
+            if m.to == "c":
+                held.append(m)
+            elif m.to == "b":
+                to_b.append(m)
+                b.step(m)
+                answers = flush(b)
+                from_b += answers
+                queue += answers
+            else:
+                a.step(m)
+                queue += flush(a)
+        return to_b, from_b
+
+    a.campaign(pre_vote=False)
+    exchange(flush(a))
+    assert a.role is Role.LEADER
+    a.propose([b"x"])
+    to_b, from_b = exchange(flush(a))
+    assert a.log.committed == b.log.committed == 2
+    notices = [m for m in to_b if m.type == T.RAFT_COMMIT]
+    assert notices and all(m.commit <= 2 for m in notices)
+    # b answered every append and heartbeat it got, never a notice.
+    assert len([m for m in from_b if m.type == T.RAFT_APPEND_RESP]) == len(
+        [m for m in to_b if m.type == T.RAFT_APPEND])
+    assert not [m for m in held if m.type == T.RAFT_COMMIT]  # c's log is unknown to a
+    # Had a heard that c holds index 1 only (c's index 2 may be a stale entry of an old
+    # term), a notice tells it 1, not 2: c would commit its stale entry otherwise.
+    a.progress["c"].match = 1
+    a._commit_moved = True
+    assert [(m.to, m.type, m.commit) for m in a.messages()] == [("c", T.RAFT_COMMIT, 1)]
+    a.progress["c"].match = 0
+    # c catches up: the rest of the log goes to it with the commit index on it.
+    answers: list[RaftMessage] = []
+    for m in held:
+        if m.type != T.RAFT_VOTE:
+            c.step(m)
+            answers += flush(c)
+    while answers:
+        for m in answers:
+            a.step(m)
+        to_c = [m for m in flush(a) if m.to == "c"]
+        answers = []
+        for m in to_c:
+            c.step(m)
+            answers += flush(c)
+    assert c.log.committed == 2

@@ -496,6 +496,37 @@ def test_stale_ok_answers_hits_locally_and_rereads_misses(tmp_path: Path) -> Non
     run(main())
 
 
+def test_a_followers_parsed_copy_follows_every_change_it_applies(tmp_path: Path) -> None:
+    """Message operations look their queue up through ``cached`` on every call; the
+    parsed copy it keeps must change when this node applies an update, a purge or a
+    delete, and when it installs a snapshot."""
+    async def main() -> None:
+        c = await started(tmp_path, ["a", "b", "c"])
+        leader = await c.leader()
+        away = next(n for n in "abc" if n != leader)
+        there, here = catalog(c, leader), catalog(c, away)
+        _, created = await there.create(record("q"))
+        assert created is not None
+        await c.group(away).barrier()
+        assert here.cached("q") == created
+        changed = QueueRecord()
+        changed.CopyFrom(created)
+        changed.attributes["VisibilityTimeout"] = "45"
+        assert await there.update(changed) is True
+        await c.group(away).barrier()
+        assert here.cached("q").attributes["VisibilityTimeout"] == "45"
+        assert await there.purge("q", created.incarnation) == DONE
+        await c.group(away).barrier()
+        assert here.cached("q").purged_ns == c.clock.now_ns()
+        assert await there.delete("q", created.incarnation) is True
+        await c.group(away).barrier()
+        assert here.cached("q") is None
+        assert await here.get("q", stale_ok=True) is None
+        await c.close()
+
+    run(main())
+
+
 def test_the_catalog_shares_the_meta_group_with_the_bucket_table(tmp_path: Path) -> None:
     """A cluster's meta group hosts both machines: a queue and a bucket of one name are
     independent, and both survive a restart of the whole group."""

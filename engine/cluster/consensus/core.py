@@ -39,6 +39,7 @@ from engine.v1.raft_pb2 import RaftMessageType as _Types
 # showed in profiles.
 APPEND = _Types.RAFT_APPEND
 APPEND_RESP = _Types.RAFT_APPEND_RESP
+COMMIT = _Types.RAFT_COMMIT
 HEARTBEAT = _Types.RAFT_HEARTBEAT
 HEARTBEAT_RESP = _Types.RAFT_HEARTBEAT_RESP
 PREVOTE = _Types.RAFT_PREVOTE
@@ -79,6 +80,7 @@ class Progress:
     paused: bool = False  # PROBE: an append is out, wait for its answer or a heartbeat
     inflight: list[int] = field(default_factory=list)  # REPLICATE: last index of each append
     active: bool = False  # heard from since the last CheckQuorum round
+    told: int = 0  # the highest commit index this follower was told
 
     def became(self, track: Track, next_index: int) -> None:
         self.track = track
@@ -148,6 +150,7 @@ class RaftCore:
         self.self_match = log.stable_last  # our own durable last index (leader's quorum)
         self._msgs: list[RaftMessage] = []
         self._after: list[RaftMessage] = []
+        self._commit_moved = False  # followers have yet to hear of a new commit index
         self._ready_reads: list[tuple[bytes, int]] = []
         self._snapshots_wanted: list[str] = []
         self._pending_snapshot: tuple[int, int] | None = None
@@ -225,7 +228,7 @@ class RaftCore:
                 return  # we heard from a live leader: ignore a disruptive candidate
             if m.type == PREVOTE or (m.type == PREVOTE_RESP and not m.reject):
                 pass  # pre-votes never change terms
-            elif m.type in (APPEND, HEARTBEAT, SNAPSHOT):
+            elif m.type in (APPEND, HEARTBEAT, SNAPSHOT, COMMIT):
                 self._become(Role.FOLLOWER, m.term, m.sender)
             elif m.type == READ_INDEX_RESP:
                 return  # from a leader of a newer term than we know: ignore the answer
@@ -263,12 +266,14 @@ class RaftCore:
     def messages(self) -> list[RaftMessage]:
         """Messages that may leave now, even while a Ready is being made durable: none of
         them claims anything about this node's disk."""
+        self._tell_commit()
         out, self._msgs = self._msgs, []
         return out
 
     def ready(self) -> Ready:
-        rd = Ready(messages=self._msgs, after_persist=self._after, reads=self._ready_reads,
-                   snapshots_wanted=self._snapshots_wanted)
+        self._tell_commit()
+        rd = Ready(messages=self._msgs, after_persist=_fewer_acks(self._after),
+                   reads=self._ready_reads, snapshots_wanted=self._snapshots_wanted)
         self._msgs, self._after, self._ready_reads, self._snapshots_wanted = [], [], [], []
         hard = (self.term, self.vote, self.log.committed)
         if self._pending_snapshot is not None:
@@ -306,7 +311,7 @@ class RaftCore:
             if self.log.term(int(last.index)) == last.term:
                 self.self_match = max(self.self_match, int(last.index))
             if self.role is Role.LEADER and self._maybe_commit():
-                self._broadcast_append()
+                self._commit_moved = True
 
     # -- roles -------------------------------------------------------------------------
 
@@ -387,6 +392,10 @@ class RaftCore:
             resp = self._msg(m.sender, HEARTBEAT_RESP)
             resp.context = m.context
             self._msgs.append(resp)
+        elif m.type == COMMIT:
+            self.elapsed = 0
+            self.leader = m.sender
+            self.log.commit_to(min(int(m.commit), self.log.last_index()))
         elif m.type == SNAPSHOT:
             self.elapsed = 0
             self.leader = m.sender  # the driver streams the chunks; see restore()
@@ -398,7 +407,7 @@ class RaftCore:
             self._ready_reads.append((bytes(m.context), int(m.index)))
 
     def _step_candidate(self, m: RaftMessage) -> None:
-        if m.type in (APPEND, HEARTBEAT, SNAPSHOT):
+        if m.type in (APPEND, HEARTBEAT, SNAPSHOT, COMMIT):
             self._become(Role.FOLLOWER, self.term, m.sender)
             self._step_follower(m)
             return
@@ -490,6 +499,7 @@ class RaftCore:
         if index > pr.match:
             pr.match = index
             pr.next = max(pr.next, index + 1)
+            self._commit_moved = True  # it may now hold commits it was not told of
         if pr.track is Track.PROBE:
             pr.became(Track.REPLICATE, pr.match + 1)
         elif pr.track is Track.SNAPSHOT:
@@ -498,8 +508,8 @@ class RaftCore:
         else:
             pr.inflight = [i for i in pr.inflight if i > index]
         if self._maybe_commit():
-            self._broadcast_append()
-        elif pr.next <= self.log.last_index():
+            self._commit_moved = True
+        if pr.next <= self.log.last_index():
             self._send_append(peer, pr)
 
     def _probe_from(self, m: RaftMessage) -> int:
@@ -530,6 +540,32 @@ class RaftCore:
         for peer, pr in self.progress.items():
             self._send_append(peer, pr)
 
+    def _tell_commit(self) -> None:
+        """Followers learn a new commit index from the appends already going to them or
+        from a commit notice, which is never answered: one message per follower however
+        many acknowledgements moved the index since the last messages left (the host
+        steps a whole frame first). A notice carries at most what the follower is known
+        to hold (as a heartbeat does), so it never commits an entry it has not matched."""
+        if not self._commit_moved:
+            return
+        self._commit_moved = False
+        if self.role is not Role.LEADER:
+            return
+        committed = self.log.committed
+        appends = {m.to: m for m in self._msgs if m.type == APPEND}
+        for peer, pr in self.progress.items():
+            known = min(pr.match, committed)
+            if known <= pr.told:
+                continue
+            pr.told = known
+            m = appends.get(peer)
+            if m is not None:
+                m.commit = committed  # the follower caps it at what the append proves
+                continue
+            notice = self._msg(peer, COMMIT)
+            notice.commit = known
+            self._msgs.append(notice)
+
     def _send_append(self, peer: str, pr: Progress) -> None:
         if pr.track is Track.SNAPSHOT or pr.paused:
             return
@@ -558,6 +594,7 @@ class RaftCore:
         for peer, pr in self.progress.items():
             msg = self._msg(peer, HEARTBEAT)
             msg.commit = min(pr.match, self.log.committed)
+            pr.told = max(pr.told, int(msg.commit))
             msg.context = context
             self._msgs.append(msg)
 
@@ -620,3 +657,18 @@ class RaftCore:
 
     def _msg(self, to: str, kind: int) -> RaftMessage:
         return RaftMessage(group=self.group, type=kind, sender=self.id, to=to, term=self.term)
+
+
+def _fewer_acks(after: list[RaftMessage]) -> list[RaftMessage]:
+    """Acknowledgements are cumulative: of several successful ones to the same leader in
+    one batch, the highest says all the others do."""
+    if len(after) < 2:
+        return after
+    best: dict[tuple[str, int], RaftMessage] = {}
+    for m in after:
+        if m.type == APPEND_RESP and not m.reject:
+            kept = best.get((m.to, m.term))
+            if kept is None or m.index >= kept.index:
+                best[m.to, m.term] = m
+    return [m for m in after
+            if m.type != APPEND_RESP or m.reject or best.get((m.to, m.term)) is m]

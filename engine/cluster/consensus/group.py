@@ -220,7 +220,12 @@ class ConsensusGroup:
         self.core.step(message)
         if message.type == T.RAFT_SNAPSHOT:
             self.receiver.chunk(message)
-        self._after_change()
+
+    def settle(self) -> None:
+        """After the messages of a frame were stepped: send what they produced, wake the
+        host if there is durable work (one pass per frame, not per message)."""
+        if not self.failure:
+            self._after_change()
 
     def tick(self) -> None:
         if not self.failure:

@@ -114,10 +114,14 @@ class ConsensusHost:
         """Messages from peers (the transport's server side)."""
         if self._closed:
             return
+        touched: dict[ConsensusGroup, None] = {}
         for message in messages:
             group = self.groups.get(message.group)
             if group is not None and message.to == self.node_id:
                 self._guarded(group, group.step, message)
+                touched[group] = None
+        for group in touched:
+            self._guarded(group, group.settle)
 
     def tick(self) -> None:
         for group in self.groups.values():

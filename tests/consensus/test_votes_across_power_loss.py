@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from ports import free_port
 from powerloss.mount import LossyMount, fuse_unavailable
 
 from engine.cluster.consensus.transport import RaftListener, RaftSender

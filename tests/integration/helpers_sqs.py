@@ -17,7 +17,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 import grpc
 import pytest
 from health import wait_healthy
+from ports import free_port
 
 from engine.client import ClientError, client
 from engine.v1 import admin_pb2, admin_pb2_grpc
@@ -95,15 +95,9 @@ class SqsServer:
             self.proc.wait(5)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_server(data_dir: Path, *extra: str, timeout: float = 30.0) -> SqsServer:
     data_dir.mkdir(parents=True, exist_ok=True)
-    endpoint = f"127.0.0.1:{_free_port()}"
+    endpoint = f"127.0.0.1:{free_port()}"
     log_path = data_dir.parent / f"server-{endpoint.rsplit(':', 1)[1]}.log"
     cmd = [sys.executable, "-m", "engine", "serve", "--data", str(data_dir),
            "--listen", endpoint, "--manual-clock", *extra]

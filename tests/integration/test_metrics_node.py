@@ -5,7 +5,6 @@ returned to callers and found in the node's JSON log lines."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 import grpc
 import pytest
 from helpers_sqs import SqsServer, advance_clock, start_server
+from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.client import ClientError, client
@@ -32,15 +32,9 @@ class Node:
         return self.server.endpoint
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    port = _free_port()
+    port = free_port()
     server = start_server(tmp_path_factory.mktemp("metrics") / "data",
                           "--metrics-listen", f"127.0.0.1:{port}",
                           "--metrics-bucket-refresh", "0", "--queue-partitions", "1",

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from engine.cluster.consensus.core import RaftCore, Ready, Role
+from engine.cluster.consensus.core import RaftCore
 from engine.cluster.consensus.log import RaftLog
+from engine.cluster.consensus.protocol import Ready, Role
 from engine.v1.raft_pb2 import RaftEntry, RaftMessage
 from engine.v1.raft_pb2 import RaftMessageType as T
 

@@ -11,7 +11,7 @@ import struct
 from collections.abc import Awaitable, Iterable
 
 import pytest
-from conftest import free_port
+from ports import free_port
 
 from engine.cluster.consensus import transport
 from engine.cluster.consensus.transport import MAGIC, RaftListener, RaftSender

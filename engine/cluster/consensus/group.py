@@ -30,10 +30,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 from engine.clock import Clock
-from engine.cluster.consensus.core import RaftCore, Ready, Role
+from engine.cluster.consensus.core import RaftCore
 from engine.cluster.consensus.ids import new_op_id
 from engine.cluster.consensus.log import RaftLog
 from engine.cluster.consensus.machine import ReadKeyspace, ReplicatedStateMachine
+from engine.cluster.consensus.protocol import Ready, Role
 from engine.cluster.consensus.snapshot import SnapshotReceiver, SnapshotSender
 from engine.cluster.consensus.store import ConsensusStore, GroupOutcome, GroupWork
 from engine.errors import EngineError

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from engine.cluster.consensus.core import Role
+from engine.cluster.consensus.protocol import Role
 from engine.cluster.consensus.store import GroupWork
 from engine.v1.raft_pb2 import RaftMessage, SnapshotPair
 from engine.v1.raft_pb2 import RaftMessageType as T

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import struct
+from types import SimpleNamespace
 
 import pytest
 from helpers_consensus import MAP, LocalCluster
@@ -16,6 +17,7 @@ from helpers_consensus import MAP, LocalCluster
 from engine.cluster.consensus.machine import Keyspace, Rejected, ReplicatedStateMachine
 from engine.cluster.consensus.store import ConsensusStore
 from engine.errors import EngineError
+from engine.v1.raft_pb2 import RaftMessageType
 
 
 class Counters(ReplicatedStateMachine):
@@ -207,6 +209,36 @@ def test_a_follower_behind_the_compacted_log_gets_a_snapshot(tmp_path):
         await c.stop(lagging)
         await c.start(lagging)  # and the installed state survives a restart
         assert c.group(lagging).read_local("counters", lambda k: list(k.range(b""))) == want
+        await c.close()
+
+    run(main())
+
+
+def test_a_node_stops_cleanly_in_the_middle_of_sending_a_snapshot(tmp_path):
+    """The transfer ends its read transaction before the reader pool and store close."""
+    async def main():
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"], keep=5)
+        for n in c.ids:
+            await c.start(n)
+        leader = await c.leader()
+        lagging = next(n for n in c.ids if n != leader)
+        await c.stop(lagging)
+        for i in range(30):
+            await c.group(leader).call("counters", b"add k%d %d" % (i % 7, i))
+        host = await c.start(lagging)
+        wire = host.transport  # its acknowledgements get lost: the transfer stalls
+        host.transport = SimpleNamespace(send=lambda ms: wire.send(
+            [m for m in ms if m.type != RaftMessageType.RAFT_SNAPSHOT_ACK]))
+        sender = c.group(leader).sender
+        for _ in range(500):
+            if sender._tasks:
+                break
+            await asyncio.sleep(0.01)
+        transfers = list(sender._tasks.values())
+        assert transfers
+        await c.stop(leader)
+        assert all(t.done() for t in transfers)
+        assert [t.exception() for t in transfers if not t.cancelled()] == []
         await c.close()
 
     run(main())

@@ -92,8 +92,12 @@ class ConsensusHost:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        transfers = [t for group in self.groups.values() for t in group.sender.stop()]
         for group in self.groups.values():
             group.close()
+        for task in transfers:  # each ends its read transaction in the reader pool
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         # At most one batch is being written: waiting for it blocks the loop briefly, at
         # shutdown only (the loop's default executor may already be gone).
         self._writer.stop()

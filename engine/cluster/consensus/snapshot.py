@@ -87,9 +87,13 @@ class SnapshotSender:
         transfer.acked = max(transfer.acked, int(message.sequence))
         transfer.changed.set()
 
-    def stop(self) -> None:
-        for task in list(self._tasks.values()):
+    def stop(self) -> list[asyncio.Task[None]]:
+        """Cancel the transfers; the caller awaits them before closing the reader pool
+        and the store, since each still has to end its read transaction."""
+        tasks = list(self._tasks.values())
+        for task in tasks:
             task.cancel()
+        return tasks
 
     async def _send(self, peer: str) -> None:
         group = self.group

@@ -135,6 +135,29 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.UNIMPLEMENTED,
         "A header you provided implies functionality that is not implemented",
     ),
+    # S3 access control (engine/iam/acl.py, ownership.py, public_access.py)
+    "AccessControlListNotSupported": (400, C.INVALID_ARGUMENT, "The bucket does not allow ACLs"),
+    "InvalidBucketAclWithObjectOwnership": (
+        400,
+        C.INVALID_ARGUMENT,
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+    ),
+    "UnresolvableGrantByEmailAddress": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The email address that you provided does not match any account on record.",
+    ),
+    "NoSuchBucketPolicy": (404, C.NOT_FOUND, "The bucket policy does not exist"),
+    "NoSuchPublicAccessBlockConfiguration": (
+        404,
+        C.NOT_FOUND,
+        "The public access block configuration was not found",
+    ),
+    "OwnershipControlsNotFoundError": (
+        404,
+        C.NOT_FOUND,
+        "The bucket ownership controls were not found",
+    ),
     # Not an error in HTTP, but GET/HEAD with a failed If-None-Match/If-Modified-Since
     # returns no body; botocore surfaces it as ClientError with code "304".
     "NotModified": (304, C.FAILED_PRECONDITION, "Not Modified"),

@@ -49,13 +49,15 @@ class GroupHost:
     async def apply(self, command: PartitionCommand, timeout: float | None = None
                     ) -> PartitionResult:
         data = await self.group.call(MACHINE, command.SerializeToString(),
-                                     op_id=command.op_id, timeout=timeout)
+                                     op_id=command.op_id, timeout=timeout,
+                                     remember=_remember(command))
         return PartitionResult.FromString(data)
 
     async def apply_bytes(self, data: bytes, timeout: float | None = None) -> bytes:
         """A command forwarded by another node, untouched (its op id is inside)."""
-        op_id = PartitionCommand.FromString(data).op_id
-        return await self.group.call(MACHINE, data, op_id=op_id, timeout=timeout)
+        command = PartitionCommand.FromString(data)
+        return await self.group.call(MACHINE, data, op_id=command.op_id, timeout=timeout,
+                                     remember=_remember(command))
 
     def stats(self, queue: QueueRef) -> list[PartitionStats]:
         """This member's counts (approximate, as SQS's are)."""
@@ -130,4 +132,14 @@ def _queue_name(command: PartitionCommand) -> str | None:
     if op in ("send", "receive", "delete", "change_visibility"):
         return str(getattr(command, op).queue.name)
     return None
+
+
+def _remember(command: PartitionCommand) -> bool:
+    """Whether a retry must get the first outcome rather than apply again. Deleting a
+    message twice succeeds (SQS); a standard queue's receive applied twice hides a second
+    batch that nobody holds, which comes back after its visibility timeout (SQS's own
+    at-least-once delivery). A FIFO receive is remembered: a second one would hold up
+    another message group."""
+    kind = command.WhichOneof("op")
+    return not (kind == "delete" or (kind == "receive" and not command.receive.policy.fifo))
 

@@ -86,6 +86,23 @@ def test_a_retried_operation_applies_once(tmp_path):
     run(main())
 
 
+def test_a_command_proposed_without_memory_applies_again_and_costs_no_memo(tmp_path):
+    async def main():
+        c = LocalCluster(tmp_path, Counters, ["a"])
+        await c.start("a")
+        g = c.group("a")
+        await g.call("counters", b"add x 1", op_id="kept")
+        kept = c.net.hosts["a"].store.record("g").memo_bytes
+        assert kept > 0
+        first = await g.call("counters", b"add x 5", op_id="op-1", remember=False)
+        again = await g.call("counters", b"add x 5", op_id="op-1", remember=False)
+        assert (first, again) == (b"6", b"11")  # each got its own result
+        assert c.net.hosts["a"].store.record("g").memo_bytes == kept
+        await c.close()
+
+    run(main())
+
+
 def test_rejection_reaches_the_caller_and_changes_nothing(tmp_path):
     async def main():
         c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])

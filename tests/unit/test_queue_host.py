@@ -179,6 +179,39 @@ def test_a_retried_command_applies_once(tmp_path: Path) -> None:
     run(main())
 
 
+def test_retried_receives_and_deletes_as_sqs_allows(tmp_path: Path) -> None:
+    """A standard queue's receive and any delete keep no memo: a retried receive hides
+    another batch (back after its visibility timeout, as a lost SQS reply does), a
+    retried delete succeeds again. A FIFO receive retried answers the first outcome."""
+    async def main() -> None:
+        g = await started(tmp_path, ["a"])
+        host, clock = g.hosts["a"], g.clock
+        await host.apply(send(clock, "m1", "m2"))
+        command = receive(clock, max_messages=1)
+        first = await host.apply(command)
+        again = await host.apply(command)
+        assert [m.body for m in first.receive.messages] == ["m1"]
+        assert [m.body for m in again.receive.messages] == ["m2"]
+        gone = delete(clock, first.receive.messages[0])
+        assert [o.error_code for o in (await host.apply(gone)).handles.outcomes] == [""]
+        assert [o.error_code for o in (await host.apply(gone)).handles.outcomes] == [""]
+        assert counts(host) == [(0, 0, 1, 0)]
+
+        fifo = PartitionPolicy(fifo=True, retention_ns=POLICY.retention_ns)
+        queued = send(clock, "f1", "f2", queue=OTHER)
+        queued.send.policy.CopyFrom(fifo)
+        for i, m in enumerate(queued.send.messages):
+            m.message.group_id, m.message.dedup_id = f"g{i}", f"d{i}"
+        await host.apply(queued)
+        command = receive(clock, max_messages=1)
+        command.receive.queue.CopyFrom(OTHER)
+        command.receive.policy.CopyFrom(fifo)
+        assert await host.apply(command) == await host.apply(command)
+        await g.close()
+
+    run(main())
+
+
 def test_a_corrupt_forwarded_command_is_refused_and_the_group_goes_on(
         tmp_path: Path) -> None:
     """Bytes forwarded over QueueNode.Apply that are no PartitionCommand are refused

@@ -124,18 +124,21 @@ class ConsensusGroup:
     # -- commands ------------------------------------------------------------------------
 
     async def call(self, machine: str, payload: bytes, *, op_id: str = "",
-                   timeout: float | None = None) -> bytes:
+                   timeout: float | None = None, remember: bool = True) -> bytes:
         """Propose a command and return its result once applied here.
 
         Raises the machine's rejection as ``EngineError(code)``; ``ServiceUnavailable``
         when no quorum commits it before the deadline (its outcome is then unknown: a
-        retry with the same ``op_id`` is safe).
+        retry with the same ``op_id`` is safe). ``remember=False`` is for commands whose
+        second application is harmless: a retry applies them again, and they cost no
+        memo entry (two B-tree writes, and the result kept for two minutes).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (DEFAULT_TIMEOUT if timeout is None else timeout)
         op_id = op_id or new_op_id()
         command = RaftCommand(machine=machine, payload=payload, op_id=op_id,
-                              time_ns=self.clock.now_ns()).SerializeToString()
+                              time_ns=self.clock.now_ns(), forget=not remember
+                              ).SerializeToString()
         fut = self._waiting.get(op_id)
         if fut is None:
             fut = self._waiting[op_id] = loop.create_future()

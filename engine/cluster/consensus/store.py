@@ -241,7 +241,7 @@ class ConsensusStore:
                     out.failure = f"entry {index} cannot be decoded: {exc}"
                     log.error("group %s: %s", group, out.failure)
                     return
-                if cmd.op_id:
+                if cmd.op_id and not cmd.forget:
                     self._remember(txn, record, memo, ages, cmd, result)
                 out.results.append((cmd.op_id, result))
                 out.applied.append((cmd.machine, bytes(cmd.payload)))
@@ -250,7 +250,7 @@ class ConsensusStore:
 
     def _apply_one(self, txn: lmdb.Transaction, group: str, gen: int, cmd: RaftCommand,
                    index: int, machines: dict[str, ReplicatedStateMachine], memo: Any) -> bytes:
-        if cmd.op_id:
+        if cmd.op_id and not cmd.forget:
             seen = txn.get(cmd.op_id.encode(), db=memo)
             if seen is not None:
                 return bytes(seen)  # a retry of an applied command: the first outcome

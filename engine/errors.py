@@ -158,6 +158,12 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.NOT_FOUND,
         "The bucket ownership controls were not found",
     ),
+    "MalformedPolicy": (400, C.INVALID_ARGUMENT, "Policy has invalid resource."),
+    "PolicyTooLarge": (
+        400,
+        C.INVALID_ARGUMENT,
+        "Policy exceeds the maximum allowed document size.",
+    ),
     # Not an error in HTTP, but GET/HEAD with a failed If-None-Match/If-Modified-Since
     # returns no body; botocore surfaces it as ClientError with code "304".
     "NotModified": (304, C.FAILED_PRECONDITION, "Not Modified"),
@@ -252,6 +258,49 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.RESOURCE_EXHAUSTED,
         "The specified action violates a limit. For example, ReceiveMessage returns this "
         "error if the maximum number of in flight messages is reached.",
+    ),
+    # IAM and STS (engine/iam/): the codes of the IAM and STS API References.
+    "EntityAlreadyExists": (
+        409,
+        C.ALREADY_EXISTS,
+        "The request was rejected because it attempted to create a resource that already "
+        "exists.",
+    ),
+    "NoSuchEntity": (
+        404,
+        C.NOT_FOUND,
+        "The request was rejected because it referenced a resource entity that does not "
+        "exist.",
+    ),
+    "DeleteConflict": (
+        409,
+        C.FAILED_PRECONDITION,
+        "The request was rejected because it attempted to delete a resource that has "
+        "attached subordinate entities.",
+    ),
+    "LimitExceeded": (
+        409,
+        C.RESOURCE_EXHAUSTED,
+        "The request was rejected because it attempted to create resources beyond the "
+        "current AWS account limits.",
+    ),
+    "MalformedPolicyDocument": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The request was rejected because the policy document was malformed.",
+    ),
+    "InvalidInput": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The request was rejected because an invalid or out-of-range value was supplied "
+        "for an input parameter.",
+    ),
+    "ValidationError": (400, C.INVALID_ARGUMENT, "1 validation error detected"),
+    "PackedPolicyTooLarge": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The request was rejected because the total packed size of the session policies "
+        "and session tags combined was too large.",
     ),
     # Cache (Redis semantics): Redis's error replies, named by what went wrong.
     "NotAnInteger": (400, C.INVALID_ARGUMENT, "value is not an integer or out of range"),

@@ -259,6 +259,43 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         "The specified action violates a limit. For example, ReceiveMessage returns this "
         "error if the maximum number of in flight messages is reached.",
     ),
+    # Authentication (engine/iam/signature*.py): S3's codes, as every AWS SDK knows them.
+    "AuthorizationHeaderMalformed": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The authorization header that you provided is not valid.",
+    ),
+    "AuthorizationQueryParametersError": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The authorization query parameters that you provided are not valid.",
+    ),
+    "InvalidAccessKeyId": (
+        403,
+        C.UNAUTHENTICATED,
+        "The AWS Access Key Id you provided does not exist in our records.",
+    ),
+    "SignatureDoesNotMatch": (
+        403,
+        C.UNAUTHENTICATED,
+        "The request signature we calculated does not match the signature you provided. "
+        "Check your key and signing method.",
+    ),
+    "RequestTimeTooSkewed": (
+        403,
+        C.UNAUTHENTICATED,
+        "The difference between the request time and the current time is too large.",
+    ),
+    "XAmzContentSHA256Mismatch": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    ),
+    "MissingContentLength": (
+        411,
+        C.INVALID_ARGUMENT,
+        "You must provide the Content-Length HTTP header.",
+    ),
     # IAM and STS (engine/iam/): the codes of the IAM and STS API References.
     "EntityAlreadyExists": (
         409,

@@ -115,7 +115,11 @@ AssumeRole AssumeRoleWithSAML AssumeRoleWithWebIdentity DecodeAuthorizationMessa
 GetAccessKeyInfo GetCallerIdentity GetFederationToken GetServiceBearerToken GetSessionToken
 SetContext SetSourceIdentity TagSession
 """
-_ELASTICACHE = """
+# The cache's data plane (engine/api/access_rules_cache.py): our own names, since AWS
+# authorizes Redis commands with Redis ACLs rather than IAM actions.
+_CACHE_DATA = "ReadKeys WriteKeys DescribeCache FlushAll"
+
+_ELASTICACHE = _CACHE_DATA + """
 AddTagsToResource AuthorizeCacheSecurityGroupIngress BatchApplyUpdateAction
 BatchStopUpdateAction CompleteMigration Connect CopyServerlessCacheSnapshot CopySnapshot
 CreateCacheCluster CreateCacheParameterGroup CreateCacheSecurityGroup CreateCacheSubnetGroup
@@ -143,7 +147,8 @@ TestMigration
 """
 # Provisional: the operator commands of `engine` (admin.proto); the lead finalises them.
 _ENGINE = """
-ClusterChange DrainNode FlushCache Heal Rebalance RotateRootCredentials Scrub Status
+AdvanceClock ClusterChange DrainNode Echo FlushCache Heal Rebalance RotateRootCredentials
+Scrub Status
 """
 
 SERVICES: dict[str, frozenset[str]] = {

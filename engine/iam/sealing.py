@@ -22,17 +22,22 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 VERSION = 1
-_INFO = b"engine iam sealing v1"
+SECRETS, TOKENS = "iam sealing", "sts tokens"  # separate keys for separate purposes
 KEY_FILE = "iam-seal.key"
 
 
 class Sealer:
-    def __init__(self, key_material: bytes) -> None:
+    def __init__(self, key_material: bytes, purpose: str = SECRETS) -> None:
         if len(key_material) < 16:
             raise ValueError("sealing key material must be at least 16 bytes")
         key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                   info=_INFO).derive(key_material)
+                   info=f"engine {purpose} v1".encode()).derive(key_material)
         self._aead = AESGCM(key)
+        self.material = key_material
+
+    def for_purpose(self, purpose: str) -> Sealer:
+        """A sealer with an independent key from the same material."""
+        return Sealer(self.material, purpose)
 
     @classmethod
     def from_secret(cls, cluster_secret: str) -> Sealer:

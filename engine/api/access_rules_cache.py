@@ -1,0 +1,77 @@
+"""The actions of the Cache service. ElastiCache authorizes data commands through Redis
+ACLs, not IAM, so these four data-plane actions are the engine's own, under the
+"elasticache" prefix: reads, writes, the stats view, and FlushAll (an admin-level
+permission: it empties every key of every tenant).
+
+A key's resource is ``arn:aws:elasticache:<region>:<account>:key/<key>``; keys are bytes,
+and a key that is not UTF-8 shows its stray bytes as ``\\xNN`` so an ARN is always text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from engine.api.access_rules_types import Access, Rule, Target, rule
+from engine.v1 import cache_pb2 as pb
+
+SERVICE = "elasticache"
+READ = "elasticache:ReadKeys"
+WRITE = "elasticache:WriteKeys"
+KEY = "`arn:aws:elasticache:<region>:<account>:key/<key>`"
+
+
+def key_arn(key: bytes, target: Target) -> str:
+    text = key.decode("utf-8", "backslashreplace")
+    return f"arn:aws:elasticache:{target.region}:{target.account}:key/{text}"
+
+
+def on_keys(action: str, keys: Iterable[bytes], target: Target) -> list[Access]:
+    """One Access per key, in request order. A request naming no key still needs the
+    action on every key (``key/*``): an empty list would mean "needs no permission"."""
+    found = [Access(action, key_arn(key, target)) for key in keys]
+    return found or [Access(action, key_arn(b"*", target))]
+
+
+class _Keyed(Protocol):  # CacheGetRequest, CacheSetRequest, CacheIncrByRequest, ...
+    key: bytes
+
+
+def single_rule(action: str) -> Rule:
+    def accesses(request: _Keyed, target: Target) -> list[Access]:
+        return on_keys(action, [request.key], target)
+    return rule(SERVICE, f"`{action}` on {KEY}", accesses)
+
+
+def multi_rule(action: str) -> Rule:
+    def accesses(request: pb.CacheKeysRequest, target: Target) -> list[Access]:
+        return on_keys(action, request.keys, target)
+    return rule(SERVICE, f"`{action}` on {KEY}, one per key", accesses)
+
+
+def _mset(request: pb.CacheMSetRequest, target: Target) -> list[Access]:
+    return on_keys(WRITE, (entry.key for entry in request.entries), target)
+
+
+def _stats(request: pb.CacheStatsRequest, target: Target) -> list[Access]:
+    return [Access("elasticache:DescribeCache", "*")]
+
+
+def _flush_all(request: pb.CacheFlushAllRequest, target: Target) -> list[Access]:
+    return [Access("elasticache:FlushAll", "*")]
+
+
+RULES: dict[str, Rule] = {
+    "Get": single_rule(READ),
+    "Ttl": single_rule(READ),
+    "Exists": multi_rule(READ),
+    "MGet": multi_rule(READ),
+    "Set": single_rule(WRITE),
+    "IncrBy": single_rule(WRITE),
+    "Expire": single_rule(WRITE),
+    "Delete": multi_rule(WRITE),
+    "MSet": rule(SERVICE, f"`{WRITE}` on {KEY}, one per key", _mset),
+    "Stats": rule(SERVICE, "`elasticache:DescribeCache` on `*`", _stats),
+    "FlushAll": rule(SERVICE, "`elasticache:FlushAll` on `*` (admin-level: empties every "
+                     "key)", _flush_all),
+}

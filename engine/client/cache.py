@@ -23,6 +23,7 @@ channel; the methods of :class:`CacheClient` only call them around the RPC.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
@@ -31,13 +32,16 @@ from google.protobuf.message import Message
 
 from engine.client.base import DEFAULT_TIMEOUT, ServiceClient
 from engine.client.calls import Caller
+from engine.client.credentials import DEFAULT_REGION
 from engine.client.errors import (
     CACHE_EXCEPTIONS,
     DataError,
     ResponseError,
     response_metadata,
 )
+from engine.client.signing import Clock
 from engine.client.transport import DEFAULT_ENDPOINT, MAX_MESSAGE_BYTES
+from engine.sigv4 import Credentials
 from engine.v1 import cache_pb2 as pb
 from engine.v1 import cache_pb2_grpc
 
@@ -388,9 +392,13 @@ class CacheClient(ServiceClient):
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,
+        credentials: Credentials | None = None,
+        region_name: str = DEFAULT_REGION,
+        clock: Clock = time.time,
     ) -> None:
         super().__init__(endpoint, timeout=timeout, channel=channel,
-                         exceptions=CACHE_EXCEPTIONS)
+                         exceptions=CACHE_EXCEPTIONS, credentials=credentials,
+                         region_name=region_name, clock=clock)
         self._stub = cache_pb2_grpc.CacheStub(self._channel)
 
     def _call(self, rpc: str, request: Message) -> Any:

@@ -8,6 +8,7 @@ object subresources and the transfer manager (upload_file, ...) are mixins besid
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ import grpc
 
 from engine.client import convert
 from engine.client.base import DEFAULT_TIMEOUT, ServiceClient
+from engine.client.credentials import DEFAULT_REGION
 from engine.client.errors import (
     S3_EXCEPTIONS,
     ParamValidationError,
@@ -23,10 +25,13 @@ from engine.client.errors import (
 from engine.client.paginate import PaginationModel
 from engine.client.s3_bucket_config import BucketConfigMethods
 from engine.client.s3_multipart import MultipartMethods
+from engine.client.s3_presign import PresignMethods, default_s3_endpoint
 from engine.client.s3_subresources import SubresourceMethods
+from engine.client.signing import Clock
 from engine.client.streaming import StreamingBody, upload_body
 from engine.client.transfer import TransferMethods
-from engine.client.transport import DEFAULT_ENDPOINT
+from engine.client.transport import DEFAULT_ENDPOINT, normalize_endpoint
+from engine.sigv4 import Credentials
 from engine.v1 import objects_pb2 as pb
 from engine.v1 import objects_pb2_grpc
 
@@ -65,8 +70,12 @@ ReadRequest = TypeVar("ReadRequest", pb.GetObjectRequest, pb.HeadObjectRequest)
 
 
 class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, TransferMethods,
-               ServiceClient):
-    """An S3 client bound to one endpoint; thread-safe, one gRPC channel, reusable."""
+               PresignMethods, ServiceClient):
+    """An S3 client bound to one endpoint; thread-safe, one gRPC channel, reusable.
+
+    ``s3_endpoint_url`` is the HTTP S3 endpoint presigned URLs point at (default: the
+    gRPC endpoint's host, port 9000).
+    """
 
     PAGINATORS = _PAGINATORS
 
@@ -76,8 +85,15 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,
+        credentials: Credentials | None = None,
+        region_name: str = DEFAULT_REGION,
+        clock: Clock = time.time,
+        s3_endpoint_url: str | None = None,
     ) -> None:
-        super().__init__(endpoint, timeout=timeout, channel=channel, exceptions=S3_EXCEPTIONS)
+        super().__init__(endpoint, timeout=timeout, channel=channel, exceptions=S3_EXCEPTIONS,
+                         credentials=credentials, region_name=region_name, clock=clock)
+        self._s3_endpoint_url = (s3_endpoint_url or default_s3_endpoint(
+            normalize_endpoint(endpoint)[0])).rstrip("/")
         self._stub = objects_pb2_grpc.ObjectStoreStub(self._channel)
 
     # -- buckets -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ mapping are the shared Caller's.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,10 +18,13 @@ from google.protobuf.message import Message
 from engine.client import sqs_convert as conv
 from engine.client.base import DEFAULT_TIMEOUT, ServiceClient
 from engine.client.calls import Caller
+from engine.client.credentials import DEFAULT_REGION
 from engine.client.errors import SQS_EXCEPTIONS
 from engine.client.paginate import PaginationModel
+from engine.client.signing import Clock
 from engine.client.sqs_shapes import DELETE_ENTRIES, SEND_ENTRIES, VISIBILITY_ENTRIES, operation
 from engine.client.transport import DEFAULT_ENDPOINT
+from engine.sigv4 import Credentials
 from engine.v1 import queues_pb2 as pb
 from engine.v1 import queues_pb2_grpc
 
@@ -56,8 +60,12 @@ class SQSClient(ServiceClient):
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         channel: grpc.Channel | None = None,
+        credentials: Credentials | None = None,
+        region_name: str = DEFAULT_REGION,
+        clock: Clock = time.time,
     ) -> None:
-        super().__init__(endpoint, timeout=timeout, channel=channel, exceptions=SQS_EXCEPTIONS)
+        super().__init__(endpoint, timeout=timeout, channel=channel, exceptions=SQS_EXCEPTIONS,
+                         credentials=credentials, region_name=region_name, clock=clock)
         self._stub = queues_pb2_grpc.QueuesStub(self._channel)
 
     def _call(self, op: str, request: Message, calls: Caller | None = None) -> Any:

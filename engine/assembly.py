@@ -41,6 +41,9 @@ from engine.cluster.readiness import Readiness
 from engine.cluster.remote_drive import RemoteDrive
 from engine.cluster.topology import Topology
 from engine.config import NodeConfig
+from engine.iam.sealing import Sealer
+from engine.iam.store.machine import IdentityMachine
+from engine.iam.system import IdentitySystem
 from engine.objects.cluster_buckets import ClusterBucketRegistry
 from engine.objects.heal import Healer, RepairQueue
 from engine.objects.lifecycle_worker import LifecycleWorker
@@ -76,11 +79,13 @@ class Assembly:
     consensus: ConsensusHost
     readiness: Readiness
     view: NodeView
+    identity: IdentitySystem
     node_servicer: NodeServicer | None = None
     queue_node_servicer: QueueNodeServicer | None = None
     cache_node_servicer: CacheNodeServicer | None = None
     raft: tuple[RaftListener, RaftSender] | None = None  # cluster only: consensus traffic
     peers: PeerPool | None = None  # cluster only: channels to the other nodes
+    secret: str | None = None  # cluster only: peers' calls carry it
     lifecycle: LifecycleWorker | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     closers: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
@@ -149,8 +154,11 @@ async def single_node(config: NodeConfig, clock: Clock) -> Assembly:
     # The cluster's code path with a majority of one: a meta group for the catalog and
     # one queue group holding every partition.
     consensus = consensus_host(config, config.node_id, config.data_dir / CONSENSUS_DIR, clock)
-    meta = consensus.add_group(META_GROUP, [config.node_id], [CatalogMachine()],
+    meta = consensus.add_group(META_GROUP, [config.node_id],
+                               [CatalogMachine(), IdentityMachine()],
                                unavailable="the queue catalog is not ready")
+    identity = IdentitySystem(meta, Sealer.from_key_file(config.data_dir), clock,
+                              config.region, config.data_dir)
     plan = single_group(config.node_id, config.zone)
     router = GroupRouter(plan, queue_hosts(consensus, plan, config.node_id, clock))
     await consensus.start()
@@ -165,8 +173,11 @@ async def single_node(config: NodeConfig, clock: Clock) -> Assembly:
                                codec.data_shards, codec.parity_shards)])
     return Assembly(config.listen, config.node_id, config.zone, "single-node", [drive],
                     objects, RecordingHealer(placement, clock, config.node_id), queues, clock,
-                    cache, consensus, Readiness(list(consensus.groups.values()), view), view,
-                    background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever],
+                    cache, consensus,
+                    Readiness(list(consensus.groups.values()), view, once=[identity.start]),
+                    view, identity,
+                    background=[apply_lifecycle, queues.sweep_forever, cache.sweep_forever,
+                                identity.flush_forever],
                     closers=[drive.close, consensus.close, cache.close], lifecycle=lifecycle)
 
 
@@ -197,8 +208,11 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
     consensus = consensus_host(config, me.id, me.drives[0] / CONSENSUS_DIR, clock)
     # The meta group has every node: bucket names and queue names are cluster-wide.
     meta = consensus.add_group(META_GROUP, [n.id for n in topology.nodes],
-                               [BucketMachine(), CatalogMachine()],
+                               [BucketMachine(), CatalogMachine(), IdentityMachine()],
                                unavailable="cluster metadata has no quorum")
+    # root-credentials goes beside the node's drives (its data directory in `cluster up`)
+    identity = IdentitySystem(meta, Sealer.from_secret(topology.secret), clock,
+                              config.region, me.drives[0].parent)
     table = BucketTable(meta)
     queue_groups = plan_queue_groups(topology)
     hosts = queue_hosts(consensus, queue_groups, me.id, clock)
@@ -258,16 +272,18 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
                     pool, Liveness([peer(n.id) for n in topology.nodes if n.id != me.id]))
     return Assembly(
         me.address, me.id, me.zone, topology.name, local, objects, healer, queues, clock,
-        cache, consensus, Readiness(list(consensus.groups.values()), view), view,
+        cache, consensus,
+        Readiness(list(consensus.groups.values()), view, once=[identity.start]), view, identity,
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
         queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
         cache_node_servicer=CacheNodeServicer(cache, topology.secret),
         raft=(listener, sender),
         background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
-                    cache.sweep_forever, cache.run_replication, view.liveness.run],
+                    cache.sweep_forever, cache.run_replication, view.liveness.run,
+                    identity.flush_forever],
         closers=[close_drives, consensus.close, listener.close, sender.close, cache.close,
                  pool.close],
-        peers=pool, lifecycle=lifecycle,
+        peers=pool, lifecycle=lifecycle, secret=topology.secret,
     )
 
 

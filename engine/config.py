@@ -44,6 +44,9 @@ class NodeConfig:
     # Tests only: the consensus store skips fsync, so a power loss loses acknowledged
     # writes. The power-loss tests use it to show they would notice.
     unsafe_no_fsync: bool = False
+    region: str = "us-east-1"  # SigV4 credential scopes and ARNs name it
+    # Throwaway demos only: no authentication or authorization at all (loopback only).
+    insecure_no_auth: bool = False
 
     @property
     def lifecycle_interval(self) -> float:

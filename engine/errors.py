@@ -296,6 +296,27 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.INVALID_ARGUMENT,
         "You must provide the Content-Length HTTP header.",
     ),
+    "MissingAuthenticationToken": (
+        403,
+        C.UNAUTHENTICATED,
+        "Request is missing Authentication Token",
+    ),
+    "InvalidClientTokenId": (
+        403,
+        C.UNAUTHENTICATED,
+        "The security token included in the request is invalid.",
+    ),
+    "ExpiredToken": (
+        400,
+        C.UNAUTHENTICATED,
+        "The security token included in the request is expired",
+    ),
+    "InvalidAction": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The action or operation requested is invalid. Verify that the action is typed "
+        "correctly.",
+    ),
     # IAM and STS (engine/iam/): the codes of the IAM and STS API References.
     "EntityAlreadyExists": (
         409,

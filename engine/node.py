@@ -16,9 +16,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from engine.api.access_table import Target
 from engine.api.admin_servicer import AdminServicer
+from engine.api.auth_interceptor import AuthInterceptor
 from engine.api.cache_servicer import CacheServicer
 from engine.api.echo_servicer import EchoServicer
+from engine.api.iam_servicer import IamServicer, StsServicer
 from engine.api.objects_servicer import ObjectStoreServicer
 from engine.api.queues_servicer import QueuesServicer
 from engine.assembly import assemble, start_background
@@ -34,6 +37,8 @@ from engine.v1 import (
     cache_records_pb2_grpc,
     echo_pb2,
     echo_pb2_grpc,
+    iam_pb2,
+    iam_pb2_grpc,
     node_pb2,
     node_pb2_grpc,
     objects_pb2,
@@ -67,19 +72,32 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     node = await assemble(config, clock)
     observed = NodeObservability(config, node)  # request ids; metrics with --metrics-listen
 
-    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=observed.interceptors)
+    interceptors = list(observed.interceptors)
+    if config.insecure_no_auth:
+        log.warning("--insecure-no-auth: every call is served without credentials; for "
+                    "throwaway demos only")
+    else:
+        identity = node.identity
+        interceptors.append(AuthInterceptor(
+            identity.authn, identity.authz,
+            lambda: Target(identity.account(), config.region), cluster_secret=node.secret))
+    server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
     objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects), server)
     queues_pb2_grpc.add_QueuesServicer_to_server(QueuesServicer(node.queues), server)
     cache_pb2_grpc.add_CacheServicer_to_server(CacheServicer(node.cache), server)
     admin = AdminServicer(config, node)
     admin_pb2_grpc.add_AdminServicer_to_server(admin, server)
     echo_pb2_grpc.add_EchoServicer_to_server(EchoServicer(), server)
+    iam_pb2_grpc.add_IamServicer_to_server(IamServicer(node.identity.iam.handle), server)
+    iam_pb2_grpc.add_StsServicer_to_server(StsServicer(node.identity.sts.handle), server)
     names = [
         objects_pb2.DESCRIPTOR.services_by_name["ObjectStore"].full_name,
         queues_pb2.DESCRIPTOR.services_by_name["Queues"].full_name,
         cache_pb2.DESCRIPTOR.services_by_name["Cache"].full_name,
         admin_pb2.DESCRIPTOR.services_by_name["Admin"].full_name,
         echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name,
+        iam_pb2.DESCRIPTOR.services_by_name["Iam"].full_name,
+        iam_pb2.DESCRIPTOR.services_by_name["Sts"].full_name,
     ]
     if node.node_servicer is not None:
         node_pb2_grpc.add_NodeServicer_to_server(node.node_servicer, server)

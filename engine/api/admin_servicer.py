@@ -64,6 +64,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._peers = [Member(s.id, s.address, s.zone, tuple(str(d) for d in s.drives))
                        for s in node.view.others]
         self._groups = node.queues.router.groups
+        topology = node.view.topology
+        self._secret = topology.secret if topology is not None else None
 
     @unary
     async def GetStatus(self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext
@@ -74,7 +76,8 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             return pb.GetStatusResponse(cluster_name=n.cluster_name, answered_by=n.node_id,
                                         nodes=[await self._local()])
         local, queues, peers = await asyncio.gather(
-            self._local(), self._queues(), cluster_status.ask_peers(self._peers))
+            self._local(), self._queues(),
+            cluster_status.ask_peers(self._peers, secret=self._secret))
         nodes = [local, *sorted(peers, key=lambda p: (p.zone, p.node_id))]
         groups = cluster_status.queue_groups(self._groups, nodes)
         records, queues_error = queues

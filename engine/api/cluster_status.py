@@ -19,6 +19,7 @@ import grpc
 
 from engine.cache.slots import SlotMap
 from engine.cluster.layout import SetLayout
+from engine.cluster.wire import SECRET_HEADER
 from engine.queues.groups import GroupSpec, partition_group
 from engine.v1 import admin_pb2 as pb
 from engine.v1 import admin_pb2_grpc
@@ -47,12 +48,15 @@ def unreachable(member: Member, error: str) -> pb.NodeStatus:
                 for i, path in enumerate(member.drives)])
 
 
-async def ask_peer(member: Member, timeout: float = PEER_SECONDS) -> pb.NodeStatus:
-    """The peer's own status (GetStatus local_only), or an unreachable entry."""
+async def ask_peer(member: Member, timeout: float = PEER_SECONDS, *,
+                   secret: str | None = None) -> pb.NodeStatus:
+    """The peer's own status (GetStatus local_only), or an unreachable entry. The
+    cluster secret authenticates the call (a peer acts as the account root)."""
+    metadata = ((SECRET_HEADER, secret),) if secret else ()
     try:
         async with grpc.aio.insecure_channel(member.address) as channel:
             reply = await admin_pb2_grpc.AdminStub(channel).GetStatus(
-                pb.GetStatusRequest(local_only=True), timeout=timeout)
+                pb.GetStatusRequest(local_only=True), timeout=timeout, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
         if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
             return unreachable(member, f"no answer within {timeout:g} s")
@@ -62,9 +66,10 @@ async def ask_peer(member: Member, timeout: float = PEER_SECONDS) -> pb.NodeStat
     return reply.nodes[0]
 
 
-async def ask_peers(members: Iterable[Member], timeout: float = PEER_SECONDS
-                    ) -> list[pb.NodeStatus]:
-    return list(await asyncio.gather(*(ask_peer(m, timeout) for m in members)))
+async def ask_peers(members: Iterable[Member], timeout: float = PEER_SECONDS, *,
+                    secret: str | None = None) -> list[pb.NodeStatus]:
+    return list(await asyncio.gather(*(ask_peer(m, timeout, secret=secret)
+                                       for m in members)))
 
 
 def erasure_sets(plan: Sequence[SetLayout], nodes: Sequence[pb.NodeStatus]

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import grpc
 
 from engine.api import convert
+from engine.api.auth_interceptor import denied_items
 from engine.api.bucket_config_servicer import BucketConfigRpcs
 from engine.api.multipart_servicer import MultipartRpcs
 from engine.api.rpc import streaming, unary
@@ -123,10 +124,16 @@ class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs,
     @unary
     async def DeleteObjects(self, request: pb.DeleteObjectsRequest, context: Ctx
                             ) -> pb.DeleteObjectsResponse:
+        denied = denied_items()
         outcomes = await self.s.delete_objects(
-            request.bucket, [(o.key, o.version_id) for o in request.objects]
+            request.bucket, [(o.key, o.version_id) for i, o in enumerate(request.objects)
+                             if i not in denied]
         )
         response = pb.DeleteObjectsResponse()
+        for i in sorted(denied):  # authorized per key, as S3 does
+            o = request.objects[i]
+            response.errors.append(pb.DeleteError(key=o.key, version_id=o.version_id,
+                                                  code="AccessDenied", message="Access Denied"))
         for key, version_id, result, error in outcomes:
             if error is not None:
                 response.errors.append(pb.DeleteError(

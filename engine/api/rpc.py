@@ -31,7 +31,7 @@ def _to_engine_error(exc: Exception, method: str) -> EngineError:
     return EngineError("InternalError")
 
 
-async def _abort(context: grpc.aio.ServicerContext, err: EngineError) -> None:
+async def abort(context: grpc.aio.ServicerContext, err: EngineError) -> None:
     status = rpc_status.to_status(err.to_rpc_status())
     rid = request_id.current()
     if rid is not None:  # grpc_status's Status is a namedtuple
@@ -46,7 +46,7 @@ def unary(fn: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         try:
             return await fn(self, request, context)
         except Exception as exc:
-            await _abort(context, _to_engine_error(exc, fn.__name__))
+            await abort(context, _to_engine_error(exc, fn.__name__))
             raise AssertionError("unreachable") from exc
 
     return wrapper
@@ -60,6 +60,6 @@ def streaming(fn: Callable[..., AsyncIterator[R]]) -> Callable[..., AsyncIterato
             async for item in fn(self, request, context):
                 yield item
         except Exception as exc:
-            await _abort(context, _to_engine_error(exc, fn.__name__))
+            await abort(context, _to_engine_error(exc, fn.__name__))
 
     return wrapper

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +55,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--manual-clock", action="store_true", help=argparse.SUPPRESS)
     # Tests only: the power-loss tests show with it that they would notice lost writes.
     p.add_argument("--unsafe-no-fsync", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--region", default="us-east-1",
+                   help="the region in SigV4 credential scopes and ARNs (default us-east-1)")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="serve every call without credentials: throwaway demos on loopback "
+                   "only (refused with any other listen address)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="DEBUG also logs every RPC served (method, status, ms)")
@@ -70,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
     if (args.cluster is None) != (args.node is None):
         print("engine serve: --cluster and --node go together", file=sys.stderr)
         return 2
+    problem = _auth_problem(args)
+    if problem:
+        print(f"engine serve: {problem}", file=sys.stderr)
+        return 2
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
                      allow_reduced_tolerance=args.allow_reduced_tolerance,
@@ -80,8 +91,35 @@ def run(args: argparse.Namespace) -> int:
                      object_cache_max=args.object_cache_max,
                      metrics_listen=args.metrics_listen,
                      metrics_bucket_refresh=args.metrics_bucket_refresh,
-                     unsafe_no_fsync=args.unsafe_no_fsync))
+                     unsafe_no_fsync=args.unsafe_no_fsync, region=args.region,
+                     insecure_no_auth=args.insecure_no_auth))
     return 0
+
+
+def _auth_problem(args: argparse.Namespace) -> str:
+    """Why these options may not run (an empty string: they may)."""
+    from engine.iam.bootstrap import BootstrapError, check_env
+
+    try:
+        check_env(os.environ)
+    except BootstrapError as exc:
+        return str(exc)
+    if args.insecure_no_auth:
+        hosts = [args.listen] + ([args.metrics_listen] if args.metrics_listen else [])
+        if args.cluster is not None or not all(_loopback(h) for h in hosts):
+            return ("--insecure-no-auth serves everyone: it is refused for a cluster node "
+                    "and for listen addresses other than loopback")
+    return ""
+
+
+def _loopback(address: str) -> bool:
+    host = address.rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _address(text: str) -> str:

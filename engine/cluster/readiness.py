@@ -31,13 +31,24 @@ PROBE_SECONDS = 1.0  # deadline of each round and ping
 
 
 class Readiness:
-    def __init__(self, groups: list[ConsensusGroup], view: NodeView) -> None:
+    def __init__(self, groups: list[ConsensusGroup], view: NodeView,
+                 once: list[Callable[[], Awaitable[object]]] | None = None) -> None:
         self.groups = groups
         self.view = view
         self.ready = False
         self.reason = "starting"
+        # Steps that must succeed once before the first SERVING (the identity store's
+        # bootstrap needs a quorum too); retried at every check until they do.
+        self._once = list(once or [])
 
     async def check(self) -> bool:
+        while self._once:
+            try:
+                await self._once[0]()
+            except EngineError as exc:
+                self.reason = f"starting: {exc.message}"
+                return False
+            self._once.pop(0)
         try:
             await asyncio.gather(*(g.barrier(PROBE_SECONDS) for g in self.groups))
         except EngineError as exc:

@@ -14,8 +14,11 @@ the request.
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 
 from engine.clock import Clock
+from engine.errors import EngineError
 from engine.iam import names
 from engine.iam.policy import SESSION, parse_policy
 from engine.iam.principal import ROLE_SESSION, ROOT, USER, Principal
@@ -29,8 +32,12 @@ TOKEN_HEADER = "x-amz-security-token"
 
 class Authenticator:
     def __init__(self, store: IdentityStore, sealer: Sealer, clock: Clock,
-                 region: str) -> None:
+                 region: str, wall: Callable[[], float] = time.time) -> None:
         self.store = store
+        # A header signature carries the client's real time, so the 15-minute skew window
+        # is measured against the real clock; what expires (session tokens, presigned URLs)
+        # runs on the engine clock, which tests move.
+        self.wall = wall
         self.sealer = sealer
         self.tokens = Tokens(sealer)
         self.clock = clock
@@ -73,6 +80,14 @@ class Authenticator:
             return None
         return secret, Principal(USER, user["arn"], account["id"], name=user["name"],
                                  unique_id=user["id"], access_key=key_id)
+
+    def root(self) -> Principal:
+        """The account root, for a peer node's call authenticated by the cluster secret."""
+        account = self.store.account()
+        if account is None:
+            raise EngineError("ServiceUnavailable", "the account is not bootstrapped yet")
+        return Principal(ROOT, names.root_arn(account["id"]), account["id"],
+                         unique_id=account["id"])
 
     # -- sessions --------------------------------------------------------------------------
 
@@ -119,7 +134,7 @@ class Authenticator:
             return found[key_id][0]
 
         verified = verify_grpc(method, metadata, service=service, region=self.region,
-                               now=self.now(), lookup=lookup, message=message)
+                               now=self.wall(), lookup=lookup, message=message)
         if verified is None:
             return None
         return self._accepted(verified, found[verified.access_key_id][1], service)

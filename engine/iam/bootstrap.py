@@ -32,6 +32,11 @@ class BootstrapError(ValueError):
     pass
 
 
+def check_env(env: Mapping[str, str]) -> None:
+    """Refuse half-set or malformed root variables before a node starts."""
+    _from_env(env)
+
+
 def _from_env(env: Mapping[str, str]) -> tuple[str, str] | None:
     key, secret = env.get(ENV_KEY, ""), env.get(ENV_SECRET, "")
     if not key and not secret:

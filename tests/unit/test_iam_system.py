@@ -42,6 +42,8 @@ class Node:
         await self.c.leader()
         system = IdentitySystem(self.c.group("a"), Sealer.from_secret("test-cluster-secret"),
                                 self.c.clock, "us-east-1", self.root)
+        self.wall = self.c.clock.now_ns() / 1e9  # the "real" time signatures are checked on
+        system.authn.wall = lambda: self.wall
         account = await bootstrap.bootstrap_root(
             system.store, system.sealer, self.root, "2026-12-07T00:00:00Z",
             env=ENV if env is None else env, announce=self.printed.append)
@@ -284,3 +286,27 @@ def test_assume_role_needs_the_trust_policy_and_the_session_policy_narrows(tmp_p
 async def _principal(system: IdentitySystem, root: Principal, user: str) -> Principal:
     key = (await system.iam.handle("CreateAccessKey", {"UserName": user}, root))["AccessKey"]
     return principal_of(system, key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def test_skew_is_measured_on_the_real_clock_and_expiry_on_the_engine_clock(tmp_path):
+    """Tests move the engine clock hours ahead; a client signing with the real time must
+    still get in, and one whose clock is off by more than 15 minutes must not."""
+    async def scenario() -> None:
+        node = Node(tmp_path)
+        system = await node.start()
+        try:
+            real = node.wall
+            node.c.clock.advance(6 * 3600)
+            now_signed = sign_grpc(METHOD, "127.0.0.1:50051", b"msg",
+                                   Credentials(ROOT_ID, ROOT_SECRET), "us-east-1", "s3", real)
+            assert system.authn.grpc(METHOD, now_signed, b"msg", "s3").is_root
+            late = sign_grpc(METHOD, "127.0.0.1:50051", b"msg",
+                             Credentials(ROOT_ID, ROOT_SECRET), "us-east-1", "s3", real - 901)
+            code, message = code_of(system.authn.grpc, METHOD, late, b"msg", "s3")
+            assert code == "RequestTimeTooSkewed"
+            assert message == ("The difference between the request time and the current "
+                               "time is too large.")
+        finally:
+            await node.stop()
+
+    run(scenario())

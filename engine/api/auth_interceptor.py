@@ -1,0 +1,223 @@
+"""Authentication and authorization of every public gRPC call, before its servicer runs.
+
+The interceptor wraps each public method's handler. The wrapped deserializer keeps the
+request's bytes as received (a SigV4 signature covers those bytes, and re-encoding a
+parsed message need not give them back) and defers decoding, so a message that does not
+parse is answered INVALID_ARGUMENT with a plain text rather than an exception's name.
+Then, in order: the signature (engine.iam.signature.verify_grpc) gives the principal;
+the request is decoded; the access table (engine.api.access_table) names the AWS
+actions and resources it needs; the authorizer decides each. Client-streaming calls
+(PutObject, UploadPart) are signed UNSIGNED-PAYLOAD and authorized on their first message.
+Node-to-node services (cluster secret), health and reflection are not wrapped.
+
+The principal of the call is available to servicers through :func:`current_principal`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from engine.api.access_table import RULES, STREAMING_FIRST, Access, Target, accesses
+from engine.api.rpc import abort
+from engine.cluster.wire import SECRET_HEADER
+from engine.errors import EngineError
+from engine.iam.authn import Authenticator
+from engine.iam.authz import Authorizer, Named
+from engine.iam.principal import Principal
+
+log = logging.getLogger("engine.api")
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "engine_principal", default=None)
+_denied_items: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
+    "engine_denied_items", default=frozenset())
+# Methods whose items are authorized one by one (S3 answers AccessDenied per key).
+PER_ITEM = frozenset({"/engine.v1.ObjectStore/DeleteObjects"})
+
+
+def current_principal() -> Principal | None:
+    return _principal.get()
+
+
+def denied_items() -> frozenset[int]:
+    """Positions of the items of a PER_ITEM call the caller may not touch."""
+    return _denied_items.get()
+
+
+@dataclass(frozen=True)
+class _Raw:
+    data: bytes
+
+    def ByteSize(self) -> int:  # noqa: N802 - protobuf's name, for the metrics interceptor
+        return len(self.data)
+
+
+def _keep(data: bytes) -> _Raw:
+    return _Raw(data)
+
+
+def missing_credentials() -> EngineError:
+    return EngineError("MissingAuthenticationToken", "Request is missing Authentication Token")
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, authn: Authenticator, authz: Authorizer,
+                 target: Callable[[], Target], *, cluster_secret: str | None = None,
+                 resource_policies: Callable[[Access], Named] = lambda access: ()) -> None:
+        self.authn = authn
+        self.authz = authz
+        self.target = target
+        self.resource_policies = resource_policies
+        self._secret = cluster_secret.encode() if cluster_secret else None
+
+    async def intercept_service(
+        self, continuation: Callable[[grpc.HandlerCallDetails],
+                                     Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        method = details.method
+        rule = RULES.get(method)
+        if rule is None or handler is None:
+            return handler
+        metadata = list(details.invocation_metadata or ())
+        decode = handler.request_deserializer
+        if handler.unary_unary or handler.unary_stream:
+            return self._unary(handler, method, rule.service, metadata, decode)
+        return self._streaming(handler, method, rule.service, metadata, decode)
+
+    # -- the checks ------------------------------------------------------------------------
+
+    def _authenticate(self, method: str, service: str, metadata: list[Any],
+                      message: bytes | None) -> Principal:
+        if self._secret is not None:  # a peer node (cluster status): it acts as root
+            sent = next((v for k, v in metadata if k == SECRET_HEADER), None)
+            if sent is not None:
+                if not hmac.compare_digest(str(sent).encode(), self._secret):
+                    raise EngineError("InvalidClientTokenId", "cluster secret mismatch")
+                return self.authn.root()
+        principal = self.authn.grpc(method, metadata, message, service)
+        if principal is None:
+            raise missing_credentials()
+        return principal
+
+    def _authorize(self, principal: Principal, method: str, request: Any) -> None:
+        found = accesses(method, request, self.target())
+        if method in PER_ITEM:
+            denied = frozenset(
+                i for i, access in enumerate(found) if not self.authz.decide(
+                    principal, access.action, access.resource, access.keys,
+                    resource_policies=self.resource_policies(access)).allowed)
+            _denied_items.set(denied)
+            return
+        for access in found:
+            self.authz.check(principal, access.action, access.resource, access.keys,
+                             resource_policies=self.resource_policies(access))
+
+    @staticmethod
+    def _decode(decode: Callable[[bytes], Any] | None, raw: _Raw, method: str) -> Any:
+        if decode is None:
+            return raw.data
+        try:
+            return decode(raw.data)
+        except (DecodeError, ValueError, TypeError) as exc:
+            name = method.rsplit("/", 1)[-1]
+            raise EngineError("InvalidArgument", f"The request body is not a valid {name} "
+                              "request message") from exc
+
+    # -- handler wrappers ------------------------------------------------------------------
+
+    def _unary(self, handler: grpc.RpcMethodHandler, method: str, service: str,
+               metadata: list[Any], decode: Callable[[bytes], Any] | None
+               ) -> grpc.RpcMethodHandler:
+        async def admitted(raw: _Raw, context: grpc.aio.ServicerContext) -> Any:
+            principal = self._authenticate(method, service, metadata, raw.data)
+            request = self._decode(decode, raw, method)
+            self._authorize(principal, method, request)
+            _principal.set(principal)
+            return request
+
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary_unary(raw: _Raw, context: grpc.aio.ServicerContext) -> Any:
+                try:
+                    request = await admitted(raw, context)
+                except EngineError as err:
+                    await abort(context, err)
+                    return None
+                return await inner(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, request_deserializer=_keep,
+                response_serializer=handler.response_serializer)
+
+        stream = handler.unary_stream
+
+        async def unary_stream(raw: _Raw, context: grpc.aio.ServicerContext
+                               ) -> AsyncIterator[Any]:
+            try:
+                request = await admitted(raw, context)
+            except EngineError as err:
+                await abort(context, err)
+                return
+            async for reply in stream(request, context):
+                yield reply
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream, request_deserializer=_keep,
+            response_serializer=handler.response_serializer)
+
+    def _streaming(self, handler: grpc.RpcMethodHandler, method: str, service: str,
+                   metadata: list[Any], decode: Callable[[bytes], Any] | None
+                   ) -> grpc.RpcMethodHandler:
+        first_only = method in STREAMING_FIRST
+
+        async def admitted(requests: AsyncIterator[_Raw]) -> AsyncIterator[Any]:
+            principal = self._authenticate(method, service, metadata, None)
+            checked = False
+            async for raw in requests:
+                request = self._decode(decode, raw, method)
+                if not checked or not first_only:
+                    self._authorize(principal, method, request)
+                    _principal.set(principal)
+                    checked = True
+                yield request
+
+        if handler.stream_unary:
+            inner = handler.stream_unary
+
+            async def stream_unary(requests: AsyncIterator[_Raw],
+                                   context: grpc.aio.ServicerContext) -> Any:
+                # A refusal raised from the request iterator is an EngineError: the
+                # servicer's own error handling turns it into its status.
+                try:
+                    return await inner(admitted(requests), context)
+                except EngineError as err:
+                    await abort(context, err)
+                    return None
+
+            return grpc.stream_unary_rpc_method_handler(
+                stream_unary, request_deserializer=_keep,
+                response_serializer=handler.response_serializer)
+
+        both = handler.stream_stream
+
+        async def stream_stream(requests: AsyncIterator[_Raw],
+                                context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                async for reply in both(admitted(requests), context):
+                    yield reply
+            except EngineError as err:
+                await abort(context, err)
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, request_deserializer=_keep,
+            response_serializer=handler.response_serializer)

@@ -37,6 +37,7 @@ import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from engine.client import signed_channels
 from engine.clock import SystemClock
 from engine.cluster.consensus.group import ConsensusGroup
 from engine.cluster.consensus.host import ConsensusHost
@@ -125,7 +126,7 @@ class Server:
 
 
 async def count(endpoint: str) -> int:
-    async with grpc.aio.insecure_channel(endpoint) as ch:
+    async with signed_channels.aio_insecure_channel(endpoint) as ch:
         stub = queues_pb2_grpc.QueuesStub(ch)
         url = (await stub.GetQueueUrl(pb.GetQueueUrlRequest(queue_name=QUEUE))).queue_url
         reply = await stub.GetQueueAttributes(pb.GetQueueAttributesRequest(
@@ -148,7 +149,7 @@ async def fill(server: Server, total: int, size: int, concurrency: int) -> None:
                 f"{peak_anon / 2**20:4.0f} MiB"
                 + ("" if group is None else f"; cgroup peak {group / 2**20:.0f} MiB"))
 
-    async with grpc.aio.insecure_channel(server.endpoint) as ch:
+    async with signed_channels.aio_insecure_channel(server.endpoint) as ch:
         stub = queues_pb2_grpc.QueuesStub(ch)
         url = (await stub.CreateQueue(pb.CreateQueueRequest(queue_name=QUEUE))).queue_url
         request = pb.SendMessageBatchRequest(queue_url=url, entries=[

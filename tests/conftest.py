@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from credentials import use_test_credentials
 from health import wait_healthy
 from ports import free_port
+
+use_test_credentials()
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from engine.client import signed_channels
 from engine.v1 import queues_pb2 as pb
 from engine.v1 import queues_pb2_grpc
 
@@ -32,7 +33,7 @@ class PollResults:
 
 async def run_polls(endpoints: list[str], count: int, wait: int, messages: int,
                     queue: str = "long-polls") -> PollResults:
-    channels = [grpc.aio.insecure_channel(e) for e in endpoints]
+    channels = [signed_channels.aio_insecure_channel(e) for e in endpoints]
     stubs = [queues_pb2_grpc.QueuesStub(c) for c in channels]
     try:
         url = (await stubs[0].CreateQueue(pb.CreateQueueRequest(queue_name=queue),

@@ -28,6 +28,7 @@ from typing import TextIO
 import grpc
 
 from engine.cli.cluster import TOPOLOGY_FILE, Supervisor, check_ports_free, serve_command
+from engine.client import signed_channels
 from engine.cluster.layout import LayoutError, plan_erasure_sets
 from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, TopologyError, generate_local
 from engine.v1 import objects_pb2, objects_pb2_grpc
@@ -75,7 +76,7 @@ def _topology(nodes: int, azs: int, root: Path) -> Topology:
 def _buckets_ready(endpoints: list[str], deadline: float) -> None:
     """Until every node answers ListBuckets: its Raft log has a leader."""
     for endpoint in endpoints:
-        with grpc.insecure_channel(endpoint) as channel:
+        with signed_channels.insecure_channel(endpoint) as channel:
             stub = objects_pb2_grpc.ObjectStoreStub(channel)
             while True:
                 try:

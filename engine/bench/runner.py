@@ -35,6 +35,7 @@ import grpc
 
 from engine.bench.stats import PhaseStats, series_interval
 from engine.bench.workload import OpError, Workload, WorkloadClient, error_code
+from engine.client import signed_channels
 
 MAX_MESSAGE = 16 * 1024 * 1024
 CHANNEL_OPTIONS = [
@@ -89,7 +90,7 @@ def loop_ns() -> int:
 
 
 def open_channel(endpoint: str) -> grpc.aio.Channel:
-    return grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+    return signed_channels.aio_insecure_channel(endpoint, CHANNEL_OPTIONS)
 
 
 async def run_phase(client: WorkloadClient | Sequence[WorkloadClient], phase: str,

@@ -8,6 +8,7 @@ import sys
 
 import grpc
 
+from engine.client import signed_channels
 from engine.config import DEFAULT_LISTEN
 from engine.errors import EngineError
 from engine.v1 import admin_pb2, admin_pb2_grpc
@@ -34,7 +35,7 @@ def run_heal(args: argparse.Namespace) -> int:
     if args.pending_grace is not None:
         request.pending_grace_seconds = args.pending_grace
     try:
-        with grpc.insecure_channel(args.endpoint) as channel:
+        with signed_channels.insecure_channel(args.endpoint) as channel:
             report = admin_pb2_grpc.AdminStub(channel).Heal(request, timeout=args.timeout)
     except grpc.RpcError as exc:
         err = EngineError.from_rpc_error(exc)

@@ -30,7 +30,7 @@ import grpc
 from google.protobuf.message import Message
 
 from engine.client.errors import error_from_rpc
-from engine.client.transport import open_channel
+from engine.client import signed_channels
 from engine.config import DEFAULT_LISTEN
 from engine.v1 import admin_pb2, admin_pb2_grpc
 
@@ -51,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with open_channel(args.endpoint) as channel:
+        with signed_channels.channel(args.endpoint) as channel:
             resp = admin_pb2_grpc.AdminStub(channel).GetStatus(
                 admin_pb2.GetStatusRequest(local_only=args.local), timeout=TIMEOUT
             )

@@ -29,6 +29,7 @@ import pytest
 from health import wait_healthy  # tests/health.py (tests/ is on sys.path)
 
 from engine.client import client as sdk_client
+from engine.client import signed_channels
 from engine.cluster.layout import plan_erasure_sets
 from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, generate_local
 from engine.cluster.wire import SECRET_HEADER
@@ -337,7 +338,7 @@ class Cluster:
                 c.close()
 
     def channel(self, node_id: str) -> grpc.Channel:
-        return grpc.insecure_channel(self.endpoint(node_id))
+        return signed_channels.insecure_channel(self.endpoint(node_id))
 
     def queue_groups(self, node_id: str, timeout: float = 5.0
                      ) -> list[admin_pb2.QueueGroupStatus]:

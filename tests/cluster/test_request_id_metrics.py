@@ -7,10 +7,10 @@ import json
 import urllib.request
 from collections.abc import Iterator
 
-import grpc
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine.client import signed_channels
 from engine.v1 import objects_pb2, objects_pb2_grpc
 
 from .conftest import Cluster, wait_until
@@ -61,7 +61,7 @@ def test_one_request_id_in_the_logs_of_every_node_it_touched(cluster: Cluster) -
     s3.create_bucket(Bucket="traced")
     for i in range(3):
         s3.put_object(Bucket="traced", Key=f"k{i}", Body=b"y" * 2000)
-    with grpc.insecure_channel(cluster.endpoint("n1")) as channel:
+    with signed_channels.insecure_channel(cluster.endpoint("n1")) as channel:
         _, call = objects_pb2_grpc.ObjectStoreStub(channel).HeadObject.with_call(
             objects_pb2.HeadObjectRequest(bucket="traced", key="k0"),
             metadata=(("x-request-id", "cluster-trace-1"),), timeout=30)

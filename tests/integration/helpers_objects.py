@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import lmdb
 
+from engine.client import signed_channels
 from engine.errors import EngineError
 from engine.storage import keyspace
 from engine.v1 import objects_pb2 as pb
@@ -30,7 +31,7 @@ CHANNEL_OPTIONS = [
 
 
 def channel(endpoint: str) -> grpc.Channel:
-    return grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+    return signed_channels.insecure_channel(endpoint, CHANNEL_OPTIONS)
 
 
 def object_stub(ch: grpc.Channel) -> objects_pb2_grpc.ObjectStoreStub:

@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from health import wait_healthy
 from ports import free_port
 
-from engine.client import ClientError, client
+from engine.client import ClientError, client, signed_channels
 from engine.v1 import admin_pb2, admin_pb2_grpc
 
 # -- SQS's error codes, as `e.response["Error"]["Code"]` carries them in boto3 ------------
@@ -116,7 +115,7 @@ def start_server(data_dir: Path, *extra: str, timeout: float = 30.0) -> SqsServe
 
 def advance_clock(endpoint: str, seconds: float) -> float:
     """Admin.AdvanceClock on a `--manual-clock` node; returns the new engine time (s)."""
-    with grpc.insecure_channel(endpoint) as channel:
+    with signed_channels.insecure_channel(endpoint) as channel:
         resp = admin_pb2_grpc.AdminStub(channel).AdvanceClock(
             admin_pb2.AdvanceClockRequest(seconds=seconds), timeout=10
         )

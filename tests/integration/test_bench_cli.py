@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import grpc
-
+from engine.client import signed_channels
 from engine.v1 import objects_pb2 as pb
 from engine.v1 import objects_pb2_grpc
 
@@ -28,7 +27,7 @@ def run_bench(endpoint: str, out: Path, *extra: str, duration: int = 1) -> dict:
 
 
 def bench_buckets(endpoint: str) -> list[str]:
-    with grpc.insecure_channel(endpoint) as ch:
+    with signed_channels.insecure_channel(endpoint) as ch:
         listing = objects_pb2_grpc.ObjectStoreStub(ch).ListBuckets(pb.ListBucketsRequest())
     return [b.name for b in listing.buckets if b.name.startswith("bench-")]
 

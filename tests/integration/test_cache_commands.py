@@ -11,7 +11,6 @@ import datetime
 import time
 import uuid
 
-import grpc
 import pytest
 from helpers_cache import (
     DEFAULT_BUDGET,
@@ -28,7 +27,7 @@ from helpers_cache import (
     small_cache_server_fixture,  # noqa: F401  (fixture "small_cache_server")
 )
 
-from engine.client import ClientError, DataError, ResponseError
+from engine.client import ClientError, DataError, ResponseError, signed_channels
 from engine.v1 import admin_pb2, admin_pb2_grpc
 
 INT64_MAX = 2**63 - 1
@@ -38,7 +37,7 @@ UTC = datetime.UTC
 
 def now_ms(server) -> int:
     """The engine clock, in Unix ms, exactly (AdvanceClock by 0)."""
-    with grpc.insecure_channel(server.endpoint) as channel:
+    with signed_channels.insecure_channel(server.endpoint) as channel:
         resp = admin_pb2_grpc.AdminStub(channel).AdvanceClock(
             admin_pb2.AdvanceClockRequest(seconds=0), timeout=10
         )

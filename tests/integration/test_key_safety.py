@@ -146,7 +146,9 @@ SHARD_NAME = re.compile(r"^shards/([0-9a-f]{2})/\1[0-9a-f]{30}\.\d+$")
 ALLOWED_DIRS = {"drive-0", "drive-0/meta", "drive-0/shards", "drive-0/tmp", "consensus"}
 ALLOWED_FILES = {"drive-0/meta/data.mdb", "drive-0/meta/lock.mdb",
                  # the consensus store (engine/cluster/consensus/store.py)
-                 "consensus/data.mdb", "consensus/lock.mdb"}
+                 "consensus/data.mdb", "consensus/lock.mdb",
+                 # identity: the single node's sealing key and the root's credentials file
+                 "iam-seal.key", "root-credentials"}
 
 
 def assert_no_key_derived_names(data_dir: Path) -> None:

@@ -16,7 +16,7 @@ from helpers_sqs import SqsServer, advance_clock, start_server
 from ports import free_port
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.client import ClientError, client
+from engine.client import ClientError, client, signed_channels
 from engine.v1 import echo_pb2, echo_pb2_grpc, objects_pb2, objects_pb2_grpc
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -127,7 +127,7 @@ def test_cache_gauges_move_with_sets_and_gets(node: Node) -> None:
 
 
 def test_request_ids_are_returned_and_in_every_json_log_line(node: Node) -> None:
-    with grpc.insecure_channel(node.endpoint) as channel:
+    with signed_channels.insecure_channel(node.endpoint) as channel:
         _, call = echo_pb2_grpc.EchoStub(channel).Unary.with_call(
             echo_pb2.EchoMessage(payload=b"hi"), metadata=(("x-request-id", "it-trace-1"),),
             timeout=10)

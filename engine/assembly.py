@@ -49,6 +49,7 @@ from engine.objects.heal import Healer, RepairQueue
 from engine.objects.lifecycle_worker import LifecycleWorker
 from engine.objects.read_cache import ObjectReadCache
 from engine.objects.service import ObjectService
+from engine.queues import names as queue_names
 from engine.queues.catalog import CatalogMachine, QueueCatalog
 from engine.queues.groups import GroupSpec, plan_queue_groups, single_group
 from engine.queues.host import GroupHost
@@ -159,6 +160,7 @@ async def single_node(config: NodeConfig, clock: Clock) -> Assembly:
                                unavailable="the queue catalog is not ready")
     identity = IdentitySystem(meta, Sealer.from_key_file(config.data_dir), clock,
                               config.region, config.data_dir)
+    identity.on_account.append(queue_names.set_scope)
     plan = single_group(config.node_id, config.zone)
     router = GroupRouter(plan, queue_hosts(consensus, plan, config.node_id, clock))
     await consensus.start()
@@ -213,6 +215,7 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
     # root-credentials goes beside the node's drives (its data directory in `cluster up`)
     identity = IdentitySystem(meta, Sealer.from_secret(topology.secret), clock,
                               config.region, me.drives[0].parent)
+    identity.on_account.append(queue_names.set_scope)
     table = BucketTable(meta)
     queue_groups = plan_queue_groups(topology)
     hosts = queue_hosts(consensus, queue_groups, me.id, clock)

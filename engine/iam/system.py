@@ -41,11 +41,15 @@ class IdentitySystem:
         self.iam = IamService(self.store, sealer, clock)
         self.sts = StsService(self.store, self.authn.tokens, self.authz, clock)
         self.account_id = ""
+        # Told the account once it is known (queue URLs and ARNs carry it).
+        self.on_account: list[Callable[[str, str], None]] = []
 
     async def start(self, announce: Callable[[str], None] = print) -> None:
         account = await bootstrap_root(self.store, self.sealer, self.data_dir,
                                        iso(self.clock.now_ns() / 1e9), announce=announce)
         self.account_id = account["id"]
+        for listener in self.on_account:
+            listener(self.account_id, self.region)
 
     def account(self) -> str:
         """The account id (the store's, once bootstrapped)."""

@@ -1,18 +1,40 @@
 """SQS queue names, URLs and ARNs.
 
 The engine is one account in one region, so a queue is known by its name alone; URLs
-and ARNs are spelled the way AWS spells them so SDKs and tools that parse them work.
+and ARNs are spelled the way AWS spells them so SDKs and tools that parse them work, with
+the cluster's account id and the node's region (:func:`set_scope`, called once the
+identity store knows the account), so the ARN a queue reports is the one its policies
+and the access table name.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from engine.errors import EngineError
 
-ACCOUNT_ID = "000000000000"
-REGION = "engine"
+
+@dataclass(frozen=True)
+class Scope:
+    account: str
+    region: str
+
+
+# Process-wide: a process serves one cluster's account, and tests building several
+# in-process nodes build them for one account too.
+_scope = Scope("000000000000", "us-east-1")
+
+
+def set_scope(account: str, region: str) -> None:
+    global _scope
+    _scope = Scope(account, region)
+
+
+def scope() -> Scope:
+    return _scope
+
 FIFO_SUFFIX = ".fifo"
 MAX_NAME_LENGTH = 80  # includes ".fifo"
 
@@ -46,7 +68,7 @@ def is_fifo_name(name: str) -> bool:
 
 
 def queue_url(host: str, name: str) -> str:
-    return f"http://{host}/{ACCOUNT_ID}/{name}"
+    return f"http://{host}/{_scope.account}/{name}"
 
 
 def name_from_url(url: str) -> str:
@@ -69,7 +91,7 @@ def name_from_url(url: str) -> str:
 
 
 def queue_arn(name: str) -> str:
-    return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+    return f"arn:aws:sqs:{_scope.region}:{_scope.account}:{name}"
 
 
 def is_queue_arn(arn: str) -> bool:
@@ -81,6 +103,6 @@ def name_from_arn(arn: str) -> str | None:
     """The name of one of this engine's queues, or None: an ARN of another region or
     account names a queue that cannot exist here."""
     match = _ARN.fullmatch(arn)
-    if match is None or match.group(2) != REGION or match.group(3) != ACCOUNT_ID:
+    if match is None or match.group(2) != _scope.region or match.group(3) != _scope.account:
         return None
     return match.group(4)

@@ -30,7 +30,7 @@ from helpers_sqs import (
     unique_queue_name,
 )
 
-from engine.client import ClientError
+from engine.client import ClientError, client
 
 
 def test_create_queue_returns_url_that_get_queue_url_finds(sqs, request) -> None:
@@ -131,6 +131,10 @@ def test_get_queue_attributes_all_has_defaults_arn_and_timestamps(sqs, sqs_serve
     match = re.fullmatch(r"arn:aws:sqs:([a-z0-9-]+):(\d{12}):(.+)", arn)
     assert match, arn
     assert match.group(3) == name
+    # The account and region are the node's: the ones its policies and STS name.
+    with client("sts", endpoint=sqs_server.endpoint) as sts:
+        assert match.group(2) == sts.get_caller_identity()["Account"]
+    assert match.group(1) == "us-east-1"
     # The URL's path is /<account>/<name>, as SQS's.
     assert url.rstrip("/").split("/")[-2] == match.group(2)
     # Epoch seconds on the engine clock.

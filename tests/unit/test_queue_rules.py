@@ -113,11 +113,25 @@ def test_invalid_fifo_names(name: str) -> None:
 
 def test_urls_and_arns() -> None:
     assert names.queue_url("h:1", "q") == "http://h:1/000000000000/q"
-    assert names.queue_arn("q") == "arn:aws:sqs:engine:000000000000:q"
+    assert names.queue_arn("q") == "arn:aws:sqs:us-east-1:000000000000:q"
     assert names.name_from_arn(names.queue_arn("q.fifo")) == "q.fifo"
     assert names.name_from_arn("arn:aws:sqs:us-east-1:123456789012:q") is None
     assert names.name_from_arn("arn:aws:sns:engine:000000000000:q") is None
     assert names.name_from_arn("dummy") is None
+
+
+def test_urls_and_arns_carry_the_accounts_id_and_region() -> None:
+    """Once the identity store knows the account, the queue's URL and ARN name it, so a
+    queue policy or access table written with the ARN the queue reports matches."""
+    try:
+        names.set_scope("123456789012", "eu-west-1")
+        assert names.queue_url("h:1", "q") == "http://h:1/123456789012/q"
+        assert names.queue_arn("q") == "arn:aws:sqs:eu-west-1:123456789012:q"
+        assert names.name_from_arn("arn:aws:sqs:eu-west-1:123456789012:q") == "q"
+        assert names.name_from_arn("arn:aws:sqs:us-east-1:123456789012:q") is None
+        assert names.name_from_arn("arn:aws:sqs:eu-west-1:000000000000:q") is None
+    finally:
+        names.set_scope("000000000000", "us-east-1")
 
 
 @pytest.mark.parametrize("url", [
@@ -235,17 +249,17 @@ def test_fifo_choices() -> None:
         )
 
 
-def redrive(arn: str = "arn:aws:sqs:engine:000000000000:dlq", count: object = 5) -> str:
+def redrive(arn: str = "arn:aws:sqs:us-east-1:000000000000:dlq", count: object = 5) -> str:
     return json.dumps({"deadLetterTargetArn": arn, "maxReceiveCount": count})
 
 
 def test_redrive_policy_is_checked_and_stored_compactly() -> None:
     stored = qa.create_attributes("q", {"RedrivePolicy": redrive(count="1000")})
     assert stored["RedrivePolicy"] == (
-        '{"deadLetterTargetArn":"arn:aws:sqs:engine:000000000000:dlq","maxReceiveCount":1000}'
+        '{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":1000}'
     )
     policy = qa.parse_redrive_policy(stored["RedrivePolicy"])
-    assert policy == qa.RedrivePolicy("arn:aws:sqs:engine:000000000000:dlq", 1000)
+    assert policy == qa.RedrivePolicy("arn:aws:sqs:us-east-1:000000000000:dlq", 1000)
     assert policy is not None and policy.target_name == "dlq"
     assert qa.parse_redrive_policy(redrive(count=1)) is not None
     assert qa.parse_redrive_policy("") is None
@@ -382,7 +396,7 @@ def test_selected_names() -> None:
 def test_partition_policy_and_accessors() -> None:
     stored = qa.create_attributes("q.fifo", {
         "FifoQueue": "true", "MessageRetentionPeriod": "60", "RedrivePolicy": redrive(
-            "arn:aws:sqs:engine:000000000000:dlq.fifo", 7),
+            "arn:aws:sqs:us-east-1:000000000000:dlq.fifo", 7),
         "ReceiveMessageWaitTimeSeconds": "20", "MaximumMessageSize": "2048",
     })
     policy = qa.partition_policy(stored)

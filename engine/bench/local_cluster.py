@@ -14,13 +14,14 @@ needs `local_cluster` entered from the main thread, as `engine bench` does.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TextIO
@@ -31,6 +32,8 @@ from engine.cli.cluster import TOPOLOGY_FILE, Supervisor, check_ports_free, serv
 from engine.client import signed_channels
 from engine.cluster.layout import LayoutError, plan_erasure_sets
 from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, TopologyError, generate_local
+from engine.iam import names
+from engine.iam.bootstrap import ENV_KEY, ENV_SECRET
 from engine.v1 import objects_pb2, objects_pb2_grpc
 
 PORT_RANGE = (20_000, 60_000 - RAFT_PORT_OFFSET)
@@ -94,6 +97,29 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _use_throwaway_root() -> Callable[[], None]:
+    """The throwaway cluster's root key, chosen here: the nodes take it from
+    ENGINE_ROOT_* and the bench (and its worker processes) sign with it through AWS_*;
+    the caller's own credentials are for some other cluster. Returns the undo."""
+    key_id, secret = names.new_id("key"), names.new_secret()
+    chosen = {ENV_KEY: key_id, ENV_SECRET: secret, "AWS_ACCESS_KEY_ID": key_id,
+              "AWS_SECRET_ACCESS_KEY": secret}
+    dropped = ("AWS_SESSION_TOKEN", "AWS_PROFILE")
+    saved = {k: os.environ.get(k) for k in (*chosen, *dropped)}
+    os.environ.update(chosen)
+    for k in dropped:
+        os.environ.pop(k, None)
+
+    def restore() -> None:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    return restore
+
+
 @contextlib.contextmanager
 def local_cluster(shape: str, log: TextIO, timeout: float = START_TIMEOUT_S
                   ) -> Iterator[list[str]]:
@@ -103,6 +129,7 @@ def local_cluster(shape: str, log: TextIO, timeout: float = START_TIMEOUT_S
     root = Path(tempfile.mkdtemp(prefix="engine-bench-cluster-"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the nodes on TERM too
     supervisor: Supervisor | None = None
+    restore_credentials = _use_throwaway_root()
     try:
         try:
             topology = _topology(nodes, azs, root)
@@ -127,5 +154,6 @@ def local_cluster(shape: str, log: TextIO, timeout: float = START_TIMEOUT_S
             if supervisor is not None:
                 supervisor.stop()
         finally:
+            restore_credentials()
             signal.signal(signal.SIGTERM, previous)
             shutil.rmtree(root, ignore_errors=True)

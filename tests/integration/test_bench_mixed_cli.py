@@ -5,6 +5,7 @@ no process behind, and bad input refused with exit status 2."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -19,10 +20,10 @@ from engine.bench.report import LATENCY_KEYS, PHASE_KEYS, TIMESERIES_KEYS
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def bench(*args: str, module: str = "engine", timeout: int = 120
-          ) -> subprocess.CompletedProcess[str]:
+def bench(*args: str, module: str = "engine", timeout: int = 120,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", module, *(["bench"] if module == "engine" else []), *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def check_phase(name: str, phase: dict, seconds: float | None = None) -> None:
@@ -91,10 +92,15 @@ def _cluster_processes(marker: str) -> list[psutil.Process]:
 
 
 def test_local_cluster_runs_and_leaves_nothing_behind(tmp_path):
+    """The caller's credentials belong to another cluster (and no ENGINE_ROOT_* is set):
+    the bench gives its throwaway cluster a root key of its own and signs with that."""
     out = tmp_path / "cluster.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_ROOT_")}
+    env.update(AWS_ACCESS_KEY_ID="AKIAOTHERCLUSTER0001",
+               AWS_SECRET_ACCESS_KEY="other-cluster-secret-0123456789abcdefghij")
     done = bench("mixed", "--local-cluster", "3x3", "--duration", "1", "--warmup", "0.2",
                  "--mix", "objects=1,cache=1", "--no-baseline", "--json", str(out),
-                 timeout=180)
+                 timeout=180, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     root = re.search(r"from (\S+)/cluster\.toml", done.stderr).group(1)
     report = json.loads(out.read_text())

@@ -351,6 +351,9 @@ class Supervisor:
         first = self.nodes[0].spec.address
         self.emit(f"cluster {self.topology.name!r} is up: point the SDK or CLI at any node, "
                   f"e.g. engine status --endpoint {first}")
+        creds = self.nodes[0].spec.drives[0].parent / "root-credentials"
+        self.emit(f"root credentials (every node has a copy): "
+                  f"export AWS_SHARED_CREDENTIALS_FILE={creds}")
         b = self.backoff
         self.emit({
             OnDeath.REPORT: "a node that dies is reported; the others keep running",

@@ -186,6 +186,9 @@ def test_starts_every_node_prints_the_table_and_stops_on_ctrl_c(cluster_up, tmp_
     pids = [pid for _, _, pid in nodes.values()]
     assert all(psutil.pid_exists(p) for p in pids)
     assert (tmp_path / "cluster" / "logs" / "n4.log").read_text().count("n4: serving") == 1
+    n1_data = topology.node("n1").drives[0].parent
+    assert ("root credentials (every node has a copy): export "
+            f"AWS_SHARED_CREDENTIALS_FILE={n1_data / 'root-credentials'}") in up.seen
 
     up.proc.send_signal(signal.SIGINT)
     code, out = up.finish()

@@ -1,0 +1,103 @@
+"""Identity across a cluster of real node processes: one account and root on every node,
+and a key's deactivation or a policy change taking effect on every node within a second
+(the identity store is replicated; each node's caches follow its generation)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from engine.client import ClientError
+from engine.client import client as sdk_client
+
+from .conftest import Cluster
+
+BOUND_SECONDS = 1.0
+READ_PHOTOS = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::iam-photos"}]})
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = Cluster(tmp_path_factory.mktemp("iam"), nodes=3, azs=3)
+    try:
+        c.start()
+        c.wait_buckets_ready()
+        c.client("n1").create_bucket(Bucket="iam-photos")
+        yield c
+    finally:
+        c.close()
+
+
+def code_of(call: Callable[[], Any]) -> str | None:
+    try:
+        call()
+    except ClientError as err:
+        return str(err.response["Error"]["Code"])
+    return None
+
+
+def until_every_node(cluster: Cluster, check: Callable[[str], bool], what: str) -> float:
+    """Seconds from now until ``check(node)`` holds on every node (polled, not slept on:
+    the bound is what is asserted, the polling only measures it)."""
+    start = time.monotonic()
+    pending = set(cluster.node_ids)
+    while pending:
+        pending = {n for n in pending if not check(n)}
+        elapsed = time.monotonic() - start
+        assert elapsed < 10 * BOUND_SECONDS, f"{what}: still not on {sorted(pending)}"
+    return time.monotonic() - start
+
+
+def test_every_node_serves_one_account_with_one_root(cluster: Cluster) -> None:
+    seen = set()
+    for node in cluster.node_ids:
+        with sdk_client("sts", endpoint=cluster.endpoint(node)) as sts:
+            me = sts.get_caller_identity()
+        seen.add((me["Account"], me["Arn"]))
+    assert len(seen) == 1
+    [(account, arn)] = seen
+    assert arn == f"arn:aws:iam::{account}:root"
+
+
+def test_deactivation_and_policy_changes_reach_every_node_within_a_second(
+        cluster: Cluster) -> None:
+    with sdk_client("iam", endpoint=cluster.endpoint("n1")) as iam:
+        iam.create_user(UserName="carol")
+        key = iam.create_access_key(UserName="carol")["AccessKey"]
+        creds = {"aws_access_key_id": key["AccessKeyId"],
+                 "aws_secret_access_key": key["SecretAccessKey"]}
+        clients = {n: sdk_client("s3", endpoint=cluster.endpoint(n), **creds)
+                   for n in cluster.node_ids}
+        try:
+            def listing(node: str) -> str | None:
+                return code_of(lambda: clients[node].list_objects_v2(Bucket="iam-photos"))
+
+            # The new key is known everywhere; carol has no policy yet.
+            until_every_node(cluster, lambda n: listing(n) == "AccessDenied", "key known")
+
+            iam.put_user_policy(UserName="carol", PolicyName="photos",
+                                PolicyDocument=READ_PHOTOS)
+            took = until_every_node(cluster, lambda n: listing(n) is None, "policy applied")
+            assert took < BOUND_SECONDS, took
+
+            iam.update_access_key(UserName="carol", AccessKeyId=key["AccessKeyId"],
+                                  Status="Inactive")
+            took = until_every_node(cluster, lambda n: listing(n) == "InvalidAccessKeyId",
+                                    "key deactivated")
+            assert took < BOUND_SECONDS, took
+            err = None
+            try:
+                clients["n3"].list_objects_v2(Bucket="iam-photos")
+            except ClientError as exc:
+                err = exc.response["Error"]
+            assert err is not None
+            assert err["Message"] == ("The AWS Access Key Id you provided does not exist "
+                                      "in our records.")
+        finally:
+            for c in clients.values():
+                c.close()

@@ -44,7 +44,7 @@ class Authenticator:
         self.region = region
         self._generation = -1
         self._keys: dict[str, tuple[str, Principal] | None] = {}
-        self._used: dict[str, dict[str, str]] = {}
+        self._used: dict[str, tuple[float, str]] = {}
 
     def now(self) -> float:
         return self.clock.now_ns() / 1e9
@@ -141,14 +141,14 @@ class Authenticator:
 
     def _accepted(self, verified: VerifiedRequest, principal: Principal,
                   service: str) -> Principal:
-        self._used[verified.access_key_id] = {
-            "date": dt.datetime.fromtimestamp(self.now(), dt.UTC).strftime(
-                "%Y-%m-%dT%H:%M:%SZ"), "service": service, "region": self.region}
+        self._used[verified.access_key_id] = (self.now(), service)  # formatted at flush
         return principal
 
     async def flush_last_used(self) -> None:
         """Write the keys used since the last flush (long-term keys only)."""
-        used = {k: v for k, v in self._used.items() if k.startswith("AKIA")}
+        used = {k: {"date": dt.datetime.fromtimestamp(at, dt.UTC).strftime(
+                        "%Y-%m-%dT%H:%M:%SZ"), "service": service, "region": self.region}
+                for k, (at, service) in self._used.items() if k.startswith("AKIA")}
         self._used.clear()
         if used:
             await self.store.change({"op": "touch_keys", "now": "", "used": used})

@@ -39,6 +39,8 @@ Named = Sequence[tuple[str, CompiledPolicy]]
 ROOT_KEEPS = frozenset({"s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
                         "sqs:GetQueueAttributes", "sqs:SetQueueAttributes"})
 
+ROOT_ALLOWED = Decision(True, "allow", None, "the account root", ())
+
 
 @lru_cache(maxsize=4096)
 def compiled(text: str, kind: PolicyKind) -> CompiledPolicy:
@@ -95,6 +97,9 @@ class Authorizer:
                now: datetime | None = None, identity: bool = True) -> Decision:
         """AWS's decision; ``identity=False`` weighs the resource policies alone (what a
         role's trust policy says by itself)."""
+        if (identity and not resource_policies and principal.is_root
+                and resource_account in (None, principal.account)):
+            return ROOT_ALLOWED  # nothing could deny it: skip building the context
         context = RequestContext(
             action, resource, principal_arn=principal.arn, account_id=principal.account,
             resource_account=resource_account,
@@ -107,7 +112,7 @@ class Authorizer:
             decision = evaluate(context, identity=(), resource=resource_policies)
             if decision.kind == "explicit-deny" and action not in ROOT_KEEPS:
                 return decision
-            return Decision(True, "allow", None, "the account root", ())
+            return ROOT_ALLOWED
         session = None
         if principal.session_policy is not None:
             session = [("session policy", principal.session_policy)]

@@ -333,5 +333,8 @@ def test_header_values_are_trimmed_and_runs_collapsed():
 
 def test_amz_dates_are_strict():
     assert parse_amz_date("20150830T123600Z") == SUITE_NOW
-    for bad in ("20150830T123600", "2015-08-30T12:36:00Z", "20151330T123600Z", "x"):
+    assert parse_amz_date("20240229T235959Z") == 1709251199.0  # a leap day
+    for bad in ("20150830T123600", "2015-08-30T12:36:00Z", "20151330T123600Z", "x",
+                "20150230T000000Z", "20150830T246000Z", "20150830T126000Z",
+                "20150830T123600Z\n"):
         assert parse_amz_date(bad) is None

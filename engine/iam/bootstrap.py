@@ -62,7 +62,11 @@ async def bootstrap_root(store: IdentityStore, sealer: Sealer, data_dir: Path,
                                       "sealed": sealer.seal(secret, key_id).hex()})
     else:
         account = store.account() or await _first_start(store, sealer, now, announce)
-    write_credentials(store, sealer, account, data_dir)
+    # A linearizable read: on a node that is not the leader the change may be committed
+    # but not yet applied here, and every node writes the file.
+    key = await store.fetch("key", account["root_key"])
+    if key is not None:
+        write_credentials(key, sealer, data_dir)
     return account
 
 
@@ -83,12 +87,8 @@ def credentials_text(key_id: str, secret: str) -> str:
     return f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
 
 
-def write_credentials(store: IdentityStore, sealer: Sealer, account: Record,
-                      data_dir: Path) -> None:
-    """``<data>/root-credentials`` with the current root key, if it is not already so."""
-    record = store.get("key", account["root_key"])
-    if record is None:
-        return
+def write_credentials(record: Record, sealer: Sealer, data_dir: Path) -> None:
+    """``<data>/root-credentials`` with the root key ``record``, if it is not already so."""
     secret = sealer.open(bytes.fromhex(record["sealed"]), record["id"])
     text = credentials_text(record["id"], secret)
     path = data_dir / CREDENTIALS_FILE

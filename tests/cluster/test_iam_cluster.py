@@ -14,7 +14,7 @@ import pytest
 from engine.client import ClientError
 from engine.client import client as sdk_client
 
-from .conftest import Cluster
+from .conftest import Cluster, wait_until
 
 BOUND_SECONDS = 1.0
 READ_PHOTOS = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -101,3 +101,30 @@ def test_deactivation_and_policy_changes_reach_every_node_within_a_second(
         finally:
             for c in clients.values():
                 c.close()
+
+
+def test_a_generated_root_is_written_on_every_node(tmp_path, monkeypatch) -> None:
+    """No ENGINE_ROOT_* variables: one node's proposal wins, it prints the key once, and
+    every node (leader or not) writes the same root-credentials file, which works."""
+    monkeypatch.delenv("ENGINE_ROOT_ACCESS_KEY_ID")
+    monkeypatch.delenv("ENGINE_ROOT_SECRET_ACCESS_KEY")
+    c = Cluster(tmp_path, nodes=3, azs=3)
+    try:
+        c.start()
+        paths = [c.drive(n).parent / "root-credentials" for n in c.node_ids]
+
+        wait_until(lambda: all(p.exists() for p in paths), 30, "every root-credentials")
+        texts = {p.read_text() for p in paths}
+        assert len(texts) == 1
+        assert all(p.stat().st_mode & 0o777 == 0o600 for p in paths)
+        printed = sum(c.log_path(n).read_text().count("Root credentials of the new account")
+                      for n in c.node_ids)
+        assert printed == 1
+        [text] = texts
+        fields = dict(line.split(" = ") for line in text.splitlines()[1:])
+        with sdk_client("sts", endpoint=c.endpoint("n3"),
+                        aws_access_key_id=fields["aws_access_key_id"],
+                        aws_secret_access_key=fields["aws_secret_access_key"]) as sts:
+            assert sts.get_caller_identity()["Arn"].endswith(":root")
+    finally:
+        c.close()

@@ -14,12 +14,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
 def wait_healthy(endpoint: str, timeout: float, proc: subprocess.Popen[bytes] | None,
-                 *, serving: bool = True) -> int:
+                 *, serving: bool = True,
+                 credentials: grpc.ChannelCredentials | None = None) -> int:
     """Block until the node's gRPC health service answers SERVING (a node says so only
     once it can serve a quorum operation), or with ``serving=False`` until it answers at
-    all; returns the status it answered."""
+    all; returns the status it answered. ``credentials``: a TLS port's."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(endpoint) as ch:
+    with (grpc.insecure_channel(endpoint) if credentials is None
+          else grpc.secure_channel(endpoint, credentials)) as ch:
         stub = health_pb2_grpc.HealthStub(ch)
         while True:
             if proc is not None and proc.poll() is not None:

@@ -66,6 +66,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._groups = node.queues.router.groups
         topology = node.view.topology
         self._secret = topology.secret if topology is not None else None
+        self._tls = node.view.pool.tls if node.view.pool is not None else None
 
     @unary
     async def GetStatus(self, request: pb.GetStatusRequest, context: grpc.aio.ServicerContext
@@ -77,7 +78,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
                                         nodes=[await self._local()])
         local, queues, peers = await asyncio.gather(
             self._local(), self._queues(),
-            cluster_status.ask_peers(self._peers, secret=self._secret))
+            cluster_status.ask_peers(self._peers, secret=self._secret, tls=self._tls))
         nodes = [local, *sorted(peers, key=lambda p: (p.zone, p.node_id))]
         groups = cluster_status.queue_groups(self._groups, nodes)
         records, queues_error = queues

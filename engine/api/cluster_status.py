@@ -19,6 +19,7 @@ import grpc
 
 from engine.cache.slots import SlotMap
 from engine.cluster.layout import SetLayout
+from engine.cluster.tls import PeerTls
 from engine.cluster.wire import SECRET_HEADER
 from engine.queues.groups import GroupSpec, partition_group
 from engine.v1 import admin_pb2 as pb
@@ -49,12 +50,14 @@ def unreachable(member: Member, error: str) -> pb.NodeStatus:
 
 
 async def ask_peer(member: Member, timeout: float = PEER_SECONDS, *,
-                   secret: str | None = None) -> pb.NodeStatus:
+                   secret: str | None = None, tls: PeerTls | None = None) -> pb.NodeStatus:
     """The peer's own status (GetStatus local_only), or an unreachable entry. The
-    cluster secret authenticates the call (a peer acts as the account root)."""
+    cluster secret authenticates the call (a peer acts as the account root); in a TLS
+    cluster it goes to the peer port over mutual TLS."""
     metadata = ((SECRET_HEADER, secret),) if secret else ()
     try:
-        async with grpc.aio.insecure_channel(member.address) as channel:
+        async with (grpc.aio.insecure_channel(member.address) if tls is None
+                    else tls.channel(member.node_id)) as channel:
             reply = await admin_pb2_grpc.AdminStub(channel).GetStatus(
                 pb.GetStatusRequest(local_only=True), timeout=timeout, metadata=metadata)
     except grpc.aio.AioRpcError as exc:
@@ -67,8 +70,9 @@ async def ask_peer(member: Member, timeout: float = PEER_SECONDS, *,
 
 
 async def ask_peers(members: Iterable[Member], timeout: float = PEER_SECONDS, *,
-                    secret: str | None = None) -> list[pb.NodeStatus]:
-    return list(await asyncio.gather(*(ask_peer(m, timeout, secret=secret)
+                    secret: str | None = None, tls: PeerTls | None = None
+                    ) -> list[pb.NodeStatus]:
+    return list(await asyncio.gather(*(ask_peer(m, timeout, secret=secret, tls=tls)
                                        for m in members)))
 
 

@@ -21,7 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("admin", help="operator actions (heal)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     heal = actions.add_parser("heal", help="run a full healing pass now and report it")
-    heal.add_argument("--endpoint", default=DEFAULT_LISTEN)
+    heal.add_argument("--endpoint", default=DEFAULT_LISTEN,
+                      help="a node (https://HOST:PORT for TLS)")
+    heal.add_argument("--ca-bundle", metavar="FILE",
+                      help="PEM CA bundle to trust for an https:// endpoint (default: "
+                      "$AWS_CA_BUNDLE, else the system's roots)")
     heal.add_argument("--bucket", default="", help="only this bucket")
     heal.add_argument("--pending-grace", type=float, default=None, metavar="SECONDS",
                       help="discard uncommitted writes older than this (default 3600)")
@@ -35,11 +39,14 @@ def run_heal(args: argparse.Namespace) -> int:
     if args.pending_grace is not None:
         request.pending_grace_seconds = args.pending_grace
     try:
-        with signed_channels.insecure_channel(args.endpoint) as channel:
+        with signed_channels.channel(args.endpoint, verify=args.ca_bundle) as channel:
             report = admin_pb2_grpc.AdminStub(channel).Heal(request, timeout=args.timeout)
     except grpc.RpcError as exc:
         err = EngineError.from_rpc_error(exc)
         print(f"engine: {err.code}: {err.message}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # a malformed --endpoint, an unreadable --ca-bundle
+        print(f"engine: InvalidArgument: {exc}", file=sys.stderr)
         return 1
     result = {f: getattr(report, f) for f in FIELDS}
     result["errors"] = list(report.errors)

@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 
 from engine.cli.supervisor import Backoff, NodeCommand, OnDeath, Supervisor, print_plan
+from engine.cluster.cert_authority import ensure_cluster_certs
 from engine.cluster.layout import LayoutError, plan_erasure_sets
+from engine.cluster.tls import ClusterTls
 from engine.cluster.topology import (
     NodeSpec,
     Topology,
@@ -24,11 +26,13 @@ from engine.cluster.topology import (
     generate_local,
     join_host_port,
     split_host_port,
+    with_tls,
 )
 
 DEFAULT_DIR = Path("engine-cluster")
 DEFAULT_BASE_PORT = 7001
 TOPOLOGY_FILE = "cluster.toml"
+TLS_DIR = "tls"  # under --data: ca.pem, ca-key.pem, <node>.pem, <node>-key.pem
 BACKOFF = Backoff(first=1.0, cap=30.0, stable=60.0)
 
 
@@ -53,6 +57,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(passed on to every node)")
     up.add_argument("--cache-replicas", type=int, choices=[0, 1], default=0,
                     help="1: every cache slot gets a replica in another AZ (default 0)")
+    up.add_argument("--tls", action="store_true",
+                    help=f"make a cluster CA and node certificates in DATA/{TLS_DIR} and run "
+                    "over TLS: clients on TLS (trust DATA/tls/ca.pem), nodes on mutual TLS "
+                    "with peer ports at the gRPC port + 2000 (a cluster made with --tls stays "
+                    "a TLS cluster)")
     up.add_argument("--metrics-base-port", type=int, metavar="PORT",
                     help="serve each node's Prometheus metrics on its host at PORT, PORT+1, "
                     "... in node order (default: off)")
@@ -96,12 +105,13 @@ def run_up(args: argparse.Namespace) -> int:
     try:
         topology = prepare_topology(args)
         sets = plan_erasure_sets(topology, require_az_tolerance=not reduced)
+        check_tls(topology, generated=args.cluster is None)
         check_ports_free(topology)
     except LayoutError as exc:  # the nodes would refuse it too: say so before starting them
         hint = "" if reduced else "; --allow-reduced-tolerance accepts a weaker plan"
         print(f"engine: {exc}{hint}", file=sys.stderr)
         return 1
-    except (TopologyError, OSError) as exc:
+    except (TopologyError, OSError, ValueError) as exc:
         print(f"engine: {exc}", file=sys.stderr)
         return 1
     assert topology.path is not None
@@ -120,24 +130,58 @@ def prepare_topology(args: argparse.Namespace) -> Topology:
             raise TopologyError("--cluster FILE already describes the cluster; drop --nodes, "
                                 "--azs, --base-port, --drives-per-node and --az-latency-ms "
                                 "(edit the file instead)")
-        return Topology.load(args.cluster)
+        topology = Topology.load(args.cluster)
+        if args.tls and topology.tls_ca is None:
+            raise TopologyError(f"--tls: {args.cluster} has no [tls] table; add one with the "
+                                "cluster CA and each node's tls_cert and tls_key (see "
+                                "docs/cluster.md, TLS)")
+        return topology
     path: Path = args.data / TOPOLOGY_FILE
     nodes, azs, base_port, drives = _shape_flags(args)
     existing = Topology.load(path) if path.exists() else None
     if existing is not None and all(v is None for v in (nodes, azs, base_port, drives)):
-        return _with_latency(existing, args.az_latency_ms)
+        return _with_latency(_with_tls(existing, args), args.az_latency_ms)
     wanted = generate_local(nodes or 6, azs or 3, args.data, base_port or DEFAULT_BASE_PORT,
-                            drives or 1)
+                            drives or 1, tls_dir=args.data / TLS_DIR if args.tls else None)
     wanted = dataclasses.replace(wanted, az_latency_ms=args.az_latency_ms or 0.0)
     if existing is not None:
-        if existing.nodes != wanted.nodes:  # data on disk is laid out for the old shape
+        if _shape(existing) != _shape(wanted):  # data on disk is laid out for the old shape
             raise TopologyError(
                 f"{path} describes another cluster ({summary(existing)}), not the requested "
                 f"{summary(wanted)}; run with matching options, or use another --data "
                 "directory (or delete this one to start afresh)")
-        return _with_latency(existing, args.az_latency_ms)
+        return _with_latency(_with_tls(existing, args), args.az_latency_ms)
     wanted.dump(path)
     return Topology.load(path)
+
+
+def _shape(t: Topology) -> tuple[NodeSpec, ...]:
+    """The nodes as data is laid out for them: TLS changes none of that."""
+    return tuple(dataclasses.replace(n, peer_address=None, tls_cert=None, tls_key=None)
+                 for n in t.nodes)
+
+
+def _with_tls(topology: Topology, args: argparse.Namespace) -> Topology:
+    """--tls on a cluster generated without it: the same nodes, now over TLS (written
+    back for the nodes to read). Without --tls a TLS cluster stays one."""
+    if not args.tls or topology.tls_ca is not None:
+        return topology
+    assert topology.path is not None
+    topology = with_tls(topology, args.data / TLS_DIR)
+    topology.dump(topology.path)
+    return Topology.load(topology.path)
+
+
+def check_tls(topology: Topology, generated: bool) -> None:
+    """A TLS cluster's files: made where missing for a cluster `cluster up` generated
+    (an operator's file names its own), then each node's loaded and checked, so a bad
+    file is said once here rather than by every node's log."""
+    if topology.tls_ca is None:
+        return
+    if generated:
+        ensure_cluster_certs(topology)
+    for node in topology.nodes:
+        ClusterTls.for_node(topology, node.id)
 
 
 def _shape_flags(args: argparse.Namespace) -> tuple[int | None, ...]:
@@ -167,7 +211,9 @@ def check_ports_free(topology: Topology) -> None:
     and share traffic with the old one; a plain bind here does not share and notices.
     """
     for node in topology.nodes:
-        for address in (node.address, node.raft_address):
+        for address in (node.address, node.raft_address, node.peer_address):
+            if address is None:
+                continue
             host, port = split_host_port(address)
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
             with socket.socket(family, socket.SOCK_STREAM) as s:

@@ -41,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--endpoint", default=DEFAULT_LISTEN,
                         help=f"node to talk to (default: {DEFAULT_LISTEN})")
+    common.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM CA bundle to trust for an https:// endpoint (default: "
+                        "$AWS_CA_BUNDLE, else the system's roots)")
 
     mb = cmds.add_parser("mb", parents=[common], help="make a bucket")
     mb.add_argument("uri", metavar="s3://BUCKET")
@@ -74,7 +77,7 @@ def _runner(command: Command) -> Callable[[argparse.Namespace], int]:
 
     def run(args: argparse.Namespace) -> int:
         try:
-            with client("s3", endpoint=args.endpoint) as s3:
+            with client("s3", endpoint=args.endpoint, verify=args.ca_bundle) as s3:
                 return command(s3, args)
         except S3UploadFailedError as exc:
             if isinstance(exc.__cause__, ClientError):

@@ -29,8 +29,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
-from engine.client.errors import error_from_rpc
 from engine.client import signed_channels
+from engine.client.errors import error_from_rpc
 from engine.config import DEFAULT_LISTEN
 from engine.v1 import admin_pb2, admin_pb2_grpc
 
@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                       "sets, queues, cache slots)")
     p.add_argument("--endpoint", default=DEFAULT_LISTEN,
                    help=f"any node of the cluster (default: {DEFAULT_LISTEN})")
+    p.add_argument("--ca-bundle", metavar="FILE",
+                   help="PEM CA bundle to trust for an https:// endpoint (default: "
+                   "$AWS_CA_BUNDLE, else the system's roots)")
     p.add_argument("--local", action="store_true",
                    help="only the node asked, without asking its peers")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
@@ -51,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        with signed_channels.channel(args.endpoint) as channel:
+        with signed_channels.channel(args.endpoint, verify=args.ca_bundle) as channel:
             resp = admin_pb2_grpc.AdminStub(channel).GetStatus(
                 admin_pb2.GetStatusRequest(local_only=args.local), timeout=TIMEOUT
             )
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         error = error_from_rpc(exc, "GetStatus", endpoint=args.endpoint).response["Error"]
         print(f"engine: {error['Code']}: {error['Message']}", file=sys.stderr)
         return 1
-    except ValueError as exc:  # a malformed --endpoint
+    except ValueError as exc:  # a malformed --endpoint, an unreadable --ca-bundle
         print(f"engine: InvalidArgument: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -168,6 +168,7 @@ class Supervisor:
         self.backoff = backoff or Backoff()
         self.nodes: list[NodeProcess] = []
         self._channels: dict[str, grpc.Channel] = {}
+        self._credentials: grpc.ChannelCredentials | None = None  # a TLS cluster's CA
         self._stop_signal: int | None = None  # a flag: Event.set in a handler can deadlock
 
     def run(self, start_timeout: float) -> int:
@@ -304,10 +305,23 @@ class Supervisor:
             self.warn(f"node {n.spec.id} ({n.spec.zone}) restarted as pid {proc.pid} "
                       f"(restart {n.restarts})")
 
+    def _channel(self, address: str) -> grpc.Channel:
+        """A TLS cluster's nodes serve clients over TLS only: check them as a client would,
+        trusting the cluster CA."""
+        ca = self.topology.tls_ca
+        if ca is None:
+            return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+        if self._credentials is None:
+            self._credentials = grpc.ssl_channel_credentials(ca.read_bytes())
+        return grpc.secure_channel(address, self._credentials, options=CHANNEL_OPTIONS)
+
     def _serving(self, node: NodeProcess) -> bool:
         address = node.spec.address
         if address not in self._channels:
-            self._channels[address] = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+            try:
+                self._channels[address] = self._channel(address)
+            except OSError:  # the CA file is unreadable: the node says why in its log
+                return False
         try:
             resp = health_pb2_grpc.HealthStub(self._channels[address]).Check(
                 health_pb2.HealthCheckRequest(), timeout=HEALTH_TIMEOUT)
@@ -349,8 +363,14 @@ class Supervisor:
             self.emit("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
         print_plan(self.sets, self.out)
         first = self.nodes[0].spec.address
+        ca = self.topology.tls_ca
+        example = (f"engine status --endpoint {first}" if ca is None else
+                   f"engine status --endpoint https://{first} --ca-bundle {ca}")
         self.emit(f"cluster {self.topology.name!r} is up: point the SDK or CLI at any node, "
-                  f"e.g. engine status --endpoint {first}")
+                  f"e.g. {example}")
+        if ca is not None:
+            self.emit("TLS: clients over TLS (trust the CA above); nodes over mutual TLS "
+                      "with that CA")
         creds = self.nodes[0].spec.drives[0].parent / "root-credentials"
         self.emit(f"root credentials (every node has a copy): "
                   f"export AWS_SHARED_CREDENTIALS_FILE={creds}")

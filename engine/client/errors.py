@@ -383,6 +383,9 @@ def error_from_rpc(
         error: dict[str, Any] = {"Code": err.code, "Message": err.message}
         if err.grpc_status == grpc.StatusCode.UNAVAILABLE:
             error["Message"] = f'Could not connect to the endpoint "{endpoint}": {err.message}'
+            if err.message.endswith("Socket closed") and "s://" not in endpoint.lower():
+                # what a plaintext client sees of a TLS-only port: say the likely cause
+                error["Message"] += " (if the server speaks TLS, use an https:// endpoint)"
             return EndpointConnectionError(
                 {"Error": error, "ResponseMetadata": response_metadata(err.http_status)},
                 operation_name,

@@ -1,5 +1,13 @@
 """The gRPC channel a client owns, and the idle timeout its streaming calls use.
 
+TLS is the endpoint's scheme (``https://`` or ``grpcs://``); ``verify`` says whom to
+trust, as boto3's does: None or True the system roots (or ``AWS_CA_BUNDLE`` when set),
+a path a PEM CA bundle. gRPC cannot turn certificate checks off, so ``verify=False``
+fetches the server's certificate once, unchecked, and pins it, with a warning: the
+connection is encrypted and stays with that key, but nothing vouched for who holds it.
+``client_cert`` (a PEM file holding certificate and key, or a (cert, key) pair of
+paths, as botocore's ``client_cert``) is presented to servers that require one.
+
 A fixed deadline is wrong for streams (a 5 GiB download legitimately takes long), so
 streams get a read timeout instead: the call is cancelled when the client has been
 *waiting on the server* for longer than the timeout, as botocore's read_timeout does.
@@ -7,11 +15,17 @@ streams get a read timeout instead: the call is cancelled when the client has be
 
 from __future__ import annotations
 
+import os
+import socket
+import ssl
 import threading
 import time
+import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
+from cryptography import x509
 
 from engine import __version__
 
@@ -47,12 +61,96 @@ def normalize_endpoint(endpoint: str) -> tuple[str, bool]:
     return target, secure
 
 
-def open_channel(endpoint: str) -> grpc.Channel:
-    """One channel per client; gRPC multiplexes every call of the client over it."""
+CA_BUNDLE_ENV = "AWS_CA_BUNDLE"
+PIN_TIMEOUT = 10.0  # seconds to fetch a server's certificate for verify=False
+Verify = bool | str | os.PathLike[str] | None
+ClientCert = str | os.PathLike[str] | tuple[str | os.PathLike[str], str | os.PathLike[str]]
+
+
+class InsecureTLSWarning(UserWarning):
+    """verify=False: the server's certificate was pinned without being checked."""
+
+
+def open_channel(endpoint: str, *, verify: Verify = None,
+                 client_cert: ClientCert | None = None) -> grpc.Channel:
+    """One channel per client; gRPC multiplexes every call of the client over it.
+    ``verify`` and ``client_cert`` matter only for a TLS (``https://``) endpoint."""
     target, secure = normalize_endpoint(endpoint)
-    if secure:
-        return grpc.secure_channel(target, grpc.ssl_channel_credentials(), CHANNEL_OPTIONS)
-    return grpc.insecure_channel(target, CHANNEL_OPTIONS)
+    if not secure:
+        return grpc.insecure_channel(target, CHANNEL_OPTIONS)
+    options = list(CHANNEL_OPTIONS)
+    key, chain = _client_pair(client_cert) if client_cert is not None else (None, None)
+    if verify is False:
+        roots, name = _pinned(target, key, chain)
+        if name:  # the name the certificate was issued to, whatever host was dialled
+            options.append(("grpc.ssl_target_name_override", name))
+    else:
+        roots = _ca_bundle(verify)
+    credentials = grpc.ssl_channel_credentials(roots, key, chain)
+    return grpc.secure_channel(target, credentials, options)
+
+
+def _ca_bundle(verify: Verify) -> bytes | None:
+    """The roots to trust: a given bundle, else AWS_CA_BUNDLE, else gRPC's (None)."""
+    path = verify if isinstance(verify, str | os.PathLike) else os.environ.get(CA_BUNDLE_ENV)
+    if not path:
+        return None
+    return _read(path, "CA bundle")
+
+
+def _client_pair(cert: ClientCert) -> tuple[bytes, bytes]:
+    """(private key, certificate chain) from one PEM file holding both, or two files."""
+    if isinstance(cert, tuple):
+        return _read(cert[1], "client key"), _read(cert[0], "client certificate")
+    both = _read(cert, "client certificate")
+    return both, both  # gRPC takes the key and the chain out of the same PEM text
+
+
+def _read(path: str | os.PathLike[str], what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"Could not read the {what} {os.fspath(path)!r}: {exc.strerror}"
+                         ) from None
+
+
+def _pinned(target: str, key: bytes | None, chain: bytes | None) -> tuple[bytes, str]:
+    """The server's own certificate, fetched without checking it, to trust alone; and a
+    name it was issued to (what gRPC will match instead of the host dialled)."""
+    host, _, port = target.rpartition(":")
+    host = host.strip("[]")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, int(port)), PIN_TIMEOUT) as sock, \
+                context.wrap_socket(sock, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"verify=False: could not fetch the certificate of {target} to "
+                         f"pin it: {exc}") from None
+    if not der:
+        raise ValueError(f"verify=False: {target} sent no certificate")
+    cert = x509.load_der_x509_certificate(der)
+    warnings.warn(f"verify=False: trusting the certificate {target} presented now "
+                  f"({cert.subject.rfc4514_string()}) without checking who issued it",
+                  InsecureTLSWarning, stacklevel=4)
+    return ssl.DER_cert_to_PEM_cert(der).encode(), _issued_name(cert)
+
+
+def _issued_name(cert: x509.Certificate) -> str:
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        names = None
+    if names is not None:
+        for ip in names.get_values_for_type(x509.IPAddress):
+            return str(ip)
+        for dns in names.get_values_for_type(x509.DNSName):
+            if "*" not in dns:
+                return dns
+    common = cert.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    return str(common[0].value) if common else ''
 
 
 class IdleWatchdog:

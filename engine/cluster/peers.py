@@ -12,6 +12,8 @@ failures decoded into ``EngineError`` (transport failures keep their gRPC status
 the code), and, for calls the caller declares idempotent, a retry of transport failures
 within the same deadline. Shard streams use ``delay`` and ``metadata`` the same way;
 consensus messages have a transport of their own (engine/cluster/consensus/transport.py).
+In a TLS cluster the channel goes to the peer's ``peer_address`` over mutual TLS
+(engine/cluster/tls.py); otherwise to its gRPC address in plaintext.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from engine.cluster.tls import PeerTls
 from engine.cluster.wire import SECRET_HEADER
 from engine.errors import EngineError
 from engine.observability import request_id
@@ -37,7 +40,7 @@ R = TypeVar("R")
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                        grpc.StatusCode.CANCELLED})
 RETRY_PAUSE = 0.05
-CHANNEL_OPTIONS = [
+CHANNEL_OPTIONS: list[tuple[str, object]] = [
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
     ("grpc.max_send_message_length", 16 * 1024 * 1024),
     ("grpc.initial_reconnect_backoff_ms", 100),
@@ -68,7 +71,9 @@ class Peer:
     def channel(self) -> grpc.aio.Channel:
         if self._channel is None:
             if self._raw is None:
-                self._raw = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+                tls = self._pool.tls
+                self._raw = (grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+                             if tls is None else tls.channel(self.node_id, CHANNEL_OPTIONS))
                 self._pool.channels.append(self._raw)
             wrap = self._pool.wrap_channel
             self._channel = self._raw if wrap is None else wrap(self._raw, self)
@@ -149,8 +154,9 @@ class Peer:
 
 class PeerPool:
     def __init__(self, zone: str, secret: str, *, timeout: float = 5.0,
-                 az_latency_ms: float = 0.0) -> None:
+                 az_latency_ms: float = 0.0, tls: PeerTls | None = None) -> None:
         self.zone = zone
+        self.tls = tls
         self.metadata = ((SECRET_HEADER, secret),)
         self.timeout = timeout
         self.az_latency = az_latency_ms / 1000.0

@@ -13,12 +13,24 @@ sets, the Raft peer list) is computed identically everywhere without a coordinat
     zone = "az-1"
     drives = ["data/n1/d0"]           # relative paths are relative to the file
 
+A TLS cluster (docs/cluster.md, "TLS") adds the CA every node trusts and, per node, its
+certificate, key and the port its peers call it on (mutual TLS):
+
+    [tls]
+    ca = "tls/ca.pem"
+    [[nodes]]
+    ...
+    tls_cert = "tls/n1.pem"
+    tls_key = "tls/n1-key.pem"
+    peer_address = "127.0.0.1:9001"   # optional: same host, gRPC port + 2000
+
 Validation is strict (unknown keys are errors) because a typo in a shared file would
 otherwise silently give nodes different views of the cluster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import secrets
@@ -32,10 +44,14 @@ from typing import Any
 import tomli_w
 
 RAFT_PORT_OFFSET = 1000
+PEER_PORT_OFFSET = 2000  # TLS clusters: node-to-node gRPC (mutual TLS) on its own port
 MIN_SECRET_LEN = 16
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # also used as a log file name
-_TOP_KEYS = frozenset({"name", "secret", "az_latency_ms", "nodes"})
-_NODE_KEYS = frozenset({"id", "address", "raft_address", "zone", "drives"})
+_TOP_KEYS = frozenset({"name", "secret", "az_latency_ms", "nodes", "tls"})
+_NODE_KEYS = frozenset({"id", "address", "raft_address", "zone", "drives", "peer_address",
+                        "tls_cert", "tls_key"})
+_TLS_KEYS = frozenset({"ca"})
+_NODE_TLS_KEYS = ("peer_address", "tls_cert", "tls_key")
 
 
 class TopologyError(ValueError):
@@ -69,11 +85,20 @@ def join_host_port(host: str, port: int) -> str:
 
 def default_raft_address(address: str) -> str:
     """Same host, gRPC port + 1000: predictable, so most files need not say it."""
+    return _offset(address, RAFT_PORT_OFFSET, "raft_address")
+
+
+def default_peer_address(address: str) -> str:
+    """Same host, gRPC port + 2000 (TLS clusters only)."""
+    return _offset(address, PEER_PORT_OFFSET, "peer_address")
+
+
+def _offset(address: str, offset: int, key: str) -> str:
     host, port = split_host_port(address)
-    if port + RAFT_PORT_OFFSET > 65535:
-        raise TopologyError(f"address {address!r}: port + {RAFT_PORT_OFFSET} is out of range; "
-                            "set raft_address explicitly")
-    return join_host_port(host, port + RAFT_PORT_OFFSET)
+    if port + offset > 65535:
+        raise TopologyError(f"address {address!r}: port + {offset} is out of range; "
+                            f"set {key} explicitly")
+    return join_host_port(host, port + offset)
 
 
 @dataclass(frozen=True)
@@ -83,6 +108,10 @@ class NodeSpec:
     zone: str
     drives: tuple[Path, ...]
     raft_address: str
+    # TLS clusters only: where peers call this node (mutual TLS), its certificate and key
+    peer_address: str | None = None
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_RE.match(self.id):
@@ -90,15 +119,22 @@ class NodeSpec:
         where = f"node {self.id!r}"
         if not isinstance(self.zone, str) or not self.zone.strip():
             raise TopologyError(f"{where}: zone must be a non-empty string")
-        for label, addr in (("address", self.address), ("raft_address", self.raft_address)):
+        addresses = [("address", self.address), ("raft_address", self.raft_address)]
+        if self.peer_address is not None:
+            addresses.append(("peer_address", self.peer_address))
+        for label, addr in addresses:
             if not isinstance(addr, str):
                 raise TopologyError(f"{where}: {label} must be a string")
             try:
                 split_host_port(addr)
             except TopologyError as exc:
                 raise TopologyError(f"{where}: {label}: {exc}") from None
-        if self.address == self.raft_address:
-            raise TopologyError(f"{where}: address and raft_address must differ")
+        if len({a for _, a in addresses}) != len(addresses):
+            keys = [k for k, _ in addresses]
+            raise TopologyError(f"{where}: {', '.join(keys[:-1])} and {keys[-1]} must differ")
+        tls = (self.peer_address, self.tls_cert, self.tls_key)
+        if any(v is not None for v in tls) and not all(v is not None for v in tls):
+            raise TopologyError(f"{where}: a TLS node needs peer_address, tls_cert and tls_key")
         if not self.drives:
             raise TopologyError(f"{where}: needs at least one drive")
 
@@ -110,6 +146,7 @@ class Topology:
     nodes: tuple[NodeSpec, ...]
     az_latency_ms: float = 0.0
     path: Path | None = None
+    tls_ca: Path | None = None  # a TLS cluster: the CA every node trusts ([tls] ca)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -122,7 +159,16 @@ class Topology:
         if not self.nodes:
             raise TopologyError("a topology needs at least one node")
         _unique("node id", (n.id for n in self.nodes))
-        _unique("address", (a for n in self.nodes for a in (n.address, n.raft_address)))
+        _unique("address", (a for n in self.nodes
+                            for a in (n.address, n.raft_address, n.peer_address) if a))
+        if self.tls_ca is not None:
+            missing = [n.id for n in self.nodes if n.tls_cert is None]
+            if missing:
+                raise TopologyError(f"[tls] is set, so every node needs tls_cert and tls_key "
+                                    f"(missing on {', '.join(missing)})")
+        elif any(n.tls_cert is not None for n in self.nodes):
+            raise TopologyError("nodes name TLS certificates but there is no [tls] table "
+                                "with the cluster CA")
         _unique("drive path", (os.path.normpath(d) for n in self.nodes for d in n.drives))
 
     def node(self, node_id: str) -> NodeSpec:
@@ -162,26 +208,28 @@ class Topology:
         raw_nodes = data["nodes"]
         if not isinstance(raw_nodes, list) or not all(isinstance(n, dict) for n in raw_nodes):
             raise TopologyError("nodes must be an array of tables ([[nodes]])")
+        tls_ca = _tls_from_dict(data["tls"], base_dir) if "tls" in data else None
         return cls(
             name=data["name"],
             secret=data["secret"],
-            nodes=tuple(_node_from_dict(i, n, base_dir) for i, n in enumerate(raw_nodes)),
+            nodes=tuple(_node_from_dict(i, n, base_dir, tls_ca is not None)
+                        for i, n in enumerate(raw_nodes)),
             az_latency_ms=data.get("az_latency_ms", 0.0),
             path=path,
+            tls_ca=tls_ca,
         )
 
     def to_dict(self, base_dir: Path | None = None) -> dict[str, Any]:
-        """The file's table; drives under base_dir are written relative to it."""
-        return {
+        """The file's table; paths under base_dir are written relative to it."""
+        out: dict[str, Any] = {
             "name": self.name,
             "secret": self.secret,
             "az_latency_ms": float(self.az_latency_ms),
-            "nodes": [
-                {"id": n.id, "address": n.address, "raft_address": n.raft_address,
-                 "zone": n.zone, "drives": [_relative(d, base_dir) for d in n.drives]}
-                for n in self.nodes
-            ],
         }
+        if self.tls_ca is not None:
+            out["tls"] = {"ca": _relative(self.tls_ca, base_dir)}
+        out["nodes"] = [_node_to_dict(n, base_dir) for n in self.nodes]
+        return out
 
     def dump(self, path: Path | str) -> None:
         """Write atomically with mode 0600: the file holds the cluster secret."""
@@ -199,15 +247,18 @@ class Topology:
 
 
 def generate_local(nodes: int, azs: int, data_dir: Path, base_port: int,
-                   drives_per_node: int = 1, name: str = "local") -> Topology:
-    """A loopback cluster: n1..nN round-robin over az-1..az-A, ports from base_port."""
+                   drives_per_node: int = 1, name: str = "local",
+                   tls_dir: Path | None = None) -> Topology:
+    """A loopback cluster: n1..nN round-robin over az-1..az-A, ports from base_port.
+    With ``tls_dir``, a TLS cluster whose CA and node certificates are (to be) there
+    (engine/cluster/cert_authority.py makes them)."""
     if nodes < 1:
         raise TopologyError("nodes must be >= 1")
     if not 1 <= azs <= nodes:
         raise TopologyError(f"azs must be between 1 and the node count ({nodes}), not {azs}")
     if drives_per_node < 1:
         raise TopologyError("drives_per_node must be >= 1")
-    last = base_port + RAFT_PORT_OFFSET + nodes - 1
+    last = base_port + (PEER_PORT_OFFSET if tls_dir else RAFT_PORT_OFFSET) + nodes - 1
     if base_port < 1 or last > 65535:
         raise TopologyError(f"base_port {base_port}: ports up to {last} must be in 1..65535")
     data_dir = Path(data_dir).resolve()
@@ -221,12 +272,43 @@ def generate_local(nodes: int, azs: int, data_dir: Path, base_port: int,
             drives=tuple(data_dir / node_id / f"d{j}" for j in range(drives_per_node)),
             raft_address=f"127.0.0.1:{base_port + RAFT_PORT_OFFSET + i}",
         ))
-    return Topology(name=name, secret=secrets.token_hex(16), nodes=tuple(specs))
+    topology = Topology(name=name, secret=secrets.token_hex(16), nodes=tuple(specs))
+    return with_tls(topology, tls_dir) if tls_dir is not None else topology
 
 
-def _node_from_dict(i: int, raw: Mapping[str, Any], base_dir: Path) -> NodeSpec:
+def with_tls(topology: Topology, tls_dir: Path) -> Topology:
+    """The same cluster made a TLS cluster, its files in ``tls_dir``: ca.pem, and per node
+    <id>.pem and <id>-key.pem; each node's peer port is its gRPC port + 2000."""
+    tls_dir = Path(tls_dir).resolve()
+    nodes = tuple(
+        dataclasses.replace(n, peer_address=n.peer_address or default_peer_address(n.address),
+                            tls_cert=tls_dir / f"{n.id}.pem", tls_key=tls_dir / f"{n.id}-key.pem")
+        for n in topology.nodes)
+    return dataclasses.replace(topology, nodes=nodes, tls_ca=tls_dir / "ca.pem")
+
+
+def _tls_from_dict(raw: Any, base_dir: Path) -> Path:
+    if not isinstance(raw, dict):
+        raise TopologyError("tls must be a table ([tls])")
+    _no_unknown_keys(raw, _TLS_KEYS, "[tls]")
+    return _path(raw, "ca", base_dir, "[tls]")
+
+
+def _path(raw: Mapping[str, Any], key: str, base_dir: Path, where: str) -> Path:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value:
+        raise TopologyError(f"{where}: {key} must be a non-empty path string")
+    return (base_dir / Path(value).expanduser()).resolve()
+
+
+def _node_from_dict(i: int, raw: Mapping[str, Any], base_dir: Path, tls: bool) -> NodeSpec:
     where = f"nodes[{i}]" + (f" ({raw['id']!r})" if "id" in raw else "")
     _no_unknown_keys(raw, _NODE_KEYS, where)
+    if not tls and any(k in raw for k in _NODE_TLS_KEYS):
+        raise TopologyError(f"{where}: {', '.join(k for k in _NODE_TLS_KEYS if k in raw)} "
+                            "need a [tls] table with the cluster CA")
+    if tls and not ("tls_cert" in raw and "tls_key" in raw):
+        raise TopologyError(f"{where}: [tls] is set, so the node needs tls_cert and tls_key")
     for key in ("id", "address", "zone", "drives"):
         if key not in raw:
             raise TopologyError(f"{where}: missing required key {key!r}")
@@ -236,10 +318,25 @@ def _node_from_dict(i: int, raw: Mapping[str, Any], base_dir: Path) -> NodeSpec:
     address = raw["address"]
     try:
         raft = raw["raft_address"] if "raft_address" in raw else default_raft_address(address)
+        extra: dict[str, Any] = {}
+        if tls:
+            extra = {"peer_address": raw.get("peer_address") or default_peer_address(address),
+                     "tls_cert": _path(raw, "tls_cert", base_dir, where),
+                     "tls_key": _path(raw, "tls_key", base_dir, where)}
         return NodeSpec(id=raw["id"], address=address, zone=raw["zone"], raft_address=raft,
-                        drives=tuple((base_dir / Path(d).expanduser()).resolve() for d in drives))
+                        drives=tuple((base_dir / Path(d).expanduser()).resolve() for d in drives),
+                        **extra)
     except TopologyError as exc:
         raise TopologyError(f"nodes[{i}]: {exc}") from None
+
+
+def _node_to_dict(n: NodeSpec, base_dir: Path | None) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": n.id, "address": n.address, "raft_address": n.raft_address,
+                           "zone": n.zone, "drives": [_relative(d, base_dir) for d in n.drives]}
+    if n.peer_address is not None and n.tls_cert is not None and n.tls_key is not None:
+        out.update(peer_address=n.peer_address, tls_cert=_relative(n.tls_cert, base_dir),
+                   tls_key=_relative(n.tls_key, base_dir))
+    return out
 
 
 def _no_unknown_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

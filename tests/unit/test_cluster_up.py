@@ -27,7 +27,7 @@ import psutil
 import pytest
 
 from engine.cli import build_parser, main
-from engine.cli.cluster import prepare_topology, serve_command
+from engine.cli.cluster import check_tls, prepare_topology, serve_command
 from engine.cli.pdeathsig import die_with_parent
 from engine.cli.supervisor import (
     MAX_LINE,
@@ -298,7 +298,7 @@ def test_a_node_that_fails_to_start_is_named_with_its_log(cluster_up):
 
 def args(data: Path, **over: object) -> argparse.Namespace:
     ns = argparse.Namespace(cluster=None, data=data, nodes=None, azs=None, base_port=None,
-                            drives_per_node=None, az_latency_ms=None)
+                            drives_per_node=None, az_latency_ms=None, tls=False)
     for k, v in over.items():
         setattr(ns, k, v)
     return ns
@@ -328,6 +328,37 @@ def test_cluster_file_excludes_shape_flags(tmp_path: Path) -> None:
         prepare_topology(args(tmp_path, cluster=file, nodes=3))
     with pytest.raises(TopologyError, match="edit the file instead"):
         prepare_topology(args(tmp_path, cluster=file, az_latency_ms=1.0))
+
+
+def test_tls_is_made_once_kept_without_the_flag_and_added_to_a_plain_cluster(
+        tmp_path: Path) -> None:
+    tls = prepare_topology(args(tmp_path / "a", nodes=3, azs=3, tls=True))
+    assert tls.tls_ca == (tmp_path / "a" / "tls" / "ca.pem").resolve()
+    check_tls(tls, generated=True)  # what `cluster up` does before starting the nodes
+    made = {p.name: p.read_bytes() for p in (tmp_path / "a" / "tls").iterdir()}
+    assert sorted(made) == ["ca-key.pem", "ca.pem", "n1-key.pem", "n1.pem", "n2-key.pem",
+                            "n2.pem", "n3-key.pem", "n3.pem"]
+    again = prepare_topology(args(tmp_path / "a"))  # no --tls: a TLS cluster stays one
+    check_tls(again, generated=True)
+    assert again.nodes == tls.nodes and again.tls_ca == tls.tls_ca
+    assert {p.name: p.read_bytes() for p in (tmp_path / "a" / "tls").iterdir()} == made
+
+    plain = prepare_topology(args(tmp_path / "b", nodes=3, azs=3))
+    assert plain.tls_ca is None
+    upgraded = prepare_topology(args(tmp_path / "b", nodes=3, azs=3, tls=True))
+    assert upgraded.secret == plain.secret and upgraded.tls_ca is not None
+    assert [n.peer_address for n in upgraded.nodes] == [
+        "127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"]
+    assert Topology.load(tmp_path / "b" / "cluster.toml").tls_ca == upgraded.tls_ca
+
+    file = tmp_path / "operator.toml"
+    plain.dump(file)
+    with pytest.raises(TopologyError, match=r"operator\.toml has no \[tls\] table"):
+        prepare_topology(args(tmp_path, cluster=file, tls=True))
+    Topology.load(tmp_path / "a" / "cluster.toml").dump(file)
+    (tmp_path / "a" / "tls" / "n2.pem").unlink()
+    with pytest.raises(TopologyError, match=r"cannot read certificate .*n2\.pem: No such file"):
+        check_tls(prepare_topology(args(tmp_path, cluster=file)), generated=False)
 
 
 def test_port_in_use_fails_before_starting_anything(tmp_path: Path, capsys) -> None:

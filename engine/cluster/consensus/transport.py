@@ -19,8 +19,12 @@ Wire format (explicit; never pickle, so holding the secret is not running code):
 The listener reads nothing but the fixed-size hello before the proof checks out, bounds
 every frame's length before reading it, and drops the connection on a bad tag (a frame
 can be neither forged, nor replayed from another connection, nor reordered). A node may
-only speak for itself: messages naming another sender are dropped. Traffic is not
-encrypted (as the other node-to-node calls); TLS is a later issue's.
+only speak for itself: messages naming another sender are dropped.
+
+In a TLS cluster (engine/cluster/tls.py) the same bytes travel inside mutual TLS: the
+listener requires a client certificate signed by the cluster CA, the dialler checks the
+listener's against the CA and the host it dialled, and the secret's proof follows as
+before. Without ``[tls]`` traffic is authenticated but not encrypted.
 
 Each peer has a bounded queue drained by one task, which writes whatever accumulated as
 one frame; between availability zones a frame pays the simulated one-way latency,
@@ -37,6 +41,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import ssl
 import struct
 import time
 from collections import deque
@@ -79,17 +84,20 @@ class RaftListener:
     """Accepts peers' connections on this node's raft address and hands their messages
     to ``receive`` once each connection proved it holds the secret."""
 
-    def __init__(self, address: str, secret: str, receive: Receive) -> None:
+    def __init__(self, address: str, secret: str, receive: Receive, *,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.address = address
         self._secret = secret.encode()
         self._receive = receive
+        self._tls = tls
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def start(self) -> None:
         host, port = split_host_port(self.address)
-        self._server = await asyncio.start_server(self._serve, host, port,
-                                                  reuse_address=True)
+        self._server = await asyncio.start_server(
+            self._serve, host, port, reuse_address=True, ssl=self._tls,
+            ssl_handshake_timeout=HANDSHAKE_SECONDS if self._tls else None)
 
     async def close(self) -> None:
         if self._server is not None:
@@ -153,9 +161,11 @@ class RaftSender:
     """Sends this node's messages to the peers, one connection each."""
 
     def __init__(self, node_id: str, secret: str, address_of: Callable[[str], str],
-                 latency_of: Callable[[str], float]) -> None:
+                 latency_of: Callable[[str], float], *,
+                 tls: ssl.SSLContext | None = None) -> None:
         self._node_id = node_id.encode()
         self._secret = secret.encode()
+        self.tls = tls
         self._address_of = address_of
         self._latency_of = latency_of
         self._links: dict[str, _Link] = {}
@@ -227,8 +237,10 @@ class _Link:
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bytes]:
         host, port = split_host_port(self.address)
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port),
-                                                HANDSHAKE_SECONDS)
+        tls = self.sender.tls
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(
+            host, port, ssl=tls, server_hostname=host if tls else None,
+            ssl_handshake_timeout=HANDSHAKE_SECONDS if tls else None), HANDSHAKE_SECONDS)
         greeting = await asyncio.wait_for(reader.readexactly(len(MAGIC) + CHALLENGE),
                                           HANDSHAKE_SECONDS)
         if greeting[:len(MAGIC)] != MAGIC:

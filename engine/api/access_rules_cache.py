@@ -1,7 +1,10 @@
-"""The actions of the Cache service. ElastiCache authorizes data commands through Redis
-ACLs, not IAM, so these four data-plane actions are the engine's own, under the
-"elasticache" prefix: reads, writes, the stats view, and FlushAll (an admin-level
-permission: it empties every key of every tenant).
+"""The actions of the Cache service and of the ElastiCache service (its user API: RBAC
+users, ``elasticache:CreateUser`` ... on the user's ARN, as AWS names them).
+
+ElastiCache authorizes data commands through Redis ACLs, not IAM, so these four
+data-plane actions are the engine's own, under the "elasticache" prefix: reads, writes,
+the stats view, and FlushAll (an admin-level permission: it empties every key of every
+tenant).
 
 A key's resource is ``arn:aws:elasticache:<region>:<account>:key/<key>``; keys are bytes,
 and a key that is not UTF-8 shows its stray bytes as ``\\xNN`` so an ARN is always text.
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
+from engine.api.access_rules_iam import _AwsCall, params_of
 from engine.api.access_rules_types import Access, Rule, Target, rule
 from engine.v1 import cache_pb2 as pb
 
@@ -75,3 +79,20 @@ RULES: dict[str, Rule] = {
     "FlushAll": rule(SERVICE, "`elasticache:FlushAll` on `*` (admin-level: empties every "
                      "key)", _flush_all),
 }
+
+
+# -- the ElastiCache service: the user API (CreateUser, ModifyUser, ...) ------------------
+
+USER_DOC = ("`elasticache:<Action>` (CreateUser, ModifyUser, DeleteUser, DescribeUsers) on "
+            "`arn:aws:elasticache:<region>:<account>:user:<UserId>` (`user:*` when no "
+            "UserId is given)")
+
+
+def _users(request: _AwsCall, target: Target) -> list[Access]:
+    user_id = params_of(request).get("UserId")
+    name = user_id.lower() if isinstance(user_id, str) and user_id else "*"
+    arn = f"arn:aws:elasticache:{target.region}:{target.account}:user:{name}"
+    return [Access(f"elasticache:{request.action}", arn)]
+
+
+USERS: dict[str, Rule] = {"Call": rule(SERVICE, USER_DOC, _users)}

@@ -18,8 +18,10 @@ from engine.cluster.consensus.group import ConsensusGroup
 from engine.iam.authn import Authenticator
 from engine.iam.authz import Authorizer
 from engine.iam.bootstrap import bootstrap_root
+from engine.iam.cache_users import CacheUsers
 from engine.iam.sealing import Sealer
 from engine.iam.service import IamService
+from engine.iam.service.cache_users import ElastiCacheService
 from engine.iam.service.context import iso
 from engine.iam.service.sts import StsService
 from engine.iam.store.table import IdentityStore
@@ -38,6 +40,10 @@ class IdentitySystem:
         self.data_dir = data_dir
         self.authn = Authenticator(self.store, sealer, clock, region)
         self.authz = Authorizer(self.store)
+        # ElastiCache RBAC users: their API, and the AUTH/permission checks of RESP
+        self.elasticache = ElastiCacheService(self.store, clock, region)
+        self.cache_users = CacheUsers(self.store, self.authn, self.authz, region,
+                                      self.account)
         self.iam = IamService(self.store, sealer, clock)
         self.sts = StsService(self.store, self.authn.tokens, self.authz, clock)
         self.account_id = ""

@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from engine.cluster.consensus.machine import Keyspace, Rejected, ReplicatedStateMachine
-from engine.iam.store import members
+from engine.iam.store import cache_users, members
 from engine.iam.store.state import Record, State, dumps
 
 # AWS's default IAM quotas ("IAM and AWS STS quotas").
@@ -175,6 +175,17 @@ def _touch_keys(s: State, cmd: Record) -> Record:
     return {}
 
 
+# Account-wide settings the machine stores as given (the service validated them).
+SETTING_NAMES = frozenset({"s3-public-access-block"})
+
+
+def _put_setting(s: State, cmd: Record) -> Record:
+    if cmd.get("name") not in SETTING_NAMES:
+        raise Rejected("InvalidInput", f"unknown account setting {cmd.get('name')!r}")
+    s.put_setting(cmd["name"], cmd.get("value"))
+    return {}
+
+
 _OPS: dict[str, Any] = {
     "bootstrap": _bootstrap,
     **{f"create_{k}": _create(k) for k in ("user", "group", "role", "policy")},
@@ -186,5 +197,7 @@ _OPS: dict[str, Any] = {
     "update_key": _update_key,
     "delete_key": _delete_key,
     "touch_keys": _touch_keys,
+    "put_setting": _put_setting,
     **members.OPS,
+    **cache_users.OPS,
 }

@@ -13,7 +13,9 @@ given. Keys:
 | ``r/<name>`` | a role: id, path, arn, created, trust, max_session, inline, attached |
 | ``p/<name>`` | a managed policy: id, path, arn, versions, default, attachments |
 | ``k/<key id>`` | an access key: user ("" for root), status, sealed secret, created, last used |
+| ``c/<user id>`` | an ElastiCache user: name, engine, access string, auth, password hashes |
 | ``n`` | a counter bumped by every change: caches compare it |
+| ``s/<name>`` | an account setting: ``s3-public-access-block`` (``null`` once deleted) |
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from typing import Any
 from engine.cluster.consensus.machine import Keyspace, ReadKeyspace, Rejected
 
 Record = dict[str, Any]
-KINDS = {"user": b"u/", "group": b"g/", "role": b"r/", "policy": b"p/", "key": b"k/"}
+KINDS = {"user": b"u/", "group": b"g/", "role": b"r/", "policy": b"p/", "key": b"k/",
+         "cache_user": b"c/"}
 ACCOUNT, REVISION = b"a", b"n"
 # Entity names in AWS's error messages.
 TITLES = {"user": "user", "group": "group", "role": "role", "policy": "policy",
-          "key": "Access Key"}
+          "key": "Access Key", "cache_user": "cache user"}
 
 
 def dumps(value: Any) -> bytes:
@@ -51,6 +54,15 @@ def read_all(keys: ReadKeyspace, kind: str) -> list[Record]:
 def account(keys: ReadKeyspace) -> Record | None:
     data = keys.get(ACCOUNT)
     return None if data is None else json.loads(data)
+
+
+SETTINGS = b"s/"
+
+
+def setting(keys: ReadKeyspace, name: str) -> tuple[bool, Any]:
+    """(whether the setting was ever stored, its value): an absent one is the default."""
+    data = keys.get(SETTINGS + name.encode())
+    return (False, None) if data is None else (True, json.loads(data))
 
 
 def revision(keys: ReadKeyspace) -> int:
@@ -81,7 +93,7 @@ class State:
                            f"{TITLES[kind].capitalize()} with name {name} already exists.")
 
     def put(self, kind: str, record: Record) -> None:
-        name = record["id"] if kind == "key" else record["name"]
+        name = record["id"] if kind in ("key", "cache_user") else record["name"]
         self.keys.put(key_of(kind, name), dumps(record))
         self.bump()
 
@@ -97,6 +109,10 @@ class State:
 
     def put_account(self, record: Record) -> None:
         self.keys.put(ACCOUNT, dumps(record))
+        self.bump()
+
+    def put_setting(self, name: str, value: Any) -> None:
+        self.keys.put(SETTINGS + name.encode(), dumps(value))
         self.bump()
 
     def bump(self) -> None:

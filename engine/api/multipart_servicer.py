@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from engine.api import access_convert as ac
 from engine.api import convert
 from engine.api.rpc import unary
-from engine.api.upload_stream import open_upload
+from engine.api.upload_stream import StreamLimits, open_upload
 from engine.objects.core import crc32c_b64
 from engine.objects.service import ObjectService
 from engine.v1 import objects_pb2 as pb
@@ -17,15 +18,18 @@ Ctx = grpc.aio.ServicerContext
 
 
 class MultipartRpcs:
-    """Mixed into ObjectStoreServicer, which sets ``s``."""
+    """Mixed into ObjectStoreServicer, which sets ``s`` and ``stream_limits``."""
 
     s: ObjectService
+    stream_limits: StreamLimits
 
     @unary
     async def CreateMultipartUpload(self, request: pb.CreateMultipartUploadRequest, context: Ctx
                                     ) -> pb.CreateMultipartUploadResponse:
-        options = convert.write_options(request.headers, request.metadata,
-                                        request.storage_class, request.tagging)
+        options = ac.with_acl(
+            convert.write_options(request.headers, request.metadata, request.storage_class,
+                                  request.tagging),
+            request.acl, self.s.account, request.bucket, request.key)
         upload = await self.s.create_multipart_upload(request.bucket, request.key, options)
         return pb.CreateMultipartUploadResponse(bucket=request.bucket, key=request.key,
                                                 upload_id=upload.upload_id)
@@ -33,7 +37,7 @@ class MultipartRpcs:
     @unary
     async def UploadPart(self, request_iterator: AsyncIterator[pb.UploadPartRequest],
                          context: Ctx) -> pb.UploadPartResponse:
-        h, body = await open_upload(request_iterator, "UploadPart")
+        h, body = await open_upload(request_iterator, "UploadPart", self.stream_limits)
         part = await self.s.upload_part(
             h.bucket, h.key, h.upload_id, h.part_number, body,
             content_length=h.content_length if h.HasField("content_length") else None,

@@ -1,7 +1,8 @@
 """gRPC ObjectStore: decode, call the object service, encode. No rules live here.
 
 Buckets, objects and listings are served here; multipart uploads, bucket configuration
-(versioning, lifecycle) and object subresources (tagging, restore) are mixins beside it.
+(versioning, lifecycle), object subresources (tagging, restore) and access control
+(policies, ACLs, Block Public Access, Object Ownership) are mixins beside it.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from engine.api import access_convert as ac
 from engine.api import convert
 from engine.api.auth_interceptor import denied_items
 from engine.api.bucket_config_servicer import BucketConfigRpcs
 from engine.api.multipart_servicer import MultipartRpcs
+from engine.api.permissions_servicer import PermissionRpcs
 from engine.api.rpc import streaming, unary
 from engine.api.subresources_servicer import SubresourceRpcs
-from engine.api.upload_stream import open_upload
+from engine.api.upload_stream import StreamLimits, open_upload
 from engine.objects.core import crc32c_b64
 from engine.objects.service import ObjectService
 from engine.v1 import objects_pb2 as pb
@@ -27,15 +30,21 @@ Ctx = grpc.aio.ServicerContext
 OWNER_ID = "engine"
 
 
-class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs,
+class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs, PermissionRpcs,
                           objects_pb2_grpc.ObjectStoreServicer):
-    def __init__(self, service: ObjectService) -> None:
+    def __init__(self, service: ObjectService, stream_limits: StreamLimits | None = None
+                 ) -> None:
         self.s = service
+        self.stream_limits = stream_limits or StreamLimits()
 
     @unary
     async def CreateBucket(self, request: pb.CreateBucketRequest, context: Ctx
                            ) -> pb.CreateBucketResponse:
-        await self.s.buckets.create(request.bucket, request.location_constraint)
+        await self.s.create_bucket(
+            request.bucket, request.location_constraint,
+            acl=ac.acl_request(request.acl, ac.known_id(self.s.account)),
+            ownership=request.object_ownership,
+            who=ac.denial("s3:CreateBucket", f"arn:aws:s3:::{request.bucket}"))
         return pb.CreateBucketResponse(location=f"/{request.bucket}")
 
     @unary
@@ -63,8 +72,10 @@ class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs,
     @unary
     async def PutObject(self, request_iterator: AsyncIterator[pb.PutObjectRequest], context: Ctx
                         ) -> pb.PutObjectResponse:
-        h, body = await open_upload(request_iterator, "PutObject")
-        options = convert.write_options(h.headers, h.metadata, h.storage_class, h.tagging)
+        h, body = await open_upload(request_iterator, "PutObject", self.stream_limits)
+        options = ac.with_acl(
+            convert.write_options(h.headers, h.metadata, h.storage_class, h.tagging),
+            h.acl, self.s.account, h.bucket, h.key)
         options.content_length = h.content_length if h.HasField("content_length") else None
         options.content_md5, options.checksum_crc32c = h.content_md5, h.checksum_crc32c
         options.if_match = h.if_match if h.HasField("if_match") else None
@@ -149,8 +160,10 @@ class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs,
     @unary
     async def CopyObject(self, request: pb.CopyObjectRequest, context: Ctx
                          ) -> pb.CopyObjectResponse:
-        options = convert.write_options(request.headers, request.metadata,
-                                        request.storage_class, request.tagging)
+        options = ac.with_acl(
+            convert.write_options(request.headers, request.metadata, request.storage_class,
+                                  request.tagging),
+            request.acl, self.s.account, request.bucket, request.key)
         source, version = await self.s.copy_object(
             request.source_bucket, request.source_key, request.bucket, request.key,
             source_version_id=request.source_version_id,

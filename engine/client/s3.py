@@ -25,6 +25,7 @@ from engine.client.errors import (
 from engine.client.paginate import PaginationModel
 from engine.client.s3_bucket_config import BucketConfigMethods
 from engine.client.s3_multipart import MultipartMethods
+from engine.client.s3_permissions import PermissionMethods, acl_spec, grant_fields
 from engine.client.s3_presign import PresignMethods, default_s3_endpoint
 from engine.client.s3_subresources import SubresourceMethods
 from engine.client.signing import Clock
@@ -69,8 +70,8 @@ _PAGINATORS = {
 ReadRequest = TypeVar("ReadRequest", pb.GetObjectRequest, pb.HeadObjectRequest)
 
 
-class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, TransferMethods,
-               PresignMethods, ServiceClient):
+class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, PermissionMethods,
+               TransferMethods, PresignMethods, ServiceClient):
     """An S3 client bound to one endpoint; thread-safe, one gRPC channel, reusable.
 
     ``s3_endpoint_url`` is the HTTP S3 endpoint presigned URLs point at (default: the
@@ -105,14 +106,23 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
         CreateBucketConfiguration: Mapping[str, Any] | None = None,
         ACL: str | None = None,
         ObjectOwnership: str | None = None,
+        GrantFullControl: str | None = None,
+        GrantRead: str | None = None,
+        GrantReadACP: str | None = None,
+        GrantWrite: str | None = None,
+        GrantWriteACP: str | None = None,
     ) -> dict[str, Any]:
-        """Create a bucket; ACL/ObjectOwnership are accepted and ignored (no ACLs yet)."""
+        """Create a bucket: ObjectOwnership BucketOwnerEnforced (ACLs off) and Block Public
+        Access all on unless changed, as S3 creates them."""
         config = CreateBucketConfiguration or {}
         resp = self._calls.unary(
             "CreateBucket",
             self._stub.CreateBucket,
             pb.CreateBucketRequest(
-                bucket=Bucket, location_constraint=config.get("LocationConstraint") or ""
+                bucket=Bucket, location_constraint=config.get("LocationConstraint") or "",
+                acl=acl_spec(ACL, grant_fields(GrantFullControl, GrantRead, GrantReadACP,
+                                               GrantWrite, GrantWriteACP)),
+                object_ownership=ObjectOwnership or "",
             ),
         )
         return {"ResponseMetadata": response_metadata(200), "Location": resp.location}
@@ -166,6 +176,11 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
         IfMatch: str | None = None,
         IfNoneMatch: str | None = None,
         Tagging: str | None = None,
+        ACL: str | None = None,
+        GrantFullControl: str | None = None,
+        GrantRead: str | None = None,
+        GrantReadACP: str | None = None,
+        GrantWriteACP: str | None = None,
     ) -> dict[str, Any]:
         """Upload ``Body`` (bytes, str or binary file) streamed in 1 MiB chunks.
 
@@ -181,6 +196,8 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
             storage_class=StorageClass or "",
             checksum_crc32c=ChecksumCRC32C or "",
             tagging=Tagging or "",
+            acl=acl_spec(ACL, grant_fields(GrantFullControl, GrantRead, GrantReadACP, None,
+                                           GrantWriteACP)),
         )
         if IfMatch is not None:
             header.if_match = IfMatch
@@ -213,6 +230,11 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
         CopySourceIfUnmodifiedSince: convert.DateLike | None = None,
         TaggingDirective: str | None = None,
         Tagging: str | None = None,
+        ACL: str | None = None,
+        GrantFullControl: str | None = None,
+        GrantRead: str | None = None,
+        GrantReadACP: str | None = None,
+        GrantWriteACP: str | None = None,
     ) -> dict[str, Any]:
         """Server-side copy; headers and Metadata apply with MetadataDirective=REPLACE,
         Tagging (URL-encoded) with TaggingDirective=REPLACE."""
@@ -234,6 +256,8 @@ class S3Client(MultipartMethods, BucketConfigMethods, SubresourceMethods, Transf
                 storage_class=StorageClass or "",
                 tagging_directive=TaggingDirective or "",
                 tagging=Tagging or "",
+                acl=acl_spec(ACL, grant_fields(GrantFullControl, GrantRead, GrantReadACP,
+                                               None, GrantWriteACP)),
             ),
         )
         out: dict[str, Any] = {

@@ -11,6 +11,7 @@ from typing import Any
 from engine.client import convert
 from engine.client.calls import Caller
 from engine.client.errors import response_metadata
+from engine.client.s3_permissions import acl_spec, grant_fields
 from engine.client.shapes import ListOf, Struct, validate
 from engine.client.streaming import upload_body
 from engine.v1 import objects_pb2 as pb
@@ -42,8 +43,14 @@ class MultipartMethods:
         ContentLanguage: str | None = None,
         StorageClass: str | None = None,
         Tagging: str | None = None,
+        ACL: str | None = None,
+        GrantFullControl: str | None = None,
+        GrantRead: str | None = None,
+        GrantReadACP: str | None = None,
+        GrantWriteACP: str | None = None,
     ) -> dict[str, Any]:
-        """Start an upload; the object takes these headers, metadata and tags on completion."""
+        """Start an upload; the object takes these headers, metadata, tags and ACL on
+        completion."""
         resp = self._calls.unary(
             "CreateMultipartUpload",
             self._stub.CreateMultipartUpload,
@@ -57,6 +64,8 @@ class MultipartMethods:
                 metadata=dict(Metadata or {}),
                 storage_class=StorageClass or "",
                 tagging=Tagging or "",
+                acl=acl_spec(ACL, grant_fields(GrantFullControl, GrantRead, GrantReadACP,
+                                               None, GrantWriteACP)),
             ),
         )
         return {

@@ -49,7 +49,8 @@ Callback = Callable[[int], object]
 
 # The ExtraArgs boto3 allows that this service supports (boto3 rejects others the same way).
 ALLOWED_UPLOAD_ARGS = (
-    "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage", "ContentType",
+    "ACL", "CacheControl", "ContentDisposition", "ContentEncoding", "ContentLanguage",
+    "ContentType", "GrantFullControl", "GrantRead", "GrantReadACP", "GrantWriteACP",
     "Metadata", "StorageClass", "Tagging",
 )
 ALLOWED_DOWNLOAD_ARGS = ("ChecksumMode", "VersionId")

@@ -106,8 +106,8 @@ def check_acl_put(config: PublicAccessBlock, acl: Acl, who: Denial | None = None
 
 
 def effective_acl(config: PublicAccessBlock, acl: Acl) -> Acl:
-    """IgnorePublicAcls: the ACL S3 enforces, and what GetBucketAcl / GetObjectAcl show,
-    has its public grants dropped; the stored ACL is untouched."""
+    """IgnorePublicAcls: the ACL S3 enforces has its public grants dropped; the stored ACL
+    (what GetBucketAcl / GetObjectAcl show) is untouched."""
     if not config.ignore_public_acls:
         return acl
     return Acl(acl.owner, tuple(g for g in acl.grants if g.grantee.value not in PUBLIC_GROUPS))

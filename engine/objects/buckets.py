@@ -24,7 +24,11 @@ REGION = "us-east-1"
 class Buckets(Protocol):
     """What the object service needs of a bucket registry (local or replicated)."""
 
-    async def create(self, name: str, region: str = "") -> BucketRecord: ...
+    async def create(self, name: str, region: str = "",
+                     settings: BucketRecord | None = None) -> BucketRecord:
+        """A new bucket; ``settings`` carries its initial configuration (ACL, Object
+        Ownership, Block Public Access)."""
+        ...
     async def get(self, name: str, *, stale_ok: bool = False) -> BucketRecord:
         """The bucket's record or NoSuchBucket. ``stale_ok``: the object data path only
         needs to know the bucket exists; a replicated registry may answer a hit from a
@@ -39,15 +43,25 @@ class Buckets(Protocol):
         ...
 
 
+def new_record(name: str, created_ns: int, region: str,
+               settings: BucketRecord | None) -> BucketRecord:
+    record = BucketRecord()
+    if settings is not None:
+        record.CopyFrom(settings)
+    record.name, record.created_ns, record.region = name, created_ns, region or REGION
+    return record
+
+
 class BucketRegistry:
     def __init__(self, placement: Placement, clock: Clock) -> None:
         self._drives: list[Drive] = [d for s in placement.sets() for d in s.drives]
         self._quorum = len(self._drives) // 2 + 1
         self._clock = clock
 
-    async def create(self, name: str, region: str = "") -> BucketRecord:
+    async def create(self, name: str, region: str = "",
+                     settings: BucketRecord | None = None) -> BucketRecord:
         check_bucket_name(name)
-        record = BucketRecord(name=name, created_ns=self._clock.now_ns(), region=region or REGION)
+        record = new_record(name, self._clock.now_ns(), region, settings)
         try:
             await fan_out(self._drives, lambda d: d.make_volume(record), self._quorum)
         except VolumeExists as exc:

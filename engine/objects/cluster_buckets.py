@@ -17,7 +17,7 @@ from typing import Protocol
 from engine.clock import Clock
 from engine.cluster.placement import Placement
 from engine.errors import EngineError
-from engine.objects.buckets import REGION
+from engine.objects.buckets import new_record
 from engine.objects.listing import list_page, whole_entry
 from engine.objects.names import check_bucket_name
 from engine.storage.drive import Drive, LocalDrive
@@ -46,9 +46,10 @@ class ClusterBucketRegistry:
         self._local = local
         self._clock = clock
 
-    async def create(self, name: str, region: str = "") -> BucketRecord:
+    async def create(self, name: str, region: str = "",
+                     settings: BucketRecord | None = None) -> BucketRecord:
         check_bucket_name(name)
-        record = BucketRecord(name=name, created_ns=self._clock.now_ns(), region=region or REGION)
+        record = new_record(name, self._clock.now_ns(), region, settings)
         if not await self._table.create(record):
             raise EngineError("BucketAlreadyOwnedByYou", BucketName=name)
         await asyncio.gather(*(self._make(d, record) for d in self._drives))

@@ -19,8 +19,11 @@ from engine.clock import Clock
 from engine.cluster.placement import ErasureSet, Placement
 from engine.config import StorageConfig
 from engine.errors import EngineError
+from engine.iam.acl import AclRequest, Owner
+from engine.iam.public_access import Denial
 from engine.objects import conditions as cond
 from engine.objects import restore
+from engine.objects.access_settings import AccountSettings, StaticAccount
 from engine.objects.body_writer import BodyWriter, WrittenBody
 from engine.objects.buckets import BucketRegistry, Buckets
 from engine.objects.names import check_key
@@ -29,7 +32,13 @@ from engine.objects.read_cache import ObjectReadCache
 from engine.objects.storage_classes import plan_for
 from engine.storage.entries import NULL_VERSION, PreconditionMismatch, latest, signature
 from engine.storage.errors import VolumeNotFound
-from engine.v1.records_pb2 import ContentRecord, ObjectEntry, ObjectVersion, VersionPatch
+from engine.v1.records_pb2 import (
+    BucketRecord,
+    ContentRecord,
+    ObjectEntry,
+    ObjectVersion,
+    VersionPatch,
+)
 
 DAY_SECONDS = 86400.0
 MAX_COPY_SOURCE = 5 * 1024**3
@@ -49,6 +58,9 @@ class WriteOptions:
     if_none_match: str | None = None
     tagging: str = ""  # URL-encoded, as the x-amz-tagging header
     tags: dict[str, str] | None = None  # already parsed (copies); wins over `tagging`
+    acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-*: None sets none
+    writer: Owner | None = None  # the owner where the writer owns (None: the bucket owner)
+    requester: Denial | None = None  # names the caller in a Block Public Access refusal
 
 
 def crc32c_b64(value: int) -> str:
@@ -74,6 +86,16 @@ class ObjectCore:
         self.on_degraded: Callable[[ErasureSet, str, str], None] | None = None
         # Small bodies served from the cache tier (read_cache.py); None: off.
         self.read_cache: ObjectReadCache | None = None
+        # The account's id and Block Public Access (the identity store's, once wired).
+        self.account: AccountSettings = StaticAccount()
+
+    async def _update_bucket(self, record: BucketRecord,
+                             change: Callable[[BucketRecord], object]) -> None:
+        """Replace the bucket's configuration with ``change`` applied to a copy."""
+        updated = BucketRecord()
+        updated.CopyFrom(record)
+        change(updated)
+        await self.buckets.update(updated)
 
     # -- reads -----------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from engine._hotpath import crc32c_combine
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
 from engine.objects import conditions as cond
+from engine.objects.access_settings import new_object_acl
 from engine.objects.body_reader import BodyReader
 from engine.objects.core import (
     ObjectCore,
@@ -72,13 +73,16 @@ def _part_key(part: PartBody) -> tuple[int, str, str]:
 class MultipartOps(ObjectCore):
     async def create_multipart_upload(self, bucket: str, key: str, options: WriteOptions
                                       ) -> UploadRecord:
-        await self.buckets.get(bucket, stale_ok=True)
+        record = await self.buckets.get(bucket, stale_ok=True)
         check_key(key)
+        acl = new_object_acl(self.account, record, options.acl, options.writer,
+                             options.requester)
         upload = UploadRecord(
             upload_id=new_version_id(self.clock), key=key, initiated_ns=self.clock.now_ns(),
             content=options.content, metadata=normalize_metadata(options.metadata),
             storage_class=check_storage_class(options.storage_class),
             tags=options.tags if options.tags is not None else parse_tagging(options.tagging),
+            acl=acl,
         )
         eset = self.placement.set_for(bucket, key)
         try:
@@ -222,7 +226,7 @@ class MultipartOps(ObjectCore):
             version_id=self.new_version_id(record.versioning), size=size,
             etag=multipart_etag(chosen), crc32c=crc, mtime_ns=self.clock.now_ns(),
             content=upload.content, metadata=upload.metadata,
-            storage_class=upload.storage_class, tags=upload.tags,
+            storage_class=upload.storage_class, tags=upload.tags, acl=upload.acl,
             part_sizes=[p.size for p in chosen], parts=MultipartBody(parts=chosen),
         )
         try:

@@ -2,8 +2,8 @@
 
 Pure Python over the placement's erasure sets and the drive API; the gRPC layer only
 translates messages. Every user mistake is an EngineError with S3's code. Multipart
-uploads (multipart.py) and bucket/object subresources (subresources.py) are mixed in,
-all on the shared :class:`ObjectCore`.
+uploads (multipart.py), bucket/object subresources (subresources.py) and access control
+(permissions.py) are mixed in, all on the shared :class:`ObjectCore`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
 from engine.objects import conditions as cond
 from engine.objects import restore
+from engine.objects.access_settings import new_object_acl
 from engine.objects.body_reader import BodyReader, DegradedHook
 from engine.objects.core import (
     ObjectCore,
@@ -27,6 +28,7 @@ from engine.objects.listing import ListPage, decode_token, list_page, page_size
 from engine.objects.multipart import MultipartOps, check_part_number
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
 from engine.objects.pages import VersionPage
+from engine.objects.permissions import PermissionOps
 from engine.objects.quorum import fan_out
 from engine.objects.ranges import ByteRange, parse_range
 from engine.objects.subresources import SubresourceOps
@@ -74,7 +76,7 @@ def part_range(version: ObjectVersion, number: int) -> ByteRange | None:
     return ByteRange(first, first + sizes[number - 1] - 1)
 
 
-class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
+class ObjectService(MultipartOps, SubresourceOps, PermissionOps, ObjectCore):
     # -- reads -----------------------------------------------------------------------
 
     async def head_object(
@@ -154,6 +156,8 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
     ) -> ObjectVersion:
         record = await self.buckets.get(bucket, stale_ok=True)
         check_key(key)
+        acl = new_object_acl(self.account, record, options.acl, options.writer,
+                             options.requester)
         metadata = normalize_metadata(options.metadata)
         storage_class = check_storage_class(options.storage_class)
         tags = options.tags if options.tags is not None else parse_tagging(options.tagging)
@@ -171,7 +175,7 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
             version_id=self.new_version_id(record.versioning), size=written.size,
             etag=written.md5_hex, crc32c=written.crc32c, mtime_ns=self.clock.now_ns(),
             content=options.content, metadata=metadata, storage_class=storage_class,
-            tags=tags,
+            tags=tags, acl=acl,
         )
         if written.inline is not None:
             version.inline_data = written.inline
@@ -278,7 +282,8 @@ class ObjectService(MultipartOps, SubresourceOps, ObjectCore):
             else parse_tagging(options.tagging)
         if directive == "COPY":
             options = WriteOptions(content=source.content, metadata=dict(source.metadata),
-                                   storage_class=new_class, tags=tags)
+                                   storage_class=new_class, tags=tags, acl=options.acl,
+                                   writer=options.writer, requester=options.requester)
         else:
             options.storage_class = new_class
             options.tags = tags

@@ -6,8 +6,6 @@ atomically, guarded by the version's fingerprint where a racing write must win.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
 from engine.objects import lifecycle, restore
@@ -17,7 +15,7 @@ from engine.objects.names import check_storage_class
 from engine.objects.tagging import check_tags
 from engine.storage.entries import fingerprint, latest
 from engine.v1.lifecycle_pb2 import LifecycleConfiguration
-from engine.v1.records_pb2 import BucketRecord, ObjectVersion, VersionPatch
+from engine.v1.records_pb2 import ObjectVersion, VersionPatch
 
 VERSIONING_STATES = ("Enabled", "Suspended")
 
@@ -55,13 +53,6 @@ class SubresourceOps(ObjectCore):
         record = await self.buckets.get(bucket)
         if record.lifecycle.rules:
             await self._update_bucket(record, lambda r: r.ClearField("lifecycle"))
-
-    async def _update_bucket(self, record: BucketRecord,
-                             change: Callable[[BucketRecord], object]) -> None:
-        updated = BucketRecord()
-        updated.CopyFrom(record)
-        change(updated)
-        await self.buckets.update(updated)
 
     # -- object tagging ----------------------------------------------------------------
 

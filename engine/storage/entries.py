@@ -120,6 +120,8 @@ def apply_patch(entry: ObjectEntry | None, patch: VersionPatch) -> tuple[ObjectE
         target.tags.update(patch.tags)
     if patch.HasField("restore"):
         target.restore.CopyFrom(patch.restore)
+    if patch.set_acl:
+        target.acl = patch.acl
     if patch.HasField("body"):
         _replace_body(target, patch.body)
     return out, APPLIED

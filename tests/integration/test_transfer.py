@@ -144,8 +144,9 @@ def test_service_errors(s3, bucket, tmp_path):
     assert isinstance(exc.value.__cause__, s3.exceptions.NoSuchBucket)
     with pytest.raises(s3.exceptions.NoSuchBucket):
         s3.upload_fileobj(io.BytesIO(b"x"), missing, "k")
-    with pytest.raises(ValueError, match="Invalid extra_args key 'ACL'"):
-        s3.upload_file(str(src), bucket, "k", ExtraArgs={"ACL": "private"})
+    with pytest.raises(ValueError, match="Invalid extra_args key 'WebsiteRedirectLocation'"):
+        s3.upload_file(str(src), bucket, "k", ExtraArgs={"WebsiteRedirectLocation": "/x"})
+    s3.upload_file(str(src), bucket, "k", ExtraArgs={"ACL": "private"})  # the owner's own
 
     target = tmp_path / "out"
     with pytest.raises(ClientError) as err:  # boto3's download_file HEADs first: a bare 404

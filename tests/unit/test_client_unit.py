@@ -1562,7 +1562,8 @@ def test_failed_part_aborts_after_the_parts_in_flight():
     assert not [e for e in fake.events if e[0] == "complete"]
     assert reader.pos < len(data)  # reading stopped soon after the failure
     with pytest.raises(ValueError, match="Invalid extra_args key"):
-        transfer.upload(fake, io.BytesIO(b"x"), "b", "k", {"ACL": "x"}, None, config)
+        transfer.upload(fake, io.BytesIO(b"x"), "b", "k", {"SSECustomerKey": "x"}, None,
+                        config)
 
 
 def test_small_upload_is_one_put():

@@ -324,10 +324,15 @@ def test_bad_redrive_allow_policies(policy: str, reason: str) -> None:
     assert reason in err.message
 
 
+SEND_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:user/alice"},
+    "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"}]})
+
+
 def test_policy_and_encryption_attributes_are_stored() -> None:
-    stored = qa.create_attributes("q", {"Policy": '{"Version": "2012-10-17"}',
+    stored = qa.create_attributes("q", {"Policy": SEND_POLICY,
                                         "KmsMasterKeyId": "alias/aws/sqs"})
-    assert stored["Policy"] == '{"Version": "2012-10-17"}'
+    assert stored["Policy"] == SEND_POLICY  # kept as given
     assert stored["KmsMasterKeyId"] == "alias/aws/sqs"
     assert stored["KmsDataKeyReusePeriodSeconds"] == "300"
     assert stored["SqsManagedSseEnabled"] == "false"

@@ -22,7 +22,8 @@ from engine.iam import names
 
 IAM_DOC = ("`iam:<Action>` on the entity named: `arn:aws:iam::<account>:group/<GroupName>`, "
            "`role/<RoleName>`, `user/<UserName>` (with the Path a Create call gives), else "
-           "the PolicyArn as given (CreatePolicy: `policy/<PolicyName>`), else `*`; keys "
+           "the PolicyArn as given (CreatePolicy: `policy/<PolicyName>`; "
+           "SimulatePrincipalPolicy: the PolicySourceArn), else `*`; keys "
            "`iam:PolicyARN` (Attach/Detach), `aws:RequestTag/<tag>`, `aws:TagKeys`")
 STS_DOC = ("none for `GetCallerIdentity` and `GetSessionToken`; `AssumeRole` is checked by "
            "STS against the role's trust policy; any other action `sts:<Action>` on `*`")
@@ -60,6 +61,8 @@ def iam_resource(action: str, params: dict[str, Any], account: str) -> str:
     policy_arn = _text(params, "PolicyArn")
     if policy_arn:
         return policy_arn
+    if action == "SimulatePrincipalPolicy" and _text(params, "PolicySourceArn"):
+        return _text(params, "PolicySourceArn")
     if action == "CreatePolicy" and _text(params, "PolicyName"):
         return names.policy_arn(account, _text(params, "PolicyName"), path)
     return "*"

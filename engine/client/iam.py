@@ -38,7 +38,11 @@ _PAGINATORS = {
     "list_roles": _marker("Roles"),
     "list_user_policies": _marker("PolicyNames"),
     "list_users": _marker("Users"),
+    "simulate_custom_policy": _marker("EvaluationResults"),
+    "simulate_principal_policy": _marker("EvaluationResults"),
 }
+SIMULATION = ("PermissionsBoundaryPolicyInputList", "ResourceArns", "ResourcePolicy",
+              "ResourceOwner", "CallerArn", "ContextEntries", "ResourceHandlingOption", *PAGE)
 
 
 class IAMClient(AwsCallClient):
@@ -120,3 +124,10 @@ class IAMClient(AwsCallClient):
     get_role_policy = operation("GetRolePolicy", ("RoleName", "PolicyName"))
     delete_role_policy = operation("DeleteRolePolicy", ("RoleName", "PolicyName"))
     list_role_policies = operation("ListRolePolicies", ("RoleName",), PAGE)
+
+    # -- the policy simulator ------------------------------------------------------------
+    simulate_principal_policy = operation("SimulatePrincipalPolicy",
+                                          ("PolicySourceArn", "ActionNames"),
+                                          ("PolicyInputList", *SIMULATION))
+    simulate_custom_policy = operation("SimulateCustomPolicy",
+                                       ("PolicyInputList", "ActionNames"), SIMULATION)

@@ -132,6 +132,7 @@ IAM_METHODS = [
     "get_user_policy", "delete_user_policy", "list_user_policies", "put_group_policy",
     "get_group_policy", "delete_group_policy", "list_group_policies", "put_role_policy",
     "get_role_policy", "delete_role_policy", "list_role_policies",
+    "simulate_principal_policy", "simulate_custom_policy",
 ]
 
 

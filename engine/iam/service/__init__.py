@@ -9,12 +9,12 @@ from engine.clock import Clock
 from engine.errors import EngineError
 from engine.iam.principal import Principal
 from engine.iam.sealing import Sealer
-from engine.iam.service import entities, keys, policies
+from engine.iam.service import entities, keys, policies, simulate
 from engine.iam.service.context import Call
 from engine.iam.store.table import IdentityStore
 
 OPERATIONS: dict[str, Any] = {**entities.OPERATIONS, **keys.OPERATIONS,
-                              **policies.OPERATIONS}
+                              **policies.OPERATIONS, **simulate.OPERATIONS}
 
 
 class IamService:

@@ -3,20 +3,20 @@ bench's load generator (grpc.aio), the CLI's admin commands, tests. Credentials 
 region come from the same chain as ``engine.client.client`` (keyword arguments, then
 AWS_* variables, then the shared files); without any, the channel is not signed.
 
-grpc.aio has interceptor interfaces of its own, hence :class:`AioSigningInterceptor`
-beside the synchronous one in engine/client/signing.py.
+Both kinds of channel sign through the same method proxies (engine/client/signing.py),
+not gRPC client interceptors, which cost more than the signature.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
 
 from engine.client.credentials import resolve_auth
-from engine.client.signing import Signer, SigningInterceptor, _serialized
-from engine.client.transport import normalize_endpoint, open_channel
+from engine.client.signing import SignedMethods, Signer, signed_channel
+from engine.client.transport import ClientCert, Verify, normalize_endpoint, open_channel
 
 Options = Sequence[tuple[str, Any]]
 
@@ -33,71 +33,35 @@ def signer_for(endpoint: str, **auth: Any) -> Signer | None:
     return Signer(resolved.credentials, resolved.region, endpoint)
 
 
-def channel(endpoint: str, **auth: Any) -> grpc.Channel:
-    """The SDK's own channel for ``endpoint`` (``https://`` means TLS), signed."""
+def channel(endpoint: str, *, verify: Verify = None, client_cert: ClientCert | None = None,
+            **auth: Any) -> grpc.Channel:
+    """The SDK's own channel for ``endpoint`` (``https://`` means TLS, ``verify`` and
+    ``client_cert`` as for ``client()``), signed."""
     target, _ = normalize_endpoint(endpoint)
     signer = signer_for(target, **auth)
-    raw = open_channel(endpoint)
-    return raw if signer is None else grpc.intercept_channel(raw, SigningInterceptor(signer))
+    raw = open_channel(endpoint, verify=verify, client_cert=client_cert)
+    return raw if signer is None else signed_channel(raw, signer)
 
 
 def insecure_channel(endpoint: str, options: Options = (), **auth: Any) -> grpc.Channel:
     channel = grpc.insecure_channel(endpoint, options=list(options))
     signer = signer_for(endpoint, **auth)
-    return channel if signer is None else grpc.intercept_channel(channel,
-                                                                 SigningInterceptor(signer))
+    return channel if signer is None else signed_channel(channel, signer)
 
 
 def aio_insecure_channel(endpoint: str, options: Options = (), **auth: Any
                          ) -> grpc.aio.Channel:
     signer = signer_for(endpoint, **auth)
-    interceptors = [] if signer is None else [
-        cls(signer) for cls in (_AioUnaryUnary, _AioUnaryStream, _AioStreamUnary,
-                                _AioStreamStream)]
-    return grpc.aio.insecure_channel(endpoint, options=list(options),
-                                     interceptors=interceptors)
+    raw = grpc.aio.insecure_channel(endpoint, options=list(options))
+    return raw if signer is None else AioSignedChannel(raw, signer)  # type: ignore[return-value]
 
 
-class _AioSigning:
-    def __init__(self, signer: Signer) -> None:
-        self.signer = signer
+class AioSignedChannel(SignedMethods):
+    """A grpc.aio channel whose every call is signed (the stubs only ask a channel for
+    its multicallables; everything else is the channel's own)."""
 
-    def _signed(self, details: grpc.aio.ClientCallDetails, message: bytes | None
-                ) -> grpc.aio.ClientCallDetails:
-        method: str | bytes = details.method
-        path = method.decode() if isinstance(method, bytes) else method
-        metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        for key, value in self.signer.metadata(path, message):
-            metadata.add(key, value)
-        return grpc.aio.ClientCallDetails(details.method, details.timeout, metadata,
-                                          details.credentials, details.wait_for_ready)
+    async def __aenter__(self) -> AioSignedChannel:
+        return self
 
-
-class _AioUnaryUnary(_AioSigning, grpc.aio.UnaryUnaryClientInterceptor):
-    async def intercept_unary_unary(self, continuation: Callable[..., Any],
-                                    client_call_details: grpc.aio.ClientCallDetails,
-                                    request: Any) -> Any:
-        return await continuation(self._signed(client_call_details, _serialized(request)),
-                                  request)
-
-
-class _AioUnaryStream(_AioSigning, grpc.aio.UnaryStreamClientInterceptor):
-    async def intercept_unary_stream(self, continuation: Callable[..., Any],
-                                     client_call_details: grpc.aio.ClientCallDetails,
-                                     request: Any) -> Any:
-        return await continuation(self._signed(client_call_details, _serialized(request)),
-                                  request)
-
-
-class _AioStreamUnary(_AioSigning, grpc.aio.StreamUnaryClientInterceptor):
-    async def intercept_stream_unary(self, continuation: Callable[..., Any],
-                                     client_call_details: grpc.aio.ClientCallDetails,
-                                     request_iterator: AsyncIterator[Any]) -> Any:
-        return await continuation(self._signed(client_call_details, None), request_iterator)
-
-
-class _AioStreamStream(_AioSigning, grpc.aio.StreamStreamClientInterceptor):
-    async def intercept_stream_stream(self, continuation: Callable[..., Any],
-                                      client_call_details: grpc.aio.ClientCallDetails,
-                                      request_iterator: AsyncIterator[Any]) -> Any:
-        return await continuation(self._signed(client_call_details, None), request_iterator)
+    async def __aexit__(self, *exc: object) -> None:
+        await self._channel.close(None)

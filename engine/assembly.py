@@ -39,8 +39,10 @@ from engine.cluster.peers import Peer, PeerPool
 from engine.cluster.placement import ErasureSet, StaticPlacement
 from engine.cluster.readiness import Readiness
 from engine.cluster.remote_drive import RemoteDrive
+from engine.cluster.tls import ClusterTls
 from engine.cluster.topology import Topology
 from engine.config import NodeConfig
+from engine.iam.s3_account import S3AccountSettings
 from engine.iam.sealing import Sealer
 from engine.iam.store.machine import IdentityMachine
 from engine.iam.system import IdentitySystem
@@ -189,8 +191,9 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
     me = topology.node(config.node_id)
     plan = plan_erasure_sets(topology, require_az_tolerance=not config.allow_reduced_tolerance)
     local = [LocalDrive(path, config.storage.lmdb_map_size) for path in me.drives]
+    tls = ClusterTls.for_node(topology, me.id)  # None: a plaintext cluster
     pool = PeerPool(me.zone, topology.secret, timeout=config.peer_timeout,
-                    az_latency_ms=topology.az_latency_ms)
+                    az_latency_ms=topology.az_latency_ms, tls=tls.peers() if tls else None)
     nodes = {n.id: n for n in topology.nodes}
 
     def drive(node_id: str, index: int) -> Drive:
@@ -224,10 +227,11 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         spec = nodes[node_id]
         return pool.peer(spec.id, spec.address, spec.zone)
 
-    listener = RaftListener(me.raft_address, topology.secret, consensus.receive)
+    listener = RaftListener(me.raft_address, topology.secret, consensus.receive,
+                            tls=tls.raft_server() if tls else None)
     await listener.start()
     sender = RaftSender(me.id, topology.secret, lambda n: nodes[n].raft_address,
-                        lambda n: peer(n).latency)
+                        lambda n: peer(n).latency, tls=tls.raft_client() if tls else None)
     consensus.transport = sender
     await consensus.start()
     router = GroupRouter(queue_groups, hosts, peer, timeout=config.peer_timeout)
@@ -292,8 +296,12 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
 
 async def assemble(config: NodeConfig, clock: Clock) -> Assembly:
     if config.cluster_file is None:
-        return await single_node(config, clock)
-    return await cluster_node(config, clock)
+        node = await single_node(config, clock)
+    else:
+        node = await cluster_node(config, clock)
+    # S3's account-level settings (Block Public Access) live in the identity store.
+    node.objects.account = S3AccountSettings(node.identity.store)
+    return node
 
 
 def start_background(assembly: Assembly) -> list[asyncio.Task[None]]:

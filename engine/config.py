@@ -47,6 +47,21 @@ class NodeConfig:
     region: str = "us-east-1"  # SigV4 credential scopes and ARNs name it
     # Throwaway demos only: no authentication or authorization at all (loopback only).
     insecure_no_auth: bool = False
+    # engine/api/audit.py: a JSON line per denied request and per mutating call, in this
+    # file, rotated at audit_log_max_bytes keeping audit_log_backups old files; None: off.
+    audit_log: Path | None = None
+    audit_log_max_bytes: int = 100 * MIB
+    audit_log_backups: int = 5
+    # TLS on the client port (engine/cluster/tls.py): certificate and key files; with a
+    # client CA, clients must present a certificate it signed. A TLS cluster's peers use
+    # the topology's [tls] material instead.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # Client-streaming uploads (PutObject, UploadPart) fail with S3's RequestTimeout after
+    # this many seconds without a message, or this long in all; 0: no limit.
+    stream_idle_timeout: float = 60.0
+    stream_total_timeout: float = 3600.0
 
     @property
     def lifecycle_interval(self) -> float:

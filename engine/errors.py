@@ -148,6 +148,15 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         "The email address that you provided does not match any account on record.",
     ),
     "NoSuchBucketPolicy": (404, C.NOT_FOUND, "The bucket policy does not exist"),
+    "MissingSecurityHeader": (
+        400, C.INVALID_ARGUMENT, "Your request was missing a required header"
+    ),
+    "MalformedACLError": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The XML you provided was not well-formed or did not validate against our "
+        "published schema",
+    ),
     "NoSuchPublicAccessBlockConfiguration": (
         404,
         C.NOT_FOUND,
@@ -180,6 +189,12 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
     ),
     "ServiceUnavailable": (503, C.UNAVAILABLE, "Please reduce your request rate."),
     "SlowDown": (503, C.UNAVAILABLE, "Please reduce your request rate."),
+    "RequestTimeout": (
+        400,
+        C.DEADLINE_EXCEEDED,
+        "Your socket connection to the server was not read from or written to within the "
+        "timeout period.",
+    ),
     # SQS: the codes boto3 reports (the query protocol's, kept by AWS's JSON protocol
     # through x-amzn-query-error), with the SQS API Reference's descriptions.
     "AWS.SimpleQueueService.NonExistentQueue": (
@@ -360,6 +375,19 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         "The request was rejected because the total packed size of the session policies "
         "and session tags combined was too large.",
     ),
+    # ElastiCache RBAC users (engine/iam/service/cache_users.py): the ElastiCache API
+    # Reference's codes. InvalidParameterValue is SQS's entry above (same code, same 400).
+    "UserAlreadyExists": (400, C.ALREADY_EXISTS, "A user with this ID already exists."),
+    "UserNotFound": (404, C.NOT_FOUND, "The user does not exist or could not be found."),
+    "DuplicateUserName": (400, C.ALREADY_EXISTS, "A user with this username already exists."),
+    "UserQuotaExceeded": (400, C.RESOURCE_EXHAUSTED, "The quota of users has been exceeded."),
+    "InvalidParameterCombination": (
+        400, C.INVALID_ARGUMENT, "Two or more incompatible parameters were specified."
+    ),
+    "InvalidUserState": (400, C.FAILED_PRECONDITION, "The user is not in active state."),
+    "DefaultUserRequired": (
+        400, C.FAILED_PRECONDITION, "You must add default user to a user group."
+    ),
     # Cache (Redis semantics): Redis's error replies, named by what went wrong.
     "NotAnInteger": (400, C.INVALID_ARGUMENT, "value is not an integer or out of range"),
     "Overflow": (400, C.INVALID_ARGUMENT, "increment or decrement would overflow"),
@@ -378,6 +406,25 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         409, C.FAILED_PRECONDITION, "the primary's lease has expired: copy refused"
     ),
 }
+
+
+# Echoed client input (a bucket name, a receipt handle) is clipped to these UTF-8 sizes on
+# the wire, as AWS shortens what it echoes: gRPC carries status text and details in
+# trailing metadata (the message percent-encoded, the details base64), and a client
+# drops a status whose trailers pass 8 KiB, reporting RESOURCE_EXHAUSTED instead.
+MAX_MESSAGE_BYTES = 1024
+MAX_VALUE_BYTES = 1024
+MAX_DETAILS_BYTES = 2048
+ELLIPSIS = "..."
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (on a character boundary), with an
+    ellipsis when anything was cut."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return text
+    return data[:max(0, limit - len(ELLIPSIS))].decode("utf-8", "ignore") + ELLIPSIS
 
 
 class EngineError(Exception):
@@ -401,17 +448,21 @@ class EngineError(Exception):
         super().__init__(f"{code}: {self.message}")
 
     def to_rpc_status(self) -> status_pb2.Status:
-        """The google.rpc.Status a servicer aborts with."""
-        info = error_details_pb2.ErrorInfo(
-            reason=self.code,
-            domain=ERROR_DOMAIN,
-            metadata={"http_status": str(self.http_status), **self.details},
-        )
+        """The google.rpc.Status a servicer aborts with. The message and the details
+        travel in trailing metadata, which a gRPC client refuses past 8-16 KiB: echoed
+        client input is clipped (see :func:`clip`) so the AWS code always arrives."""
+        budget = MAX_DETAILS_BYTES
+        metadata = {"http_status": str(self.http_status)}
+        for name, value in self.details.items():
+            metadata[name] = clip(value, max(min(MAX_VALUE_BYTES, budget), len(ELLIPSIS)))
+            budget -= len(metadata[name].encode("utf-8", "replace"))
+        info = error_details_pb2.ErrorInfo(reason=self.code, domain=ERROR_DOMAIN,
+                                           metadata=metadata)
         detail = any_pb2.Any()
         detail.Pack(info)
-        return status_pb2.Status(
-            code=self.grpc_status.value[0], message=self.message, details=[detail]
-        )
+        return status_pb2.Status(code=self.grpc_status.value[0],
+                                 message=clip(self.message, MAX_MESSAGE_BYTES),
+                                 details=[detail])
 
     @classmethod
     def from_rpc_error(cls, exc: grpc.RpcError) -> EngineError:

@@ -18,14 +18,21 @@ from grpc_reflection.v1alpha import reflection
 
 from engine.api.access_table import Target
 from engine.api.admin_servicer import AdminServicer
+from engine.api.audit import AuditLog
 from engine.api.auth_interceptor import AuthInterceptor
 from engine.api.cache_servicer import CacheServicer
+from engine.api.decode_interceptor import DecodeInterceptor
 from engine.api.echo_servicer import EchoServicer
+from engine.api.elasticache_servicer import ElastiCacheServicer
 from engine.api.iam_servicer import IamServicer, StsServicer
 from engine.api.objects_servicer import ObjectStoreServicer
+from engine.api.peer_port import PeerPortGuard
 from engine.api.queues_servicer import QueuesServicer
+from engine.api.resource_policies import ResourcePolicies
+from engine.api.upload_stream import StreamLimits
 from engine.assembly import assemble, start_background
 from engine.clock import Clock, ManualClock, SystemClock
+from engine.cluster.tls import serving_tls
 from engine.config import NodeConfig
 from engine.observability.node_observability import NodeObservability
 from engine.v1 import (
@@ -37,6 +44,8 @@ from engine.v1 import (
     cache_records_pb2_grpc,
     echo_pb2,
     echo_pb2_grpc,
+    elasticache_pb2,
+    elasticache_pb2_grpc,
     iam_pb2,
     iam_pb2_grpc,
     node_pb2,
@@ -73,16 +82,33 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     observed = NodeObservability(config, node)  # request ids; metrics with --metrics-listen
 
     interceptors = list(observed.interceptors)
+    audit = None
+    if config.audit_log is not None and config.insecure_no_auth:
+        log.warning("--audit-log: nothing is audited with --insecure-no-auth")
+    elif config.audit_log is not None:
+        audit = AuditLog(config.audit_log, clock, max_bytes=config.audit_log_max_bytes,
+                         backups=config.audit_log_backups)
     if config.insecure_no_auth:
+        interceptors.append(DecodeInterceptor())  # what AuthInterceptor does, minus auth
         log.warning("--insecure-no-auth: every call is served without credentials; for "
                     "throwaway demos only")
     else:
         identity = node.identity
         interceptors.append(AuthInterceptor(
             identity.authn, identity.authz,
-            lambda: Target(identity.account(), config.region), cluster_secret=node.secret))
+            lambda: Target(identity.account(), config.region), cluster_secret=node.secret,
+            audit=audit,
+            resources=ResourcePolicies(identity.authz, node.objects,
+                                       node.queues.catalog).decide))
+    # TLS on the client port; a TLS cluster adds the peer port (checked by `engine serve`)
+    tls = serving_tls(config.tls_cert, config.tls_key, config.tls_client_ca,
+                      node.view.topology, node.node_id)
+    if tls.cluster is not None:
+        interceptors.append(PeerPortGuard(tls.cluster))
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
-    objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects), server)
+    limits = StreamLimits(config.stream_idle_timeout, config.stream_total_timeout)
+    objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects, limits),
+                                                       server)
     queues_pb2_grpc.add_QueuesServicer_to_server(QueuesServicer(node.queues), server)
     cache_pb2_grpc.add_CacheServicer_to_server(CacheServicer(node.cache), server)
     admin = AdminServicer(config, node)
@@ -90,6 +116,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     echo_pb2_grpc.add_EchoServicer_to_server(EchoServicer(), server)
     iam_pb2_grpc.add_IamServicer_to_server(IamServicer(node.identity.iam.handle), server)
     iam_pb2_grpc.add_StsServicer_to_server(StsServicer(node.identity.sts.handle), server)
+    elasticache_pb2_grpc.add_ElastiCacheServicer_to_server(
+        ElastiCacheServicer(node.identity.elasticache.handle), server)
     names = [
         objects_pb2.DESCRIPTOR.services_by_name["ObjectStore"].full_name,
         queues_pb2.DESCRIPTOR.services_by_name["Queues"].full_name,
@@ -98,6 +126,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         echo_pb2.DESCRIPTOR.services_by_name["Echo"].full_name,
         iam_pb2.DESCRIPTOR.services_by_name["Iam"].full_name,
         iam_pb2.DESCRIPTOR.services_by_name["Sts"].full_name,
+        elasticache_pb2.DESCRIPTOR.services_by_name["ElastiCache"].full_name,
     ]
     if node.node_servicer is not None:
         node_pb2_grpc.add_NodeServicer_to_server(node.node_servicer, server)
@@ -114,9 +143,16 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
                                         server)
-    if server.add_insecure_port(node.listen) == 0:
-        await node.close()
-        raise SystemExit(f"engine: cannot listen on {node.listen}")
+    for address, credentials in tls.ports(node.listen):
+        bound = (server.add_insecure_port(address) if credentials is None
+                 else server.add_secure_port(address, credentials))
+        if bound == 0:
+            await node.close()
+            raise SystemExit(f"engine: cannot listen on {address}")
+    if tls.client is not None:
+        log.info("clients: TLS only%s%s", " (client certificate required)"
+                 if config.tls_client_ca else "",
+                 f"; peers: mutual TLS on {tls.cluster.peer_listen}" if tls.cluster else "")
     try:
         observed.start()
     except OSError as exc:
@@ -154,6 +190,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         await node.quiesce()
         await _drain(loop)
         await node.close()
+        if audit is not None:
+            audit.close()
         log.info("stopped")
 
 

@@ -31,6 +31,7 @@ SERVICES: dict[str, dict[str, Rule]] = {
     "ObjectStore": access_rules_s3.RULES,
     "Queues": access_rules_sqs.RULES,
     "Cache": access_rules_cache.RULES,
+    "ElastiCache": access_rules_cache.USERS,
     "Iam": access_rules_iam.IAM,
     "Sts": access_rules_iam.STS,
     "Admin": access_rules_engine.ADMIN,

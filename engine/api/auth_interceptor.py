@@ -6,8 +6,12 @@ parsed message need not give them back) and defers decoding, so a message that d
 parse is answered INVALID_ARGUMENT with a plain text rather than an exception's name.
 Then, in order: the signature (engine.iam.signature.verify_grpc) gives the principal;
 the request is decoded; the access table (engine.api.access_table) names the AWS
-actions and resources it needs; the authorizer decides each. Client-streaming calls
-(PutObject, UploadPart) are signed UNSIGNED-PAYLOAD and authorized on their first message.
+actions and resources it needs; the authorizer decides each, weighing the resource's
+own policies (engine/api/resource_policies.py: bucket policy and ACLs, queue policy). An
+unsigned S3 call is the anonymous principal, as S3 serves it (allowed only what a bucket
+policy or ACL grants everyone); other services answer MissingAuthenticationToken.
+Client-streaming calls (PutObject, UploadPart) are signed UNSIGNED-PAYLOAD and
+authorized on their first message.
 Node-to-node services (cluster secret), health and reflection are not wrapped.
 
 The principal of the call is available to servicers through :func:`current_principal`.
@@ -15,6 +19,7 @@ The principal of the call is available to servicers through :func:`current_princ
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import hmac
 import logging
@@ -26,12 +31,16 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from engine.api.access_table import RULES, STREAMING_FIRST, Access, Target, accesses
+from engine.api.audit import AuditedCall, AuditLog
 from engine.api.rpc import abort
+from engine.api.transport_keys import with_transport
 from engine.cluster.wire import SECRET_HEADER
 from engine.errors import EngineError
 from engine.iam.authn import Authenticator
-from engine.iam.authz import Authorizer, Named
-from engine.iam.principal import Principal
+from engine.iam.authz import Authorizer
+from engine.iam.authz import denied as access_denied
+from engine.iam.policy import Decision
+from engine.iam.principal import Principal, anonymous
 
 log = logging.getLogger("engine.api")
 _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
@@ -55,12 +64,24 @@ def denied_items() -> frozenset[int]:
 class _Raw:
     data: bytes
 
-    def ByteSize(self) -> int:  # noqa: N802 - protobuf's name, for the metrics interceptor
+    def ByteSize(self) -> int:  # protobuf's name: the metrics interceptor sizes messages
         return len(self.data)
 
 
 def _keep(data: bytes) -> _Raw:
     return _Raw(data)
+
+
+# Decides one Access: the caller's policies weighed with the resource's own (bucket policy
+# and ACLs, queue policy); engine/api/resource_policies.py is the node's.
+Decide = Callable[[Principal, Access], Awaitable[Decision]]
+
+
+def refusal(principal: Principal, access: Access, decision: Decision) -> EngineError:
+    """AccessDenied naming who, what and why; an anonymous caller gets S3's bare one."""
+    if principal.anonymous:
+        return EngineError("AccessDenied", action=access.action)
+    return access_denied(principal, access.action, access.resource, decision)
 
 
 def missing_credentials() -> EngineError:
@@ -70,11 +91,13 @@ def missing_credentials() -> EngineError:
 class AuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, authn: Authenticator, authz: Authorizer,
                  target: Callable[[], Target], *, cluster_secret: str | None = None,
-                 resource_policies: Callable[[Access], Named] = lambda access: ()) -> None:
+                 resources: Decide | None = None,
+                 audit: AuditLog | None = None) -> None:
         self.authn = authn
+        self.audit = audit
         self.authz = authz
         self.target = target
-        self.resource_policies = resource_policies
+        self.decide: Decide = resources or self._identity_only
         self._secret = cluster_secret.encode() if cluster_secret else None
 
     async def intercept_service(
@@ -103,23 +126,70 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 if not hmac.compare_digest(str(sent).encode(), self._secret):
                     raise EngineError("InvalidClientTokenId", "cluster secret mismatch")
                 return self.authn.root()
-        principal = self.authn.grpc(method, metadata, message, service)
+        try:
+            principal = self.authn.grpc(method, metadata, message, service)
+        except EngineError as err:
+            raise _as_service_answers(err, service) from None
         if principal is None:
+            if service == "s3":  # S3 serves unsigned requests as the anonymous principal
+                return anonymous("")
             raise missing_credentials()
         return principal
 
-    def _authorize(self, principal: Principal, method: str, request: Any) -> None:
+    async def _identity_only(self, principal: Principal, access: Access) -> Decision:
+        return self.authz.decide(principal, access.action, access.resource, access.keys)
+
+    def _audited(self, method: str, service: str, metadata: list[Any],
+                 context: grpc.aio.ServicerContext) -> AuditedCall | None:
+        return None if self.audit is None else self.audit.call(method, service, metadata,
+                                                                 context)
+
+    def _authenticated(self, method: str, service: str, metadata: list[Any],
+                       message: bytes | None, audit: AuditedCall | None,
+                       decode: Callable[[bytes], Any] | None = None,
+                       context: grpc.aio.ServicerContext | None = None) -> Principal:
+        """``_authenticate``, telling the audit log who called, or that it failed and
+        what the (unary) request asked for. The connection's condition keys
+        (aws:SecureTransport, aws:SourceIp) join the principal's."""
+        try:
+            principal = self._authenticate(method, service, metadata, message)
+            if context is not None:
+                principal = with_transport(principal, context)
+        except EngineError as err:
+            if audit is not None:
+                request, found = None, []
+                with contextlib.suppress(EngineError, KeyError):
+                    if message is not None:
+                        request = self._decode(decode, _Raw(message), method)
+                        found = accesses(method, request, self.target())
+                audit.refused(err, found[0] if found else None, request)
+            raise
+        if audit is not None:
+            audit.authenticated(principal)
+        return principal
+
+    async def _authorize(self, principal: Principal, method: str, request: Any,
+                         audit: AuditedCall | None = None) -> None:
         found = accesses(method, request, self.target())
         if method in PER_ITEM:
             denied = frozenset(
-                i for i, access in enumerate(found) if not self.authz.decide(
-                    principal, access.action, access.resource, access.keys,
-                    resource_policies=self.resource_policies(access)).allowed)
+                [i for i, access in enumerate(found)
+                 if not (await self.decide(principal, access)).allowed])
             _denied_items.set(denied)
+            if audit is not None:
+                audit.admitted(found, request, denied)
             return
         for access in found:
-            self.authz.check(principal, access.action, access.resource, access.keys,
-                             resource_policies=self.resource_policies(access))
+            try:
+                decision = await self.decide(principal, access)
+                if not decision.allowed:
+                    raise refusal(principal, access, decision)
+            except EngineError as err:
+                if audit is not None:
+                    audit.denied(err, access)
+                raise
+        if audit is not None:
+            audit.admitted(found, request)
 
     @staticmethod
     def _decode(decode: Callable[[bytes], Any] | None, raw: _Raw, method: str) -> Any:
@@ -137,10 +207,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     def _unary(self, handler: grpc.RpcMethodHandler, method: str, service: str,
                metadata: list[Any], decode: Callable[[bytes], Any] | None
                ) -> grpc.RpcMethodHandler:
-        async def admitted(raw: _Raw, context: grpc.aio.ServicerContext) -> Any:
-            principal = self._authenticate(method, service, metadata, raw.data)
+        async def admitted(raw: _Raw, audit: AuditedCall | None,
+                           context: grpc.aio.ServicerContext) -> Any:
+            principal = self._authenticated(method, service, metadata, raw.data, audit,
+                                            decode, context)
             request = self._decode(decode, raw, method)
-            self._authorize(principal, method, request)
+            await self._authorize(principal, method, request, audit)
             _principal.set(principal)
             return request
 
@@ -148,12 +220,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             inner = handler.unary_unary
 
             async def unary_unary(raw: _Raw, context: grpc.aio.ServicerContext) -> Any:
+                audit = self._audited(method, service, metadata, context)
                 try:
-                    request = await admitted(raw, context)
+                    request = await admitted(raw, audit, context)
                 except EngineError as err:
                     await abort(context, err)
                     return None
-                return await inner(request, context)
+                if audit is None or audit.pending is None:
+                    return await inner(request, context)
+                try:  # a call its servicer authorizes (AssumeRole): audited by its answer
+                    return await inner(request, context)
+                finally:
+                    audit.finished(context)
 
             return grpc.unary_unary_rpc_method_handler(
                 unary_unary, request_deserializer=_keep,
@@ -164,7 +242,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def unary_stream(raw: _Raw, context: grpc.aio.ServicerContext
                                ) -> AsyncIterator[Any]:
             try:
-                request = await admitted(raw, context)
+                request = await admitted(raw, self._audited(method, service, metadata,
+                                                            context), context)
             except EngineError as err:
                 await abort(context, err)
                 return
@@ -180,13 +259,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                    ) -> grpc.RpcMethodHandler:
         first_only = method in STREAMING_FIRST
 
-        async def admitted(requests: AsyncIterator[_Raw]) -> AsyncIterator[Any]:
-            principal = self._authenticate(method, service, metadata, None)
+        async def admitted(requests: AsyncIterator[_Raw], audit: AuditedCall | None,
+                           context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            principal = self._authenticated(method, service, metadata, None, audit,
+                                            context=context)
             checked = False
             async for raw in requests:
                 request = self._decode(decode, raw, method)
                 if not checked or not first_only:
-                    self._authorize(principal, method, request)
+                    await self._authorize(principal, method, request,
+                                          audit if not checked else None)
                     _principal.set(principal)
                     checked = True
                 yield request
@@ -199,7 +281,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 # A refusal raised from the request iterator is an EngineError: the
                 # servicer's own error handling turns it into its status.
                 try:
-                    return await inner(admitted(requests), context)
+                    return await inner(admitted(requests, self._audited(
+                        method, service, metadata, context), context), context)
                 except EngineError as err:
                     await abort(context, err)
                     return None
@@ -213,7 +296,8 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         async def stream_stream(requests: AsyncIterator[_Raw],
                                 context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             try:
-                async for reply in both(admitted(requests), context):
+                audit = self._audited(method, service, metadata, context)
+                async for reply in both(admitted(requests, audit, context), context):
                     yield reply
             except EngineError as err:
                 await abort(context, err)
@@ -221,3 +305,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         return grpc.stream_stream_rpc_method_handler(
             stream_stream, request_deserializer=_keep,
             response_serializer=handler.response_serializer)
+
+
+def _as_service_answers(err: EngineError, service: str) -> EngineError:
+    """IAM and STS (query APIs) answer an unknown, inactive or deleted key with
+    InvalidClientTokenId, where S3 says InvalidAccessKeyId: as AWS does."""
+    if service in ("iam", "sts") and err.code == "InvalidAccessKeyId":
+        return EngineError("InvalidClientTokenId")
+    return err

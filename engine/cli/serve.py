@@ -52,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    metavar="SECONDS",
                    help="rescan object metadata for the per-bucket metrics at most this "
                    "often; 0 rescans on every scrape (default 60)")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE",
+                   help="serve clients over TLS only, with this PEM certificate (chain); "
+                   "needs --tls-key (a TLS cluster's nodes default to their node certificate)")
+    p.add_argument("--tls-key", type=Path, metavar="FILE",
+                   help="the PEM private key of --tls-cert")
+    p.add_argument("--tls-client-ca", type=Path, metavar="FILE",
+                   help="require clients to present a certificate signed by this CA "
+                   "(mutual TLS for clients)")
     p.add_argument("--manual-clock", action="store_true", help=argparse.SUPPRESS)
     # Tests only: the power-loss tests show with it that they would notice lost writes.
     p.add_argument("--unsafe-no-fsync", action="store_true", help=argparse.SUPPRESS)
@@ -60,6 +68,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--insecure-no-auth", action="store_true",
                    help="serve every call without credentials: throwaway demos on loopback "
                    "only (refused with any other listen address)")
+    p.add_argument("--audit-log", type=Path, metavar="FILE",
+                   help="write a JSON line per denied request and per mutating call to FILE "
+                   "(see docs/iam.md, \"The audit log\"; default: off)")
+    p.add_argument("--audit-log-max-bytes", type=_audit_size, default=100 * 1024 * 1024,
+                   metavar="BYTES", help="rotate the audit log at this size, e.g. 10MiB "
+                   "(default 100MiB)")
+    p.add_argument("--audit-log-backups", type=_audit_backups, default=5, metavar="N",
+                   help="rotated audit log files to keep: FILE.1 ... FILE.N (default 5)")
+    p.add_argument("--stream-idle-timeout", type=_non_negative, default=60.0, metavar="S",
+                   help="an upload stream (PutObject, UploadPart) that sends nothing for S "
+                   "seconds fails with RequestTimeout (default 60; 0: never)")
+    p.add_argument("--stream-total-timeout", type=_non_negative, default=3600.0,
+                   metavar="S", help="an upload stream still open after S seconds fails "
+                   "with RequestTimeout (default 3600; 0: never)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="DEBUG also logs every RPC served (method, status, ms)")
@@ -77,11 +99,13 @@ def run(args: argparse.Namespace) -> int:
     if (args.cluster is None) != (args.node is None):
         print("engine serve: --cluster and --node go together", file=sys.stderr)
         return 2
-    problem = _auth_problem(args)
+    problem = _auth_problem(args) or _tls_problem(args)
     if problem:
         print(f"engine serve: {problem}", file=sys.stderr)
         return 2
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
+                     tls_cert=args.tls_cert, tls_key=args.tls_key,
+                     tls_client_ca=args.tls_client_ca,
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
                      allow_reduced_tolerance=args.allow_reduced_tolerance,
                      scan_interval=args.scan_interval, scan_rate=args.scan_rate,
@@ -92,7 +116,11 @@ def run(args: argparse.Namespace) -> int:
                      metrics_listen=args.metrics_listen,
                      metrics_bucket_refresh=args.metrics_bucket_refresh,
                      unsafe_no_fsync=args.unsafe_no_fsync, region=args.region,
-                     insecure_no_auth=args.insecure_no_auth))
+                     insecure_no_auth=args.insecure_no_auth,
+                     audit_log=args.audit_log, audit_log_max_bytes=args.audit_log_max_bytes,
+                     audit_log_backups=args.audit_log_backups,
+                     stream_idle_timeout=args.stream_idle_timeout,
+                     stream_total_timeout=args.stream_total_timeout))
     return 0
 
 
@@ -109,6 +137,20 @@ def _auth_problem(args: argparse.Namespace) -> str:
         if args.cluster is not None or not all(_loopback(h) for h in hosts):
             return ("--insecure-no-auth serves everyone: it is refused for a cluster node "
                     "and for listen addresses other than loopback")
+    return ""
+
+
+def _tls_problem(args: argparse.Namespace) -> str:
+    """Unusable TLS options or files, said before anything starts (an empty string: fine)."""
+    from engine.cluster.tls import serving_tls
+    from engine.cluster.topology import Topology
+
+    try:
+        topology = Topology.load(args.cluster) if args.cluster is not None else None
+        serving_tls(args.tls_cert, args.tls_key, args.tls_client_ca, topology,
+                    args.node or "node-1")
+    except TopologyError as exc:
+        return str(exc)
     return ""
 
 
@@ -145,3 +187,16 @@ def _positive(text: str) -> float:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
 
+
+def _audit_size(text: str) -> int:
+    value = size_arg(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("the audit log rotates at a size of 1 byte or more")
+    return value
+
+
+def _audit_backups(text: str) -> int:
+    """At least 1: Python's RotatingFileHandler never rotates with 0 backups."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("keep 1 or more rotated audit log files")
+    return int(text)

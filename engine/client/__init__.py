@@ -42,7 +42,14 @@ from engine.client.sqs import SQSClient
 from engine.client.streaming import StreamingBody
 from engine.client.sts import STSClient
 from engine.client.transfer import TransferConfig
-from engine.client.transport import DEFAULT_ENDPOINT, normalize_endpoint
+from engine.client.transport import (
+    DEFAULT_ENDPOINT,
+    ClientCert,
+    InsecureTLSWarning,
+    Verify,
+    normalize_endpoint,
+    open_channel,
+)
 from engine.sigv4 import Credentials
 
 __all__ = [
@@ -54,6 +61,7 @@ __all__ = [
     "EndpointConnectionError",
     "IAMClient",
     "IncompleteReadError",
+    "InsecureTLSWarning",
     "NoCredentialsError",
     "OperationNotPageableError",
     "PaginationError",
@@ -81,10 +89,12 @@ _SERVICES = {
     "cache": "engine.client.cache:CacheClient",
     "iam": "engine.client.iam:IAMClient",
     "sts": "engine.client.sts:STSClient",
+    "elasticache": "engine.client.elasticache:ElastiCacheClient",
+    "s3control": "engine.client.s3control:S3ControlClient",
 }
 
 # boto3.client() arguments that mean nothing here yet; accepted so existing code runs.
-_IGNORED = frozenset({"api_version", "use_ssl", "verify", "config"})
+_IGNORED = frozenset({"api_version", "use_ssl", "config"})
 
 
 @overload
@@ -164,6 +174,8 @@ def client(
     aws_secret_access_key: str | None = None,
     aws_session_token: str | None = None,
     profile: str | None = None,
+    verify: Verify = None,
+    client_cert: ClientCert | None = None,
     **kwargs: Any,
 ) -> Any:
     """A client for ``service_name`` talking to ``endpoint`` ("host:port").
@@ -175,6 +187,12 @@ def client(
     none, calls go unsigned. Half a key pair raises PartialCredentialsError, a named
     profile that does not exist ProfileNotFound. ``s3_endpoint_url`` (S3 only) is the
     HTTP endpoint presigned URLs point at.
+
+    TLS: an ``https://`` endpoint. ``verify`` as boto3's: None/True trusts the system
+    roots (or AWS_CA_BUNDLE), a path that PEM CA bundle, False pins the certificate the
+    server shows now, unchecked, with an InsecureTLSWarning (engine.client.transport).
+    ``client_cert`` (also read from a botocore ``config=Config(client_cert=...)``) is a
+    PEM file with certificate and key, or a (certificate, key) pair of paths.
     """
     target = _SERVICES.get(service_name)
     if target is None:
@@ -192,6 +210,11 @@ def client(
     )
     options = {k: v for k, v in kwargs.items() if k not in _IGNORED}
     options.update(timeout=timeout, credentials=auth.credentials, region_name=auth.region)
+    address = endpoint or endpoint_url or DEFAULT_ENDPOINT
+    if client_cert is None:
+        client_cert = getattr(kwargs.get("config"), "client_cert", None)
+    if options.get("channel") is None:
+        options["channel"] = open_channel(address, verify=verify, client_cert=client_cert)
     module_name, class_name = target.split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
-    return cls(endpoint or endpoint_url or DEFAULT_ENDPOINT, **options)
+    return cls(address, **options)

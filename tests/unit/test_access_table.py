@@ -59,14 +59,15 @@ def test_every_public_rpc_has_a_rule_and_every_rule_an_rpc():
     assert set(RULES) - methods == set(), "rules for RPCs that do not exist"
 
 
-def test_public_services_are_the_known_seven():
+def test_public_services_are_the_known_eight():
     public = {name for name in proto_services() if name not in INTERNAL}
-    assert public == {"ObjectStore", "Queues", "Cache", "Admin", "Echo", "Iam", "Sts"}
+    assert public == {"ObjectStore", "Queues", "Cache", "Admin", "Echo", "Iam", "Sts",
+                      "ElastiCache"}
 
 
 def test_each_service_is_signed_with_its_sigv4_service():
     expected = {"ObjectStore": "s3", "Queues": "sqs", "Cache": "elasticache", "Iam": "iam",
-                "Sts": "sts", "Admin": "engine", "Echo": "engine"}
+                "Sts": "sts", "Admin": "engine", "Echo": "engine", "ElastiCache": "elasticache"}
     signed = {path: rule.service for path, rule in RULES.items()}
     for path, service in signed.items():
         assert service == expected[path.split("/")[1].removeprefix("engine.v1.")], path
@@ -422,3 +423,55 @@ def test_the_doc_lists_every_method():
     doc = markdown()
     for path in RULES:
         assert f"| `{path.rsplit('/', 1)[1]}` |" in doc, path
+
+
+# -- S3 access control -------------------------------------------------------------------
+
+def test_a_write_that_sets_an_acl_also_needs_put_object_acl():
+    header = objects_pb2.PutObjectHeader(bucket="site", key="index.html",
+                                         acl=objects_pb2.AclSpec(canned="public-read"))
+    assert accesses(OS + "PutObject", objects_pb2.PutObjectRequest(header=header), TARGET) == [
+        Access("s3:PutObject", "arn:aws:s3:::site/index.html", {"s3:x-amz-acl": "public-read"},
+               bucket="site"),
+        Access("s3:PutObjectAcl", "arn:aws:s3:::site/index.html",
+               {"s3:x-amz-acl": "public-read"}, bucket="site")]
+    plain = objects_pb2.PutObjectHeader(bucket="site", key="index.html")
+    assert len(accesses(OS + "PutObject", objects_pb2.PutObjectRequest(header=plain),
+                        TARGET)) == 1
+    grants = objects_pb2.CreateMultipartUploadRequest(
+        bucket="site", key="big", acl=objects_pb2.AclSpec(grant_read='uri="x"'))
+    assert [a.action for a in accesses(OS + "CreateMultipartUpload", grants, TARGET)] == [
+        "s3:PutObject", "s3:PutObjectAcl"]
+    assert accesses(OS + "CreateMultipartUpload", grants, TARGET)[0].keys == {
+        "s3:x-amz-grant-read": 'uri="x"'}
+
+
+def test_create_bucket_with_an_acl_or_ownership_needs_those_permissions_too():
+    request = objects_pb2.CreateBucketRequest(
+        bucket="site", object_ownership="ObjectWriter",
+        acl=objects_pb2.AclSpec(canned="private"))
+    found = accesses(OS + "CreateBucket", request, TARGET)
+    assert [(a.action, a.resource) for a in found] == [
+        ("s3:CreateBucket", "arn:aws:s3:::site"), ("s3:PutBucketAcl", "arn:aws:s3:::site"),
+        ("s3:PutBucketOwnershipControls", "arn:aws:s3:::site")]
+    assert found[0].keys == {"s3:x-amz-acl": "private",
+                             "s3:x-amz-object-ownership": "ObjectWriter"}
+
+
+def test_access_control_methods_are_their_s3_actions():
+    version = objects_pb2.PutObjectAclRequest(bucket="b", key="k", version_id="v1",
+                                              acl=objects_pb2.AclSpec(canned="private"))
+    assert one(OS + "PutObjectAcl", version) == Access(
+        "s3:PutObjectVersionAcl", "arn:aws:s3:::b/k",
+        {"s3:x-amz-acl": "private", "s3:versionid": "v1"}, bucket="b")
+    for method, action in [("DeletePublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+                           ("DeleteBucketOwnershipControls", "s3:PutBucketOwnershipControls"),
+                           ("GetBucketPolicyStatus", "s3:GetBucketPolicyStatus")]:
+        request = objects_pb2.DeleteBucketPolicyRequest(bucket="b")  # any {bucket} message
+        assert accesses(OS + method, request, TARGET)[0].action == action
+    account = one(OS + "DeleteAccountPublicAccessBlock",
+                  objects_pb2.DeleteAccountPublicAccessBlockRequest(account_id="1"))
+    assert account == Access("s3:PutAccountPublicAccessBlock", "*")
+    for access in (one(OS + "GetBucketAcl", objects_pb2.GetBucketAclRequest(bucket="b")),
+                   account):
+        assert actions.canonical_action(access.action) == access.action

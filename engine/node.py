@@ -82,6 +82,9 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     observed = NodeObservability(config, node)  # request ids; metrics with --metrics-listen
 
     interceptors = list(observed.interceptors)
+    # TLS on the client port; a TLS cluster adds the peer port (checked by `engine serve`)
+    tls = serving_tls(config.tls_cert, config.tls_key, config.tls_client_ca,
+                      node.view.topology, node.node_id)
     audit = None
     if config.audit_log is not None and config.insecure_no_auth:
         log.warning("--audit-log: nothing is audited with --insecure-no-auth")
@@ -97,12 +100,9 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         interceptors.append(AuthInterceptor(
             identity.authn, identity.authz,
             lambda: Target(identity.account(), config.region), cluster_secret=node.secret,
-            audit=audit,
+            audit=audit, secure=tls.client is not None,
             resources=ResourcePolicies(identity.authz, node.objects,
                                        node.queues.catalog).decide))
-    # TLS on the client port; a TLS cluster adds the peer port (checked by `engine serve`)
-    tls = serving_tls(config.tls_cert, config.tls_key, config.tls_client_ca,
-                      node.view.topology, node.node_id)
     if tls.cluster is not None:
         interceptors.append(PeerPortGuard(tls.cluster))
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)

@@ -126,12 +126,12 @@ class ResourcePolicies:
         if record is None:
             return self._decide(principal, access, ())
         account = self.objects.account
-        block = enforced_block(account, record)
         policies: Named = ()
         compiled = self._buckets.get(bucket, record.policy)
         if compiled is not None and compiled.policy is not None:
             own_account = not principal.anonymous and principal.account == account.account_id()
-            restricted = compiled.public and block.restrict_public_buckets and not own_account
+            restricted = (compiled.public and not own_account
+                          and enforced_block(account, record).restrict_public_buckets)
             chosen = compiled.denies if restricted else compiled.policy
             assert chosen is not None
             policies = ((f"arn:aws:s3:::{bucket}", chosen),)
@@ -139,7 +139,7 @@ class ResourcePolicies:
         if decision.allowed or decision.kind == "explicit-deny":
             return decision
         if acls_apply(ownership_of(record)) and await self._acl_allows(
-                principal, access, record, block):
+                principal, access, record, enforced_block(account, record)):
             return Decision(True, "allow", None, f"allowed by the ACL of {access.resource}")
         return decision
 

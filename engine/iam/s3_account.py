@@ -21,11 +21,15 @@ class S3AccountSettings:
     def __init__(self, store: IdentityStore) -> None:
         self.store = store
         self._generation = -1
+        self._account_id = ""
         self._block: PublicAccessBlock | None = ACCOUNT_DEFAULT
 
     def account_id(self) -> str:
-        record = self.store.account()
-        return record["id"] if record else ""
+        """The account's id, read once it exists (it never changes after)."""
+        if not self._account_id:
+            record = self.store.account()
+            self._account_id = record["id"] if record else ""
+        return self._account_id
 
     def public_access_block(self) -> PublicAccessBlock | None:
         if self._generation != self.store.generation:

@@ -21,6 +21,7 @@ from engine.iam.signature_errors import (
     unsupported_authorization_type,
     unsupported_mechanism,
 )
+from engine.iam.signature_grpc import accept_plain
 from engine.iam.signature_header import verify_authorization
 from engine.iam.signature_query import verify_presigned
 from engine.iam.signature_types import HttpRequest, Lookup, VerifiedRequest
@@ -115,6 +116,11 @@ def verify_grpc(
     guaranteed to give the same bytes, so pass the received ones). ``authority``, when
     the server knows the name it was reached by, replaces the host the client claims.
     """
+    if authority is None:
+        accepted = accept_plain(method_path, metadata, service=service, region=region,
+                                now=now, lookup=lookup, message=message)
+        if accepted is not None:
+            return accepted
     headers = text_metadata(metadata)
     if authority is not None:
         headers = [(k, v) for k, v in headers if k.lower() != "host"] + [("host", authority)]

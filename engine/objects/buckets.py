@@ -7,6 +7,7 @@ metadata transaction. The cluster replaces this registry with a Raft-replicated 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Protocol
 
 from engine.clock import Clock
@@ -50,6 +51,49 @@ def new_record(name: str, created_ns: int, region: str,
         record.CopyFrom(settings)
     record.name, record.created_ns, record.region = name, created_ns, region or REGION
     return record
+
+
+_held: ContextVar[BucketRecord | None] = ContextVar("engine_request_bucket", default=None)
+
+
+class RequestMemo:
+    """A registry that reads a bucket's record once per request.
+
+    Authorization reads the record (policy, ACL, Block Public Access) before the
+    operation reads it again for versioning or lifecycle; each read is an LMDB
+    transaction (a Raft table read in a cluster) that releases the GIL, a measurable
+    part of a small GET. A ``stale_ok`` read is remembered in the request's context (a
+    gRPC call is one asyncio task with its own context) and served again to the same
+    request; reads that must be current, and every change, go to the registry.
+    """
+
+    def __init__(self, inner: Buckets) -> None:
+        self.inner = inner
+
+    async def create(self, name: str, region: str = "", settings: BucketRecord | None = None
+                     ) -> BucketRecord:
+        _held.set(None)
+        return await self.inner.create(name, region, settings)
+
+    async def get(self, name: str, *, stale_ok: bool = False) -> BucketRecord:
+        if stale_ok:
+            held = _held.get()
+            if held is not None and held.name == name:
+                return held
+        record = await self.inner.get(name, stale_ok=stale_ok)
+        _held.set(record)
+        return record
+
+    async def list(self, *, stale_ok: bool = False) -> list[BucketRecord]:
+        return await self.inner.list(stale_ok=stale_ok)
+
+    async def delete(self, name: str) -> None:
+        _held.set(None)
+        await self.inner.delete(name)
+
+    async def update(self, record: BucketRecord) -> None:
+        _held.set(None)
+        await self.inner.update(record)
 
 
 class BucketRegistry:

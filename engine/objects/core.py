@@ -25,7 +25,7 @@ from engine.objects import conditions as cond
 from engine.objects import restore
 from engine.objects.access_settings import AccountSettings, StaticAccount
 from engine.objects.body_writer import BodyWriter, WrittenBody
-from engine.objects.buckets import BucketRegistry, Buckets
+from engine.objects.buckets import BucketRegistry, Buckets, RequestMemo
 from engine.objects.names import check_key
 from engine.objects.quorum import fan_out, first_agreement
 from engine.objects.read_cache import ObjectReadCache
@@ -81,7 +81,7 @@ class ObjectCore:
         self.clock = clock
         self.zone = zone  # the coordinator's zone: where ONEZONE_IA data written here goes
         self.day_ns = int(day_seconds * 1_000_000_000)  # one lifecycle/restore day
-        self.buckets: Buckets = buckets or BucketRegistry(placement, clock)
+        self.buckets: Buckets = RequestMemo(buckets or BucketRegistry(placement, clock))
         # Told about every key a read found damaged (missing/corrupt shard, dead drive).
         self.on_degraded: Callable[[ErasureSet, str, str], None] | None = None
         # Small bodies served from the cache tier (read_cache.py); None: off.

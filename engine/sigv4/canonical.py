@@ -163,7 +163,12 @@ def string_to_sign(amz_date: str, scope: str, creq: str) -> str:
 
 def format_amz_date(epoch: float) -> str:
     """ISO 8601 basic format, as in X-Amz-Date: 20150830T123600Z."""
-    return time.strftime(AMZ_DATE_FORMAT, time.gmtime(int(epoch)))
+    return _format_second(int(epoch))
+
+
+@lru_cache(maxsize=8)  # every call signed within one second has the same stamp
+def _format_second(second: int) -> str:
+    return time.strftime(AMZ_DATE_FORMAT, time.gmtime(second))
 
 
 def format_iso_date(epoch: float) -> str:

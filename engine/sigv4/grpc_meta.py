@@ -27,13 +27,37 @@ host, time and message. As with AWS, a captured call can be replayed until its d
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 from collections.abc import Iterable
 
-from engine.sigv4.canonical import UNSIGNED_PAYLOAD, format_amz_date
-from engine.sigv4.keys import Credentials
+from engine.sigv4.canonical import ALGORITHM, TERMINATOR, UNSIGNED_PAYLOAD, format_amz_date
+from engine.sigv4.keys import Credentials, signing_key
 from engine.sigv4.signer import sign_headers
 
 GRPC_METHOD = "POST"
+
+
+SIGNED_HEADERS = "host;x-amz-content-sha256;x-amz-date"
+# A path and host the canonical form leaves as they are: nothing to encode, no empty,
+# "." or ".." segment to normalize away (non-S3 services), nothing to trim.
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)+")
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.:\[\]_-]+")
+
+
+def plain_signature(method_path: str, host: str, amz_date: str, payload: str,
+                    key: bytes, scope: str) -> str | None:
+    """The signature of the usual call (no session token, plain path and host), written
+    out: what :func:`sign_headers` computes through the general canonical form, at a
+    fraction of the cost on both sides of every call. None: not such a call; the general
+    form applies (a test holds the two equal)."""
+    if _PLAIN_PATH.fullmatch(method_path) is None or _PLAIN_HOST.fullmatch(host) is None:
+        return None
+    canonical = (f"{GRPC_METHOD}\n{method_path}\n\nhost:{host}\nx-amz-content-sha256:"
+                 f"{payload}\nx-amz-date:{amz_date}\n\n{SIGNED_HEADERS}\n{payload}")
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return hmac.new(key, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}".encode(),
+                    hashlib.sha256).hexdigest()
 
 
 def sign_grpc(
@@ -52,6 +76,17 @@ def sign_grpc(
     else:
         payload = hashlib.sha256(message_bytes).hexdigest()
     amz_date = format_amz_date(now)
+    if not credentials.session_token:
+        day = amz_date[:8]
+        scope = f"{day}/{region}/{service}/{TERMINATOR}"
+        key = signing_key(credentials.secret_access_key, day, region, service)
+        signature = plain_signature(method_path, authority, amz_date, payload, key, scope)
+        if signature is not None:
+            return [("host", authority), ("x-amz-date", amz_date),
+                    ("x-amz-content-sha256", payload),
+                    ("authorization", f"{ALGORITHM} Credential={credentials.access_key_id}/"
+                                      f"{scope}, SignedHeaders={SIGNED_HEADERS}, "
+                                      f"Signature={signature}")]
     metadata = [("host", authority), ("x-amz-date", amz_date), ("x-amz-content-sha256", payload)]
     if credentials.session_token:
         metadata.append(("x-amz-security-token", credentials.session_token))

@@ -4,19 +4,9 @@ authenticated and authorized (``elasticache:<Action>``) by the AuthInterceptor."
 
 from __future__ import annotations
 
-import grpc
-
-from engine.api.iam_servicer import Handler, _call
-from engine.api.rpc import unary
+from engine.api.iam_servicer import AwsCallServicer
 from engine.v1 import elasticache_pb2_grpc
-from engine.v1 import iam_pb2 as pb
 
 
-class ElastiCacheServicer(elasticache_pb2_grpc.ElastiCacheServicer):
-    def __init__(self, handle: Handler) -> None:
-        self._handle = handle
-
-    @unary
-    async def Call(self, request: pb.AwsCall, context: grpc.aio.ServicerContext
-                   ) -> pb.AwsReply:
-        return await _call(self._handle, request)
+class ElastiCacheServicer(AwsCallServicer, elasticache_pb2_grpc.ElastiCacheServicer):
+    pass

@@ -36,7 +36,10 @@ async def _call(handle: Handler, request: pb.AwsCall) -> pb.AwsReply:
     return pb.AwsReply(result_json=json.dumps(result, separators=(",", ":")))
 
 
-class IamServicer(iam_pb2_grpc.IamServicer):
+class AwsCallServicer:
+    """``Call(AwsCall) -> AwsReply`` for a service whose operations take and return AWS's
+    members as JSON (IAM, STS, ElastiCache's management API)."""
+
     def __init__(self, handle: Handler) -> None:
         self._handle = handle
 
@@ -46,11 +49,9 @@ class IamServicer(iam_pb2_grpc.IamServicer):
         return await _call(self._handle, request)
 
 
-class StsServicer(iam_pb2_grpc.StsServicer):
-    def __init__(self, handle: Handler) -> None:
-        self._handle = handle
+class IamServicer(AwsCallServicer, iam_pb2_grpc.IamServicer):
+    pass
 
-    @unary
-    async def Call(self, request: pb.AwsCall, context: grpc.aio.ServicerContext
-                   ) -> pb.AwsReply:
-        return await _call(self._handle, request)
+
+class StsServicer(AwsCallServicer, iam_pb2_grpc.StsServicer):
+    pass

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.errors import EngineError
-from engine.iam.signature import verify_grpc
+from engine.iam.signature import verify_grpc, verify_request
 from engine.iam.signature_grpc import accept_plain
 from engine.sigv4 import Credentials, sign_grpc
 from engine.sigv4.canonical import TERMINATOR, UNSIGNED_PAYLOAD, format_amz_date
-from engine.sigv4.grpc_meta import GRPC_METHOD, plain_signature
+from engine.sigv4.grpc_meta import GRPC_METHOD, plain_signature, text_metadata
 from engine.sigv4.keys import signing_key
 from engine.sigv4.signer import sign_headers
 
@@ -76,12 +76,18 @@ def lookup(key_id: str) -> str | None:
 
 
 def outcome(metadata: list[tuple[str, str]], message: bytes | None) -> str:
+    """What the general verifier alone says (verify_grpc would try the fast path first)."""
+    headers = text_metadata(metadata)
+    if "authorization" not in {key for key, _ in headers}:
+        return "anonymous"
+    digest = None if message is None else hashlib.sha256(message).hexdigest()
     try:
-        found = verify_grpc(METHOD, metadata, service="s3", region="us-east-1", now=NOW,
-                            lookup=lookup, message=message)
+        found = verify_request(GRPC_METHOD, METHOD, "", headers, service="s3",
+                               region="us-east-1", now=NOW, lookup=lookup,
+                               payload_hash=digest)
     except EngineError as err:
         return err.code
-    return "anonymous" if found is None else f"ok:{found.access_key_id}"
+    return f"ok:{found.access_key_id}"
 
 
 def tampered(metadata: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
@@ -103,6 +109,9 @@ def test_the_fast_path_accepts_only_what_the_general_path_accepts(message) -> No
     fast = accept_plain(METHOD, metadata, service="s3", region="us-east-1", now=NOW,
                         lookup=lookup, message=message)
     assert fast is not None and fast.access_key_id == KEY.access_key_id
+    assert verify_grpc(METHOD, metadata, service="s3", region="us-east-1", now=NOW,
+                       lookup=lookup, message=message) == fast
+    assert outcome(metadata, message) == f"ok:{KEY.access_key_id}"
     assert fast.scope == "20150830/us-east-1/s3/aws4_request"
     for changed in tampered(metadata):
         accepted = accept_plain(METHOD, changed, service="s3", region="us-east-1", now=NOW,
@@ -112,6 +121,9 @@ def test_the_fast_path_accepts_only_what_the_general_path_accepts(message) -> No
     other = b"\x0a\x05other"
     assert accept_plain(METHOD, metadata, service="s3", region="us-east-1", now=NOW,
                         lookup=lookup, message=other if message else b"") is None
+    for now in (NOW + 900, NOW - 900):  # 15 minutes exactly: still in time, as in general
+        assert accept_plain(METHOD, metadata, service="s3", region="us-east-1", now=now,
+                            lookup=lookup, message=message) is not None
     for now in (NOW + 901, NOW - 901):
         assert accept_plain(METHOD, metadata, service="s3", region="us-east-1", now=now,
                             lookup=lookup, message=message) is None

@@ -7,6 +7,7 @@ import asyncio
 import json
 import stat
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from helpers_consensus import LocalCluster
@@ -16,9 +17,10 @@ from engine.iam import bootstrap
 from engine.iam.bootstrap import CREDENTIALS_FILE, ENV_KEY, ENV_SECRET
 from engine.iam.principal import ROLE_SESSION, ROOT, USER, Principal
 from engine.iam.sealing import Sealer
+from engine.iam.signature import verify_request
 from engine.iam.store.machine import IdentityMachine
 from engine.iam.system import IdentitySystem
-from engine.sigv4 import Credentials, sign_grpc
+from engine.sigv4 import Credentials, presign_url, sign_grpc
 
 ROOT_ID, ROOT_SECRET = "AKIAROOTROOTROOT0001", "root-secret-root-secret-root-secret-0001"
 ENV = {ENV_KEY: ROOT_ID, ENV_SECRET: ROOT_SECRET}
@@ -310,3 +312,53 @@ def test_skew_is_measured_on_the_real_clock_and_expiry_on_the_engine_clock(tmp_p
             await node.stop()
 
     run(scenario())
+
+
+def test_a_link_shares_only_what_its_signer_may_read_and_only_until_it_expires(tmp_path):
+    """A presigned GET made with a user's key: verified like any signed request, then
+    authorized as that user (no policy, no access), and dead once X-Amz-Expires passes
+    on the engine clock."""
+    async def main() -> None:
+        node = Node(tmp_path)
+        system = await node.start()
+        try:
+            root = principal_of(system, ROOT_ID, ROOT_SECRET)
+            await system.iam.handle("CreateUser", {"UserName": "bob"}, root)
+            key = (await system.iam.handle("CreateAccessKey", {"UserName": "bob"},
+                                           root))["AccessKey"]
+            now = system.clock.now_ns() / 1e9
+            url = presign_url("GET", "http://127.0.0.1:9000/photos/cat.jpg",
+                              Credentials(key["AccessKeyId"], key["SecretAccessKey"]),
+                              "us-east-1", "s3", 3600, now)
+            parts = urlsplit(url)
+
+            def open_link() -> Principal:
+                verified = verify_request(
+                    "GET", parts.path, parts.query, [("host", parts.netloc)], service="s3",
+                    region="us-east-1", now=system.clock.now_ns() / 1e9,
+                    lookup=lambda k: (system.authn.key(k) or (None,))[0])
+                assert verified is not None and verified.presigned
+                found = system.authn.key(verified.access_key_id)
+                assert found is not None
+                return found[1]
+
+            bob = open_link()
+            photo = "arn:aws:s3:::photos/cat.jpg"
+            code, message = code_of(system.authz.check, bob, "s3:GetObject", photo)
+            assert code == "AccessDenied" and message.startswith(
+                f"User: {bob.arn} is not authorized to perform: s3:GetObject")
+            await system.iam.handle("PutUserPolicy", {"UserName": "bob", "PolicyName": "read",
+                                                      "PolicyDocument": ALLOW_GET}, root)
+            assert system.authz.check(open_link(), "s3:GetObject", photo).allowed
+            tampered = parts.query.replace("photos", "other")
+            assert code_of(verify_request, "GET", "/other/cat.jpg", tampered,
+                           [("host", parts.netloc)], service="s3", region="us-east-1",
+                           now=system.clock.now_ns() / 1e9,
+                           lookup=lambda k: key["SecretAccessKey"])[0] == (
+                "SignatureDoesNotMatch")
+            node.c.clock.advance(3601)
+            assert code_of(open_link) == ("AccessDenied", "Request has expired")
+        finally:
+            await node.stop()
+
+    run(main())

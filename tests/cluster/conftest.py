@@ -28,8 +28,8 @@ import grpc
 import pytest
 from health import wait_healthy  # tests/health.py (tests/ is on sys.path)
 
+from engine.client import ClientError, signed_channels
 from engine.client import client as sdk_client
-from engine.client import signed_channels
 from engine.cluster.layout import plan_erasure_sets
 from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, generate_local
 from engine.cluster.wire import SECRET_HEADER
@@ -123,6 +123,27 @@ def list_keys(s3: Any, bucket: str) -> list[str]:
 
 def error_code(exc: BaseException) -> str:
     return getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+
+
+def code_of(call: Callable[[], Any]) -> str | None:
+    """The AWS error code a client call raises, None when it succeeds."""
+    try:
+        call()
+    except ClientError as err:
+        return error_code(err)
+    return None
+
+
+def until_every_node(cluster: Cluster, check: Callable[[str], bool], what: str,
+                     timeout: float = 10.0) -> float:
+    """Seconds from now until ``check(node)`` holds on every node of ``cluster``: polled
+    without pause, so the figure measures how long a change takes to reach them all."""
+    start = time.monotonic()
+    pending = set(cluster.node_ids)
+    while pending:
+        pending = {n for n in pending if not check(n)}
+        assert time.monotonic() - start < timeout, f"{what}: still not on {sorted(pending)}"
+    return time.monotonic() - start
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str,

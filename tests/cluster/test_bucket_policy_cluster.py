@@ -5,16 +5,14 @@ so every node authorizes with them (within the replication delay, polled)."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from engine.client import ClientError, S3Client
+from engine.client import S3Client
 from engine.client import client as sdk_client
 
-from .conftest import Cluster
+from .conftest import Cluster, code_of, until_every_node
 
 BUCKET = "cluster-shared"
 
@@ -28,22 +26,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield c
     finally:
         c.close()
-
-
-def code_of(call: Callable[[], Any]) -> str | None:
-    try:
-        call()
-    except ClientError as err:
-        return str(err.response["Error"]["Code"])
-    return None
-
-
-def on_every_node(cluster: Cluster, check: Callable[[str], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    pending = set(cluster.node_ids)
-    while pending:
-        pending = {n for n in pending if not check(n)}
-        assert time.monotonic() < deadline, f"{what}: still not on {sorted(pending)}"
 
 
 def test_a_policy_and_an_acl_set_on_one_node_are_enforced_on_all(cluster: Cluster) -> None:
@@ -62,12 +44,12 @@ def test_a_policy_and_an_acl_set_on_one_node_are_enforced_on_all(cluster: Cluste
         def dana_reads(node: str) -> str | None:
             return code_of(lambda: dana[node].get_object(Bucket=BUCKET, Key="a.txt"))
 
-        on_every_node(cluster, lambda n: dana_reads(n) == "AccessDenied", "user known")
+        until_every_node(cluster, lambda n: dana_reads(n) == "AccessDenied", "user known")
         root.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({
             "Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"AWS": arn}, "Action": "s3:GetObject",
                 "Resource": f"arn:aws:s3:::{BUCKET}/*"}]}))
-        on_every_node(cluster, lambda n: dana_reads(n) is None, "policy applied")
+        until_every_node(cluster, lambda n: dana_reads(n) is None, "policy applied")
 
         def anyone_reads(node: str) -> str | None:
             return code_of(lambda: anonymous[node].get_object(Bucket=BUCKET, Key="a.txt"))
@@ -80,7 +62,7 @@ def test_a_policy_and_an_acl_set_on_one_node_are_enforced_on_all(cluster: Cluste
             control.put_public_access_block(AccountId=arn.split(":")[4],
                                             PublicAccessBlockConfiguration={})
         root.put_object_acl(Bucket=BUCKET, Key="a.txt", ACL="public-read")
-        on_every_node(cluster, lambda n: anyone_reads(n) is None, "public-read ACL")
+        until_every_node(cluster, lambda n: anyone_reads(n) is None, "public-read ACL")
     finally:
         for c in (*dana.values(), *anonymous.values()):
             c.close()

@@ -5,16 +5,14 @@ and a key's deactivation or a policy change taking effect on every node within a
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from engine.client import ClientError
 from engine.client import client as sdk_client
 
-from .conftest import Cluster, wait_until
+from .conftest import Cluster, code_of, until_every_node, wait_until
 
 BOUND_SECONDS = 1.0
 READ_PHOTOS = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -31,26 +29,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield c
     finally:
         c.close()
-
-
-def code_of(call: Callable[[], Any]) -> str | None:
-    try:
-        call()
-    except ClientError as err:
-        return str(err.response["Error"]["Code"])
-    return None
-
-
-def until_every_node(cluster: Cluster, check: Callable[[str], bool], what: str) -> float:
-    """Seconds from now until ``check(node)`` holds on every node (polled, not slept on:
-    the bound is what is asserted, the polling only measures it)."""
-    start = time.monotonic()
-    pending = set(cluster.node_ids)
-    while pending:
-        pending = {n for n in pending if not check(n)}
-        elapsed = time.monotonic() - start
-        assert elapsed < 10 * BOUND_SECONDS, f"{what}: still not on {sorted(pending)}"
-    return time.monotonic() - start
 
 
 def test_every_node_serves_one_account_with_one_root(cluster: Cluster) -> None:
@@ -82,13 +60,14 @@ def test_deactivation_and_policy_changes_reach_every_node_within_a_second(
 
             iam.put_user_policy(UserName="carol", PolicyName="photos",
                                 PolicyDocument=READ_PHOTOS)
-            took = until_every_node(cluster, lambda n: listing(n) is None, "policy applied")
+            took = until_every_node(cluster, lambda n: listing(n) is None, "policy applied",
+                                    10 * BOUND_SECONDS)
             assert took < BOUND_SECONDS, took
 
             iam.update_access_key(UserName="carol", AccessKeyId=key["AccessKeyId"],
                                   Status="Inactive")
             took = until_every_node(cluster, lambda n: listing(n) == "InvalidAccessKeyId",
-                                    "key deactivated")
+                                    "key deactivated", 10 * BOUND_SECONDS)
             assert took < BOUND_SECONDS, took
             err = None
             try:

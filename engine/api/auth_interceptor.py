@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from engine.api.access_table import RULES, STREAMING_FIRST, Access, Target, accesses
 from engine.api.audit import AuditedCall, AuditLog
+from engine.api.decode_interceptor import decoder
 from engine.api.rpc import abort
 from engine.api.transport_keys import with_transport
 from engine.cluster.wire import SECRET_HEADER
@@ -117,7 +117,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         # context inside.
         cached = self._wrapped.get(method)
         if cached is None or cached[0] is not handler:
-            decode = handler.request_deserializer
+            decode = decoder(handler.request_deserializer, method)
             wrap = self._unary if handler.unary_unary or handler.unary_stream else \
                 self._streaming
             cached = self._wrapped[method] = (handler, wrap(handler, method, rule.service,
@@ -168,7 +168,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 request, found = None, []
                 with contextlib.suppress(EngineError, KeyError):
                     if message is not None:
-                        request = self._decode(decode, _Raw(message), method)
+                        request = decode(message) if decode is not None else None
                         found = accesses(method, request, self.target())
                 audit.refused(err, found[0] if found else None, request)
             raise
@@ -199,27 +199,16 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         if audit is not None:
             audit.admitted(found, request)
 
-    @staticmethod
-    def _decode(decode: Callable[[bytes], Any] | None, raw: _Raw, method: str) -> Any:
-        if decode is None:
-            return raw.data
-        try:
-            return decode(raw.data)
-        except (DecodeError, ValueError, TypeError) as exc:
-            name = method.rsplit("/", 1)[-1]
-            raise EngineError("InvalidArgument", f"The request body is not a valid {name} "
-                              "request message") from exc
-
     # -- handler wrappers ------------------------------------------------------------------
 
     def _unary(self, handler: grpc.RpcMethodHandler, method: str, service: str,
-               decode: Callable[[bytes], Any] | None) -> grpc.RpcMethodHandler:
+               decode: Callable[[bytes], Any]) -> grpc.RpcMethodHandler:
         async def admitted(raw: _Raw, audit: AuditedCall | None,
                            context: grpc.aio.ServicerContext) -> Any:
             metadata = _metadata(context)
             principal = self._authenticated(method, service, metadata, raw.data, audit,
                                             decode, context)
-            request = self._decode(decode, raw, method)
+            request = decode(raw.data)
             await self._authorize(principal, method, request, audit)
             _principal.set(principal)
             return request
@@ -263,7 +252,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer)
 
     def _streaming(self, handler: grpc.RpcMethodHandler, method: str, service: str,
-                   decode: Callable[[bytes], Any] | None) -> grpc.RpcMethodHandler:
+                   decode: Callable[[bytes], Any]) -> grpc.RpcMethodHandler:
         first_only = method in STREAMING_FIRST
 
         async def admitted(requests: AsyncIterator[_Raw], audit: AuditedCall | None,
@@ -272,7 +261,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                                             audit, context=context)
             checked = False
             async for raw in requests:
-                request = self._decode(decode, raw, method)
+                request = decode(raw.data)
                 if not checked or not first_only:
                     await self._authorize(principal, method, request,
                                           audit if not checked else None)

@@ -33,7 +33,9 @@ def _raw(data: bytes) -> bytes:
     return data
 
 
-def _decoder(decode: Decode | None, method: str) -> Callable[[bytes], Any]:
+def decoder(decode: Decode | None, method: str) -> Callable[[bytes], Any]:
+    """``decode`` (a method's deserializer) refusing bytes that do not parse with
+    InvalidArgument; the auth interceptor decodes with it too."""
     name = method.rsplit("/", 1)[-1]
 
     def decoded(data: bytes) -> Any:
@@ -55,7 +57,7 @@ class DecodeInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None or details.method not in RULES:
             return handler
-        decode = _decoder(handler.request_deserializer, details.method)
+        decode = decoder(handler.request_deserializer, details.method)
         serialize = handler.response_serializer
         if handler.unary_unary:
             unary = handler.unary_unary

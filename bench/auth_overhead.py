@@ -8,7 +8,10 @@ by side, alternating rounds so both see the same machine:
   hot path built);
 - *after*: this tree, auth on, the bench signing every call with the node's root key.
 
-Optionally (``--insecure``) a third node of this tree with ``--insecure-no-auth``.
+Optionally (``--insecure``) a third node of this tree with ``--insecure-no-auth``, and
+(``--as-user``) the *after* node loaded a second time by an IAM user whose inline policy
+(with a condition) is evaluated on every call, where root takes the evaluator's fast
+path.
 Prints ops/s and p50 per phase, and CPU per call of the server process (from /proc) and
 of the bench client (rusage of its children), so a difference can be placed on one side.
 
@@ -39,6 +42,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+USER_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::*"],
+    "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}]})
+
+
+def bench_user(port: int) -> dict[str, str]:
+    """An IAM user allowed S3 by an inline policy; its key as environment variables."""
+    sys.path.insert(0, str(HERE))
+    from engine.client import client
+
+    iam = client("iam", endpoint=f"127.0.0.1:{port}",
+                 aws_access_key_id=ROOT["ENGINE_ROOT_ACCESS_KEY_ID"],
+                 aws_secret_access_key=ROOT["ENGINE_ROOT_SECRET_ACCESS_KEY"])
+    iam.create_user(UserName="bench")
+    iam.put_user_policy(UserName="bench", PolicyName="s3", PolicyDocument=USER_POLICY)
+    key = iam.create_access_key(UserName="bench")["AccessKey"]
+    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+
 def environment(signed: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
@@ -58,6 +82,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", default="8")
     parser.add_argument("--insecure", action="store_true")
+    parser.add_argument("--as-user", action="store_true")
     parser.add_argument("--base-port", type=int, default=58621)
     args = parser.parse_args()
     configs = [("before", args.before_tree, args.base_port, False, []),
@@ -66,6 +91,7 @@ def main() -> int:
         configs.append(("insecure", HERE, args.base_port + 2, False, ["--insecure-no-auth"]))
     scratch = Path(tempfile.mkdtemp(prefix="engine-auth-bench-"))
     servers: dict[str, subprocess.Popen[bytes]] = {}
+    user: dict[str, str] = {}
     try:
         for name, tree, port, signed, extra in configs:
             servers[name] = subprocess.Popen(
@@ -73,16 +99,23 @@ def main() -> int:
                  "--data", str(scratch / name), *extra], cwd=tree, env=environment(signed),
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(6)
+        if args.as_user:
+            user = bench_user(args.base_port + 1)
+            configs.append(("after-user", HERE, args.base_port + 1, True, []))
+            servers["after-user"] = servers["after"]
         for rnd in range(args.rounds):
             for name, tree, port, signed, _ in configs:
                 out = scratch / f"{name}-{rnd}.json"
+                env = environment(signed)
+                if name == "after-user":
+                    env.update(user)
                 server_before = cpu_seconds(servers[name].pid)
                 client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 subprocess.run(
                     [sys.executable, "-m", "engine", "bench", "objects", "--endpoint",
                      f"127.0.0.1:{port}", "--size", "4KiB", "--op", "both", "--duration",
                      args.duration, "--warmup", "1", "--quiet", "--no-baseline", "--json",
-                     str(out)], cwd=tree, env=environment(signed), check=True,
+                     str(out)], cwd=tree, env=env, check=True,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 client = (client_after.ru_utime - client_before.ru_utime
@@ -96,7 +129,7 @@ def main() -> int:
                       f"server {server / calls * 1e6:.0f} us/call",
                       f"client {client / calls * 1e6:.0f} us/call", flush=True)
     finally:
-        for proc in servers.values():
+        for proc in set(servers.values()):
             proc.kill()
             proc.wait()
         shutil.rmtree(scratch, ignore_errors=True)

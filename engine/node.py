@@ -7,6 +7,7 @@ closes the drives so LMDB is left clean. (A `kill -9` is safe too: see storage.)
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -163,6 +164,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
     background = start_background(node)
+    settle_garbage_collector()
 
     async def announce(ready: bool) -> None:
         status = (health_pb2.HealthCheckResponse.SERVING if ready
@@ -205,6 +207,18 @@ async def _drain(loop: asyncio.AbstractEventLoop) -> None:
         if stuck:
             log.warning("%d calls did not finish cleaning up; recovery will", len(stuck))
     await loop.shutdown_default_executor()
+
+
+def settle_garbage_collector() -> None:
+    """Once started: what start-up allocated (modules, protobuf descriptors, tables) is
+    kept out of every later collection, and the youngest generation is collected after
+    20,000 allocations instead of 700. Each call allocates a few hundred objects, so the
+    default ran a collection every few calls; measured on a 4 KiB GET over gRPC, this
+    is +7 % throughput (docs/benchmarks.md). Cycles still get collected, in bigger
+    batches."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
 
 
 def serve(config: NodeConfig) -> None:

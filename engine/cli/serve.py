@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import ipaddress
 import os
 import sys
@@ -95,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.node import serve
     from engine.observability import json_logs
 
+    # A crash in a native extension (grpc, lmdb, the hot path) then leaves every
+    # thread's Python stack on stderr instead of a bare exit status.
+    faulthandler.enable()
     json_logs.configure(args.log_level, args.log_format, args.node or "node-1")
     if (args.cluster is None) != (args.node is None):
         print("engine serve: --cluster and --node go together", file=sys.stderr)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from engine.iam.signature_errors import MAX_SKEW_SECONDS
 from engine.iam.signature_types import Lookup, VerifiedRequest
@@ -31,31 +31,25 @@ _AUTHORIZATION = re.compile(
     rf"{TERMINATOR}, SignedHeaders={SIGNED_HEADERS}, Signature=([0-9a-f]{{64}})")
 
 _SIGNED = frozenset({"authorization", "host", "x-amz-date", "x-amz-content-sha256"})
+_PREFIX = "x-amz-"
 
 
-def accept_plain(method_path: str, metadata: Iterable[tuple[str, str | bytes]], *,
+def accept_plain(method_path: str, metadata: Sequence[tuple[str, str | bytes]], *,
                  service: str, region: str, now: float, lookup: Lookup,
                  message: bytes | None) -> VerifiedRequest | None:
-    host = amz_date = payload = authorization = None
-    seen: set[str] = set()
-    for key, value in metadata:
-        if key in seen:
-            return None  # a repeated header: the general path joins them as HTTP does
-        if key in _SIGNED:
-            seen.add(key)
-        if key == "authorization":
-            authorization = value
-        elif key == "host":
-            host = value
-        elif key == "x-amz-date":
-            amz_date = value
-        elif key == "x-amz-content-sha256":
-            payload = value
-        elif key.startswith("x-amz-"):
-            return None  # a session token, or anything the general path must weigh
+    headers = dict(metadata)
+    if len(headers) != len(metadata):
+        return None  # a repeated entry: the general path joins them as HTTP does
+    authorization = headers.get("authorization")
+    host = headers.get("host")
+    amz_date = headers.get("x-amz-date")
+    payload = headers.get("x-amz-content-sha256")
     if not (isinstance(authorization, str) and isinstance(host, str)
             and isinstance(amz_date, str) and isinstance(payload, str)):
         return None
+    for key in headers:
+        if key.startswith(_PREFIX) and key not in _SIGNED:
+            return None  # a session token, or anything the general path must weigh
     match = _AUTHORIZATION.fullmatch(authorization)
     if match is None:
         return None

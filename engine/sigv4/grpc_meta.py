@@ -30,6 +30,7 @@ import hashlib
 import hmac
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from engine.sigv4.canonical import ALGORITHM, TERMINATOR, UNSIGNED_PAYLOAD, format_amz_date
 from engine.sigv4.keys import Credentials, signing_key
@@ -45,19 +46,26 @@ _PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_-][A-Za-z0-9._-]*)+")
 _PLAIN_HOST = re.compile(r"[A-Za-z0-9.:\[\]_-]+")
 
 
+@lru_cache(maxsize=1024)
+def _plain(method_path: str, host: str) -> bool:
+    """A client calls a few methods of one host: the checks run once per pair."""
+    return (_PLAIN_PATH.fullmatch(method_path) is not None
+            and _PLAIN_HOST.fullmatch(host) is not None)
+
+
 def plain_signature(method_path: str, host: str, amz_date: str, payload: str,
                     key: bytes, scope: str) -> str | None:
     """The signature of the usual call (no session token, plain path and host), written
     out: what :func:`sign_headers` computes through the general canonical form, at a
     fraction of the cost on both sides of every call. None: not such a call; the general
     form applies (a test holds the two equal)."""
-    if _PLAIN_PATH.fullmatch(method_path) is None or _PLAIN_HOST.fullmatch(host) is None:
+    if not _plain(method_path, host):
         return None
     canonical = (f"{GRPC_METHOD}\n{method_path}\n\nhost:{host}\nx-amz-content-sha256:"
                  f"{payload}\nx-amz-date:{amz_date}\n\n{SIGNED_HEADERS}\n{payload}")
     digest = hashlib.sha256(canonical.encode()).hexdigest()
-    return hmac.new(key, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}".encode(),
-                    hashlib.sha256).hexdigest()
+    return hmac.digest(key, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}".encode(),
+                       "sha256").hex()
 
 
 def sign_grpc(

@@ -153,7 +153,8 @@ def test_sigterm_during_uploads_and_downloads_exits_cleanly(server_factory):
     server = server_factory().start()
     data_dir = server.data_dir
     rc, seconds, put = sigterm_with_calls_in_flight(server)
-    assert rc == 0, f"exit code {rc} after SIGTERM with calls in flight"
+    assert rc == 0, \
+        f"exit code {rc} after SIGTERM with calls in flight:\n{log_text(server)[-6000:]}"
     assert seconds < GRACE_SECONDS + 5, f"took {seconds:.1f}s to stop"
     print(f"busy server stopped in {seconds:.2f}s")
     assert isinstance(put, grpc.RpcError), "a cut-off upload was acknowledged"
@@ -175,7 +176,7 @@ def test_clean_stop_undoes_cut_off_uploads_before_closing_storage(server_factory
     Checked on the stopped node's files, before any restart."""
     server = server_factory().start()
     rc, _, _ = sigterm_with_calls_in_flight(server)
-    assert rc == 0
+    assert rc == 0, f"exit code {rc}:\n{log_text(server)[-6000:]}"
     log = log_text(server)
     assert log.rstrip().endswith("stopped"), \
         f"the node did work after closing its storage:\n{log}"

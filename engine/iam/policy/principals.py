@@ -13,6 +13,7 @@ Roles are keyed by account and name: session ARNs carry no role path.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from engine.iam.policy.kinds import PolicyProblem
@@ -90,6 +91,7 @@ def _show(element: Any) -> str:
     return str(element)
 
 
+@lru_cache(maxsize=4096)  # pure, and asked for every request
 def identities_of(principal: str | None, principal_type: str = "AWS") -> frozenset[str]:
     """Every identity key a requester is evaluated as; None is the anonymous requester."""
     if principal is None:
@@ -113,6 +115,7 @@ def identities_of(principal: str | None, principal_type: str = "AWS") -> frozens
     return frozenset(keys)
 
 
+@lru_cache(maxsize=4096)
 def account_of(principal: str | None) -> str | None:
     """The account a principal ARN (or bare account id) belongs to."""
     if principal is None:
@@ -123,6 +126,7 @@ def account_of(principal: str | None) -> str | None:
     return match.group(2) if match else None
 
 
+@lru_cache(maxsize=4096)
 def principal_type_of(principal: str | None) -> str | None:
     """The value AWS gives aws:PrincipalType for a principal ARN."""
     if principal is None:
@@ -135,6 +139,7 @@ def principal_type_of(principal: str | None) -> str | None:
     return "Account" if _ACCOUNT.match(principal) else None
 
 
+@lru_cache(maxsize=4096)
 def user_name_of(principal: str | None) -> str | None:
     """aws:username: the friendly name of an IAM user, for users only."""
     match = _IAM_ARN.match(principal or "")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
+DEFAULT_HTTP_LISTEN = "127.0.0.1:9000"  # the S3 REST endpoint of `engine serve`
 DEFAULT_DATA_DIR = Path("engine-data")
 MIB = 1024 * 1024
 
@@ -62,6 +63,17 @@ class NodeConfig:
     # this many seconds without a message, or this long in all; 0: no limit.
     stream_idle_timeout: float = 60.0
     stream_total_timeout: float = 3600.0
+    # The S3 REST endpoint (engine/api/s3/): HOST:PORT, None: off. Required: the
+    # operator chose the address, so failing to bind it stops the node; otherwise (the
+    # default address) a taken port is logged and the node runs without it.
+    http_listen: str | None = None
+    http_listen_required: bool = False
+    # Virtual-hosted-style addressing: a Host of <bucket>.<domain> names the bucket.
+    s3_domains: tuple[str, ...] = ()
+    # The static website endpoint (engine/api/s3/website/): HOST:PORT, None: off; a Host
+    # of <bucket>.<domain> names the site's bucket (else the Host itself, else the path).
+    website_listen: str | None = None
+    website_domains: tuple[str, ...] = ()
 
     @property
     def lifecycle_interval(self) -> float:

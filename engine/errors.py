@@ -135,6 +135,21 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         C.UNIMPLEMENTED,
         "A header you provided implies functionality that is not implemented",
     ),
+    # S3 over HTTP (engine/api/s3/): what only the REST wire can get wrong.
+    "InvalidURI": (400, C.INVALID_ARGUMENT, "Couldn't parse the specified URI."),
+    "RequestHeaderSectionTooLarge": (
+        400, C.INVALID_ARGUMENT, "Your request header section exceeds the maximum allowed size."
+    ),
+    "MaxMessageLengthExceeded": (400, C.INVALID_ARGUMENT, "Your request was too big."),
+    "InvalidLocationConstraint": (
+        400, C.INVALID_ARGUMENT, "The specified location-constraint is not valid"
+    ),
+    "IllegalLocationConstraintException": (
+        400,
+        C.INVALID_ARGUMENT,
+        "The unspecified location constraint is incompatible for the region specific "
+        "endpoint this request was sent to.",
+    ),
     # S3 access control (engine/iam/acl.py, ownership.py, public_access.py)
     "AccessControlListNotSupported": (400, C.INVALID_ARGUMENT, "The bucket does not allow ACLs"),
     "InvalidBucketAclWithObjectOwnership": (
@@ -148,6 +163,15 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         "The email address that you provided does not match any account on record.",
     ),
     "NoSuchBucketPolicy": (404, C.NOT_FOUND, "The bucket policy does not exist"),
+    # S3 bucket settings of the REST API (engine/objects/bucket_settings.py)
+    "NoSuchTagSet": (404, C.NOT_FOUND, "The TagSet does not exist"),
+    "NoSuchCORSConfiguration": (404, C.NOT_FOUND, "The CORS configuration does not exist"),
+    "NoSuchWebsiteConfiguration": (
+        404, C.NOT_FOUND, "The specified bucket does not have a website configuration"
+    ),
+    "AccessForbidden": (
+        403, C.PERMISSION_DENIED, "CORSResponse: This CORS request is not allowed."
+    ),
     "MissingSecurityHeader": (
         400, C.INVALID_ARGUMENT, "Your request was missing a required header"
     ),

@@ -30,6 +30,8 @@ from engine.api.objects_servicer import ObjectStoreServicer
 from engine.api.peer_port import PeerPortGuard
 from engine.api.queues_servicer import QueuesServicer
 from engine.api.resource_policies import ResourcePolicies
+from engine.api.s3.server import serve_s3
+from engine.api.s3.website.server import serve_website
 from engine.api.upload_stream import StreamLimits
 from engine.assembly import assemble, start_background
 from engine.clock import Clock, ManualClock, SystemClock
@@ -163,6 +165,29 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     for name in ("", *names):  # until the node can serve a quorum operation
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     await server.start()
+    try:  # the S3 REST endpoint: the same services and authorization over HTTP
+        s3 = await serve_s3(
+            config, node.objects, None if config.insecure_no_auth else node.identity,
+            ResourcePolicies(node.identity.authz, node.objects, node.queues.catalog).decide,
+            node.view.topology, node.node_id, audit, grace=GRACE_SECONDS)
+    except OSError as exc:
+        await server.stop(None)
+        await node.close()
+        raise SystemExit(f"engine: cannot listen on {config.http_listen}: {exc.strerror}"
+                         ) from None
+    admin.http_address = s3.address if s3 is not None else ""
+    try:  # buckets' static websites, to anonymous browsers (off unless asked for)
+        website = await serve_website(
+            config, node.objects, None if config.insecure_no_auth else node.identity,
+            ResourcePolicies(node.identity.authz, node.objects, node.queues.catalog).decide,
+            node.view.topology, node.node_id, grace=GRACE_SECONDS)
+    except OSError as exc:
+        if s3 is not None:
+            await s3.stop()
+        await server.stop(None)
+        await node.close()
+        raise SystemExit(f"engine: cannot listen on {config.website_listen}: {exc.strerror}"
+                         ) from None
     background = start_background(node)
     settle_garbage_collector()
 
@@ -183,11 +208,18 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         for task in background:
             task.cancel()
         stopping = asyncio.ensure_future(server.stop(GRACE_SECONDS))  # refuses new calls
+        s3_stopping = asyncio.ensure_future(s3.stop()) if s3 is not None else None
+        website_stopping = asyncio.ensure_future(website.stop()) if website is not None \
+            else None
         # Calls in flight get the grace period (consensus keeps running meanwhile); what
         # is left then (long-lived calls, such as peers' long polls) is cut.
         await observed.in_flight.drained(GRACE_SECONDS)
         await server.stop(None)  # what is left are the peers' consensus streams: end them
         await stopping
+        if s3_stopping is not None:
+            await s3_stopping
+        if website_stopping is not None:
+            await website_stopping
         await observed.stop()  # before the drives close: no scrape reads a closed LMDB
         await node.quiesce()
         await _drain(loop)

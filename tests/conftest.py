@@ -26,14 +26,22 @@ class ServerProcess:
     port: int
     extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
+    http_port: int = 0  # the S3 REST endpoint; 0: left to `engine serve`'s default
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def http_url(self) -> str:
+        """The S3 REST endpoint, for boto3's endpoint_url (root credentials: the
+        environment's, see credentials.py)."""
+        return f"http://127.0.0.1:{self.http_port}"
+
     def start(self, timeout: float = 30.0) -> ServerProcess:
+        http = ["--http-listen", f"127.0.0.1:{self.http_port}"] if self.http_port else []
         cmd = [sys.executable, "-m", "engine", "serve", "--data", str(self.data_dir),
-               "--listen", self.endpoint, *self.extra_args]
+               "--listen", self.endpoint, *http, *self.extra_args]
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
         log.close()
@@ -75,7 +83,7 @@ def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
     def make(*extra: str, data_dir: Path | None = None) -> ServerProcess:
         d = data_dir or tmp_path / f"data-{len(started)}"
         d.mkdir(parents=True, exist_ok=True)
-        return Factory(data_dir=d, port=free_port(), extra_args=extra)
+        return Factory(data_dir=d, port=free_port(), extra_args=extra, http_port=free_port())
 
     yield make  # type: ignore[misc]
     for s in started:
@@ -95,7 +103,7 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     """One server for a whole module, for tests that only need isolation by bucket name."""
     d = tmp_path_factory.mktemp("shared") / "data"
     d.mkdir()
-    s = ServerProcess(data_dir=d, port=free_port()).start()
+    s = ServerProcess(data_dir=d, port=free_port(), http_port=free_port()).start()
     yield s
     s.stop()
     if os.environ.get("ENGINE_KEEP_DATA") is None and s.proc is not None:

@@ -55,6 +55,13 @@ def current_principal() -> Principal | None:
     return _principal.get()
 
 
+def admit(principal: Principal) -> None:
+    """Make ``principal`` the current request's caller: the S3 REST endpoint
+    authenticates outside this interceptor, and the same helpers (ACL writer, enhanced
+    AccessDenied) read the caller from here."""
+    _principal.set(principal)
+
+
 def denied_items() -> frozenset[int]:
     """Positions of the items of a PER_ITEM call the caller may not touch."""
     return _denied_items.get()

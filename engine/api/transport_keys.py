@@ -9,6 +9,7 @@ gRPC reports it (``ipv4:1.2.3.4:port``, ``ipv6:[::1]:port``), absent for a Unix 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
 from collections.abc import Mapping
@@ -55,11 +56,27 @@ def _keys(secure: bool, peer: str) -> Mapping[str, object]:
 
 def with_transport(principal: Principal, context: grpc.aio.ServicerContext,
                    secure: bool | None = None) -> Principal:
-    """The principal with its connection's keys (they override any it carried).
+    """The principal with its connection's keys (they override any it carried)."""
+    return with_keys(principal, transport_keys(context, secure))
+
+
+@functools.lru_cache(maxsize=4096)
+def http_keys(secure: bool, ip: str | None) -> Mapping[str, object]:
+    """The same keys for an HTTP connection (the S3 REST endpoint), from the peer's IP
+    as the socket reports it."""
+    keys: dict[str, object] = {SECURE_TRANSPORT: "true" if secure else "false"}
+    with contextlib.suppress(ValueError):
+        if ip:
+            keys[SOURCE_IP] = str(ipaddress.ip_address(ip.partition("%")[0]))
+    return MappingProxyType(keys)
+
+
+def with_keys(principal: Principal, keys: Mapping[str, object]) -> Principal:
+    """The principal with ``keys`` added (overriding any it carried).
 
     A field-by-field copy: dataclasses.replace re-runs the constructor and costs more
     than the rest of the call's authorization."""
     copy = object.__new__(Principal)
     copy.__dict__.update(principal.__dict__)
-    copy.__dict__["keys"] = {**principal.keys, **transport_keys(context, secure)}
+    copy.__dict__["keys"] = {**principal.keys, **keys}
     return copy

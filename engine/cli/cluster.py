@@ -26,6 +26,7 @@ from engine.cluster.topology import (
     generate_local,
     join_host_port,
     split_host_port,
+    with_http,
     with_tls,
 )
 
@@ -140,9 +141,10 @@ def prepare_topology(args: argparse.Namespace) -> Topology:
     nodes, azs, base_port, drives = _shape_flags(args)
     existing = Topology.load(path) if path.exists() else None
     if existing is not None and all(v is None for v in (nodes, azs, base_port, drives)):
-        return _with_latency(_with_tls(existing, args), args.az_latency_ms)
-    wanted = generate_local(nodes or 6, azs or 3, args.data, base_port or DEFAULT_BASE_PORT,
-                            drives or 1, tls_dir=args.data / TLS_DIR if args.tls else None)
+        return _with_latency(_with_tls(_with_http(existing), args), args.az_latency_ms)
+    wanted = with_http(generate_local(
+        nodes or 6, azs or 3, args.data, base_port or DEFAULT_BASE_PORT, drives or 1,
+        tls_dir=args.data / TLS_DIR if args.tls else None))
     wanted = dataclasses.replace(wanted, az_latency_ms=args.az_latency_ms or 0.0)
     if existing is not None:
         if _shape(existing) != _shape(wanted):  # data on disk is laid out for the old shape
@@ -150,15 +152,27 @@ def prepare_topology(args: argparse.Namespace) -> Topology:
                 f"{path} describes another cluster ({summary(existing)}), not the requested "
                 f"{summary(wanted)}; run with matching options, or use another --data "
                 "directory (or delete this one to start afresh)")
-        return _with_latency(_with_tls(existing, args), args.az_latency_ms)
+        return _with_latency(_with_tls(_with_http(existing), args), args.az_latency_ms)
     wanted.dump(path)
     return Topology.load(path)
 
 
 def _shape(t: Topology) -> tuple[NodeSpec, ...]:
-    """The nodes as data is laid out for them: TLS changes none of that."""
-    return tuple(dataclasses.replace(n, peer_address=None, tls_cert=None, tls_key=None)
+    """The nodes as data is laid out for them: TLS and HTTP change none of that."""
+    return tuple(dataclasses.replace(n, peer_address=None, tls_cert=None, tls_key=None,
+                                     http_address=None)
                  for n in t.nodes)
+
+
+def _with_http(topology: Topology) -> Topology:
+    """A cluster `cluster up` made before nodes served S3 over HTTP: every node gets its
+    endpoint (written back for the nodes to read)."""
+    if all(n.http_address for n in topology.nodes):
+        return topology
+    assert topology.path is not None
+    topology = with_http(topology)
+    topology.dump(topology.path)
+    return Topology.load(topology.path)
 
 
 def _with_tls(topology: Topology, args: argparse.Namespace) -> Topology:
@@ -211,7 +225,8 @@ def check_ports_free(topology: Topology) -> None:
     and share traffic with the old one; a plain bind here does not share and notices.
     """
     for node in topology.nodes:
-        for address in (node.address, node.raft_address, node.peer_address):
+        for address in (node.address, node.raft_address, node.peer_address,
+                        node.http_address):
             if address is None:
                 continue
             host, port = split_host_port(address)

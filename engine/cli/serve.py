@@ -11,7 +11,7 @@ from pathlib import Path
 
 from engine.bench.sizes import size_arg
 from engine.cluster.topology import TopologyError
-from engine.config import DEFAULT_DATA_DIR, DEFAULT_LISTEN, NodeConfig
+from engine.config import DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, NodeConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +20,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="data directory (default: ./engine-data)")
     p.add_argument("--listen", default=DEFAULT_LISTEN,
                    help="gRPC address to listen on (default: 127.0.0.1:50051)")
+    p.add_argument("--http-listen", type=_http_address, metavar="HOST:PORT",
+                   help="S3 REST endpoint (boto3, aws-cli: endpoint_url=http://HOST:PORT); "
+                   "'off' turns it off; port 0 picks a free one, logged at start (default: "
+                   f"{DEFAULT_HTTP_LISTEN}, skipped with a warning if taken; a cluster "
+                   "node: its http_address in the topology file, else off)")
+    p.add_argument("--s3-domain", action="append", default=[], metavar="DOMAIN",
+                   help="serve virtual-hosted-style requests: a Host of BUCKET.DOMAIN names "
+                   "the bucket, e.g. --s3-domain s3.localhost (repeatable; default: path "
+                   "style only)")
+    p.add_argument("--website-listen", type=_http_address, metavar="HOST:PORT",
+                   help="serve buckets' static websites (PutBucketWebsite) to anonymous "
+                   "browsers on this address, e.g. 127.0.0.1:9080; port 0 picks a free "
+                   "one, logged at start (default: off)")
+    p.add_argument("--website-domain", action="append", default=[], metavar="DOMAIN",
+                   help="a website Host of BUCKET.DOMAIN names the bucket, e.g. "
+                   "--website-domain s3-website.localhost (repeatable; without one, a Host "
+                   "that is a bucket's name, else path style: /BUCKET/KEY)")
     p.add_argument("--cluster", type=Path, metavar="FILE",
                    help="topology file: run as one node of that cluster (needs --node)")
     p.add_argument("--node", metavar="ID", help="this node's id in the topology file")
@@ -107,7 +124,13 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"engine serve: {problem}", file=sys.stderr)
         return 2
+    http_listen, http_required = _http_listen(args)
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
+                     http_listen=http_listen, http_listen_required=http_required,
+                     s3_domains=tuple(d.lower().strip(".") for d in args.s3_domain),
+                     website_listen=None if args.website_listen in (None, "off")
+                     else args.website_listen,
+                     website_domains=tuple(d.lower().strip(".") for d in args.website_domain),
                      tls_cert=args.tls_cert, tls_key=args.tls_key,
                      tls_client_ca=args.tls_client_ca,
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
@@ -138,6 +161,8 @@ def _auth_problem(args: argparse.Namespace) -> str:
         return str(exc)
     if args.insecure_no_auth:
         hosts = [args.listen] + ([args.metrics_listen] if args.metrics_listen else [])
+        hosts += [args.http_listen] if args.http_listen not in (None, "off") else []
+        hosts += [args.website_listen] if args.website_listen not in (None, "off") else []
         if args.cluster is not None or not all(_loopback(h) for h in hosts):
             return ("--insecure-no-auth serves everyone: it is refused for a cluster node "
                     "and for listen addresses other than loopback")
@@ -156,6 +181,33 @@ def _tls_problem(args: argparse.Namespace) -> str:
     except TopologyError as exc:
         return str(exc)
     return ""
+
+
+def _http_listen(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """(the S3 endpoint's address or None, whether failing to bind it stops the node):
+    what --http-listen says, else a cluster node's http_address, else the default."""
+    if args.http_listen == "off":
+        return None, False
+    if args.http_listen is not None:
+        return args.http_listen, True
+    if args.cluster is not None:
+        from engine.cluster.topology import Topology
+
+        address = Topology.load(args.cluster).node(args.node).http_address
+        return address, address is not None
+    return DEFAULT_HTTP_LISTEN, False
+
+
+def _http_address(text: str) -> str:
+    if text == "off":
+        return text
+    from engine.api.s3.server import parse_listen
+
+    try:
+        parse_listen(text)
+    except TopologyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _loopback(address: str) -> bool:

@@ -1,16 +1,17 @@
 """`engine status`: the whole cluster at a glance, from any one node (Admin.GetStatus).
 
-The table has one section per concern: nodes grouped by AZ (health, uptime, version),
-drives (free space, object records), erasure sets (state and degraded shards, last
-healing pass), queue groups and the leader of each queue's partitions, and cache slot
-ownership. A node that does not answer within a short deadline shows as unreachable and
-its drives and sets as offline/degraded; the call itself never waits on it.
+The table has one section per concern: nodes grouped by AZ (gRPC and S3 addresses,
+health, uptime, version), drives (free space, object records), erasure sets (state and
+degraded shards, last healing pass), queue groups and the leader of each queue's
+partitions, and cache slot ownership. A node that does not answer within a short
+deadline shows as unreachable and its drives and sets as offline/degraded; the call
+itself never waits on it.
 
 ``--json`` prints the same information: the GetStatusResponse message of
 proto/engine/v1/admin.proto field for field (names as in the proto, integers as JSON
 numbers, an unset message or optional field as null). Top level: cluster_name,
-answered_by, nodes[] (node_id, address, zone, version, uptime_seconds, reachable,
-healthy, error, drives[], buckets, objects, hotpath_backend, queue_groups[],
+answered_by, nodes[] (node_id, address, http_address, zone, version, uptime_seconds,
+reachable, healthy, error, drives[], buckets, objects, hotpath_backend, queue_groups[],
 heal_passes[]), erasure_sets[] (index, data_shards, parity_shards, drives[], state,
 objects, shards_degraded, drives_offline, last_heal), queue_groups[] (index, members,
 leader, term, members_reachable, has_quorum), queues[] (name, partitions[] of index,
@@ -139,8 +140,8 @@ def _table(title: str, *columns: str) -> Any:
 
 
 def _nodes(status: dict[str, Any]) -> Any:
-    table = _table("Nodes", "AZ", "node", "address", "state", "uptime", "version",
-                   "objects")
+    table = _table("Nodes", "AZ", "node", "address", "S3 (HTTP)", "state", "uptime",
+                   "version", "objects")
     by_zone: dict[str, list[dict[str, Any]]] = {}
     for n in status["nodes"]:
         by_zone.setdefault(n["zone"], []).append(n)
@@ -148,14 +149,16 @@ def _nodes(status: dict[str, Any]) -> Any:
         for i, n in enumerate(sorted(by_zone[zone], key=lambda n: n["node_id"])):
             if not n["reachable"]:
                 table.add_row(_e(zone) if i == 0 else "", _e(n["node_id"]), _e(n["address"]),
-                              "[red]unreachable[/red]", "-", "-", "-")
+                              _e(n.get("http_address") or "-"), "[red]unreachable[/red]", "-",
+                              "-", "-")
                 continue
             state = ("[green]healthy[/green]" if n["healthy"]
                      else "[yellow]drive offline[/yellow]")
             if not n["ready"]:
                 state = f"[yellow]not ready[/yellow]: {_e(n['not_ready'])}"
             table.add_row(_e(zone) if i == 0 else "", _e(n["node_id"]), _e(n["address"]),
-                          state, human_duration(n["uptime_seconds"]), _e(n["version"]),
+                          _e(n.get("http_address") or "-"), state,
+                          human_duration(n["uptime_seconds"]), _e(n["version"]),
                           str(n["objects"]))
         table.add_section()
     return table

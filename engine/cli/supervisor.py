@@ -371,6 +371,11 @@ class Supervisor:
         if ca is not None:
             self.emit("TLS: clients over TLS (trust the CA above); nodes over mutual TLS "
                       "with that CA")
+        scheme = "https" if ca is not None else "http"
+        s3 = [f"{scheme}://{n.spec.http_address} ({n.spec.id})" for n in self.nodes
+              if n.spec.http_address]
+        if s3:
+            self.emit(f"S3 REST endpoints (boto3/aws-cli endpoint_url): {', '.join(s3)}")
         creds = self.nodes[0].spec.drives[0].parent / "root-credentials"
         self.emit(f"root credentials (every node has a copy): "
                   f"export AWS_SHARED_CREDENTIALS_FILE={creds}")

@@ -12,6 +12,7 @@ sets, the Raft peer list) is computed identically everywhere without a coordinat
     raft_address = "127.0.0.1:8001"   # optional: consensus traffic; same host, gRPC port + 1000
     zone = "az-1"
     drives = ["data/n1/d0"]           # relative paths are relative to the file
+    http_address = "127.0.0.1:10001"  # optional: the S3 REST endpoint (none: not served)
 
 A TLS cluster (docs/cluster.md, "TLS") adds the CA every node trusts and, per node, its
 certificate, key and the port its peers call it on (mutual TLS):
@@ -45,11 +46,12 @@ import tomli_w
 
 RAFT_PORT_OFFSET = 1000
 PEER_PORT_OFFSET = 2000  # TLS clusters: node-to-node gRPC (mutual TLS) on its own port
+HTTP_PORT_OFFSET = 3000  # `engine cluster up`: each node's S3 REST endpoint
 MIN_SECRET_LEN = 16
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # also used as a log file name
 _TOP_KEYS = frozenset({"name", "secret", "az_latency_ms", "nodes", "tls"})
 _NODE_KEYS = frozenset({"id", "address", "raft_address", "zone", "drives", "peer_address",
-                        "tls_cert", "tls_key"})
+                        "tls_cert", "tls_key", "http_address"})
 _TLS_KEYS = frozenset({"ca"})
 _NODE_TLS_KEYS = ("peer_address", "tls_cert", "tls_key")
 
@@ -93,6 +95,11 @@ def default_peer_address(address: str) -> str:
     return _offset(address, PEER_PORT_OFFSET, "peer_address")
 
 
+def default_http_address(address: str) -> str:
+    """Same host, gRPC port + 3000 (clusters `engine cluster up` makes)."""
+    return _offset(address, HTTP_PORT_OFFSET, "http_address")
+
+
 def _offset(address: str, offset: int, key: str) -> str:
     host, port = split_host_port(address)
     if port + offset > 65535:
@@ -112,6 +119,7 @@ class NodeSpec:
     peer_address: str | None = None
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    http_address: str | None = None  # the S3 REST endpoint; None: the node serves none
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_RE.match(self.id):
@@ -122,6 +130,8 @@ class NodeSpec:
         addresses = [("address", self.address), ("raft_address", self.raft_address)]
         if self.peer_address is not None:
             addresses.append(("peer_address", self.peer_address))
+        if self.http_address is not None:
+            addresses.append(("http_address", self.http_address))
         for label, addr in addresses:
             if not isinstance(addr, str):
                 raise TopologyError(f"{where}: {label} must be a string")
@@ -160,7 +170,8 @@ class Topology:
             raise TopologyError("a topology needs at least one node")
         _unique("node id", (n.id for n in self.nodes))
         _unique("address", (a for n in self.nodes
-                            for a in (n.address, n.raft_address, n.peer_address) if a))
+                            for a in (n.address, n.raft_address, n.peer_address,
+                                      n.http_address) if a))
         if self.tls_ca is not None:
             missing = [n.id for n in self.nodes if n.tls_cert is None]
             if missing:
@@ -276,6 +287,15 @@ def generate_local(nodes: int, azs: int, data_dir: Path, base_port: int,
     return with_tls(topology, tls_dir) if tls_dir is not None else topology
 
 
+def with_http(topology: Topology) -> Topology:
+    """The same cluster with an S3 REST endpoint on every node that has none: its gRPC
+    port + 3000 (how `engine cluster up` lays out the clusters it makes)."""
+    nodes = tuple(dataclasses.replace(n, http_address=n.http_address
+                                      or default_http_address(n.address))
+                  for n in topology.nodes)
+    return dataclasses.replace(topology, nodes=nodes)
+
+
 def with_tls(topology: Topology, tls_dir: Path) -> Topology:
     """The same cluster made a TLS cluster, its files in ``tls_dir``: ca.pem, and per node
     <id>.pem and <id>-key.pem; each node's peer port is its gRPC port + 2000."""
@@ -325,7 +345,7 @@ def _node_from_dict(i: int, raw: Mapping[str, Any], base_dir: Path, tls: bool) -
                      "tls_key": _path(raw, "tls_key", base_dir, where)}
         return NodeSpec(id=raw["id"], address=address, zone=raw["zone"], raft_address=raft,
                         drives=tuple((base_dir / Path(d).expanduser()).resolve() for d in drives),
-                        **extra)
+                        http_address=raw.get("http_address"), **extra)
     except TopologyError as exc:
         raise TopologyError(f"nodes[{i}]: {exc}") from None
 
@@ -336,6 +356,8 @@ def _node_to_dict(n: NodeSpec, base_dir: Path | None) -> dict[str, Any]:
     if n.peer_address is not None and n.tls_cert is not None and n.tls_key is not None:
         out.update(peer_address=n.peer_address, tls_cert=_relative(n.tls_cert, base_dir),
                    tls_key=_relative(n.tls_key, base_dir))
+    if n.http_address is not None:
+        out["http_address"] = n.http_address
     return out
 
 

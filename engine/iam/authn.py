@@ -23,9 +23,10 @@ from engine.iam import names
 from engine.iam.policy import SESSION, parse_policy
 from engine.iam.principal import ROLE_SESSION, ROOT, USER, Principal
 from engine.iam.sealing import Sealer
-from engine.iam.signature import VerifiedRequest, verify_grpc
+from engine.iam.signature import VerifiedRequest, verify_grpc, verify_request
 from engine.iam.store.table import IdentityStore
 from engine.iam.sts import Session, Tokens, invalid_token
+from engine.sigv4.canonical import Headers, collect_headers, query_pairs
 
 TOKEN_HEADER = "x-amz-security-token"
 
@@ -138,6 +139,38 @@ class Authenticator:
         if verified is None:
             return None
         return self._accepted(verified, found[verified.access_key_id][1], service)
+
+    def http(self, method: str, raw_path: str, raw_query: str, headers: Headers, *,
+             service: str = "s3", resource_path: str | None = None
+             ) -> tuple[Principal, VerifiedRequest] | None:
+        """The principal of a signed HTTP request (header or query signature) and how it
+        was signed, None when it carries no signature. A header signature is checked
+        against the real clock (its 15-minute window); a presigned link's lifetime runs
+        on the engine clock, as session expiries do."""
+        by_name = collect_headers(headers)
+        token = next(iter(by_name.get(TOKEN_HEADER, ())), None)
+        if token is None and "authorization" not in by_name:
+            token = next((v for k, v in query_pairs(raw_query)
+                          if k.lower() == TOKEN_HEADER), None)
+        found: dict[str, tuple[str, Principal]] = {}
+
+        def lookup(key_id: str) -> str | None:
+            if token is not None:
+                found[key_id] = self.session(token, key_id)
+            else:
+                entry = self.key(key_id)
+                if entry is None:
+                    return None
+                found[key_id] = entry
+            return found[key_id][0]
+
+        now = self.wall() if "authorization" in by_name else self.now()
+        verified = verify_request(method, raw_path, raw_query, headers, service=service,
+                                  region=self.region, now=now, lookup=lookup,
+                                  resource_path=resource_path)
+        if verified is None:
+            return None
+        return self._accepted(verified, found[verified.access_key_id][1], service), verified
 
     def _accepted(self, verified: VerifiedRequest, principal: Principal,
                   service: str) -> Principal:

@@ -43,8 +43,10 @@ def check(conditions: Conditions, etag: str, mtime_ns: int, *, copy_source: bool
     elif c.if_unmodified_since_ns is not None and mtime_s > c.if_unmodified_since_ns // NS:
         raise EngineError("PreconditionFailed", Condition="If-Unmodified-Since")
     not_modified = "PreconditionFailed" if copy_source else "NotModified"
+    # A 304 still names the version it stands for (RFC 7232 4.1: ETag, Last-Modified).
+    version = {} if copy_source else {"etag": etag, "mtime_ns": str(mtime_ns)}
     if c.if_none_match is not None:
         if etag_matches(c.if_none_match, etag):
-            raise EngineError(not_modified, Condition="If-None-Match")
+            raise EngineError(not_modified, Condition="If-None-Match", **version)
     elif c.if_modified_since_ns is not None and mtime_s <= c.if_modified_since_ns // NS:
-        raise EngineError(not_modified, Condition="If-Modified-Since")
+        raise EngineError(not_modified, Condition="If-Modified-Since", **version)

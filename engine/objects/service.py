@@ -2,8 +2,9 @@
 
 Pure Python over the placement's erasure sets and the drive API; the gRPC layer only
 translates messages. Every user mistake is an EngineError with S3's code. Multipart
-uploads (multipart.py), bucket/object subresources (subresources.py) and access control
-(permissions.py) are mixed in, all on the shared :class:`ObjectCore`.
+uploads (multipart.py), bucket/object subresources (subresources.py), access control
+(permissions.py) and the REST-only bucket settings (bucket_settings.py) are mixed in,
+all on the shared :class:`ObjectCore`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.objects import conditions as cond
 from engine.objects import restore
 from engine.objects.access_settings import new_object_acl
 from engine.objects.body_reader import BodyReader, DegradedHook
+from engine.objects.bucket_settings import BucketSettingsOps
 from engine.objects.core import (
     ObjectCore,
     WriteOptions,
@@ -76,7 +78,8 @@ def part_range(version: ObjectVersion, number: int) -> ByteRange | None:
     return ByteRange(first, first + sizes[number - 1] - 1)
 
 
-class ObjectService(MultipartOps, SubresourceOps, PermissionOps, ObjectCore):
+class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsOps,
+                    ObjectCore):
     # -- reads -----------------------------------------------------------------------
 
     async def head_object(

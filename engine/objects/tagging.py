@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from engine.errors import EngineError
 
 MAX_TAGS = 10
+MAX_BUCKET_TAGS = 50
 MAX_KEY_CHARS = 128
 MAX_VALUE_CHARS = 256
 # Letters, digits, spaces and + - = . _ : / @ in any script (S3's documented set).
@@ -41,6 +42,21 @@ def check_tags(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return tags
 
 
+def check_bucket_tags(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A bucket's tag set: each tag as an object tag, but up to MAX_BUCKET_TAGS of them."""
+    listed = list(pairs)
+    if len(listed) > MAX_BUCKET_TAGS:
+        raise EngineError("BadRequest",
+                          f"Bucket tag count cannot be greater than {MAX_BUCKET_TAGS}")
+    tags: dict[str, str] = {}
+    for key, value in listed:
+        if key in tags:
+            raise EngineError("InvalidTag", "Cannot provide multiple Tags with the same key",
+                              TagKey=key)
+        tags.update(check_tags([(key, value)]))
+    return tags
+
+
 def parse_tagging(header: str) -> dict[str, str]:
     """The x-amz-tagging header (``k1=v1&k2=v2``, URL-encoded) as a checked tag set."""
     if not header:
@@ -48,7 +64,14 @@ def parse_tagging(header: str) -> dict[str, str]:
     try:
         pairs = parse_qsl(header, keep_blank_values=True, strict_parsing=True)
     except ValueError as exc:
-        raise EngineError("InvalidArgument", "The header 'x-amz-tagging' shall be encoded "
-                          "as UTF-8 then URLEncoded URL query parameters without tag name "
-                          "duplicates.", ArgumentName="x-amz-tagging") from exc
+        raise _malformed_header() from exc
+    names = [name for name, _ in pairs]
+    if "" in names or len(set(names)) != len(names):  # the header's error, not InvalidTag
+        raise _malformed_header()
     return check_tags(pairs)
+
+
+def _malformed_header() -> EngineError:
+    return EngineError("InvalidArgument", "The header 'x-amz-tagging' shall be encoded as "
+                       "UTF-8 then URLEncoded URL query parameters without tag name "
+                       "duplicates.", ArgumentName="x-amz-tagging")

@@ -200,7 +200,7 @@ def test_put_object_with_malformed_tagging_fails_as_the_write_would():
     header = objects_pb2.PutObjectHeader(bucket="b", key="k", tagging="a=1&a=2")
     with pytest.raises(EngineError) as err:
         accesses(OS + "PutObject", objects_pb2.PutObjectRequest(header=header), TARGET)
-    assert err.value.code == "InvalidTag"
+    assert err.value.code == "InvalidArgument"
 
 
 @pytest.mark.parametrize(("method", "request_", "action"), [

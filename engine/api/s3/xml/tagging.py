@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from engine.api.s3.xml.base import SMALL_BODY, add, parse, render, root
-from engine.errors import EngineError
-from engine.objects.tagging import check_tags
+from engine.objects.tagging import MAX_BUCKET_TAGS, check_bucket_tags, check_tags
 from engine.v1 import objects_pb2 as pb
 
-MAX_BUCKET_TAGS = 50
+__all__ = ["MAX_BUCKET_TAGS", "parse_tagging", "tagging_result"]
 
 
 def parse_tagging(body: bytes, *, bucket: bool = False) -> list[pb.Tag]:
@@ -30,23 +29,10 @@ def parse_tagging(body: bytes, *, bucket: bool = False) -> list[pb.Tag]:
             raise doc.fail()
         pairs.append((key, value))
     if bucket:
-        _check_bucket_tags(pairs)
+        check_bucket_tags(pairs)
     else:
         check_tags(pairs)
     return [pb.Tag(key=k, value=v) for k, v in pairs]
-
-
-def _check_bucket_tags(pairs: list[tuple[str, str]]) -> None:
-    if len(pairs) > MAX_BUCKET_TAGS:
-        raise EngineError("BadRequest",
-                          f"Bucket tag count cannot be greater than {MAX_BUCKET_TAGS}")
-    seen: set[str] = set()
-    for key, value in pairs:
-        if key in seen:
-            raise EngineError("InvalidTag", "Cannot provide multiple Tags with the same key",
-                              TagKey=key)
-        seen.add(key)
-        check_tags([(key, value)])
 
 
 def tagging_result(tags: Iterable[pb.Tag]) -> bytes:

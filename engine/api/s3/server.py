@@ -1,0 +1,143 @@
+"""The node's S3 REST listener: an aiohttp application on the node's own event loop.
+
+Started after the gRPC server and stopped before storage closes: on stop it refuses new
+connections, lets requests in flight finish for the grace period, then cuts the rest
+(a cut upload leaves nothing: the object writers discard what was not committed).
+
+Bounds: request lines and header fields of at most 8 KiB each and 128 headers
+(aiohttp's parser), the whole header section 8 KiB (app.py, S3's own limit), bodies
+read whole (request documents) at most ``client_max_size``, streamed bodies timed by
+the upload idle and total timeouts, and idle keep-alive connections closed after
+KEEPALIVE_SECONDS. TLS, when the node serves it, with the node's certificate (and
+client CA) as on its gRPC port.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from pathlib import Path
+
+from aiohttp import web
+
+from engine.api.access_table import Target
+from engine.api.audit import AuditLog
+from engine.api.auth_interceptor import Decide
+from engine.api.s3.access import S3Access
+from engine.api.s3.app import Pipeline, build_app
+from engine.api.s3.context import Services
+from engine.api.upload_stream import StreamLimits
+from engine.cluster.tls import ClusterTls, TlsError
+from engine.cluster.topology import Topology, join_host_port, split_host_port
+from engine.config import NodeConfig
+from engine.iam.system import IdentitySystem
+from engine.objects.service import ObjectService
+
+log = logging.getLogger("engine.s3")
+
+KEEPALIVE_SECONDS = 75.0
+CLIENT_MAX_SIZE = 2 * 1024 * 1024  # request documents (XML, JSON policies)
+READ_BUFFER = 256 * 1024  # per connection: the most a streamed body holds in memory
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """HOST:PORT (port 0: any free one, logged at start)."""
+    host, sep, port = text.rpartition(":")
+    if sep and port == "0":
+        return split_host_port(f"{host}:1")[0], 0
+    return split_host_port(text)
+
+
+def https_context(cert: Path | None, key: Path | None, client_ca: Path | None,
+                  topology: Topology | None, node_id: str) -> ssl.SSLContext | None:
+    """The TLS the node's clients get on HTTP, as on gRPC (engine/cluster/tls.py): the
+    given certificate, or a TLS cluster's node certificate; with a client CA, client
+    certificates it signed are required. None: plaintext."""
+    cluster = ClusterTls.for_node(topology, node_id) if topology is not None else None
+    if cert is not None and key is not None:
+        pair = (cert, key)
+    elif cluster is not None:
+        pair = (cluster.cert_path, cluster.key_path)
+    else:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(*pair)
+        if client_ca is not None:
+            context.load_verify_locations(cafile=str(client_ca))
+            context.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:  # never the file's content: only which file
+        raise TlsError(f"cannot use {pair[0]} for HTTPS: {exc.__class__.__name__}") from None
+    return context
+
+
+class S3Endpoint:
+    def __init__(self, pipeline: Pipeline, listen: str, tls: ssl.SSLContext | None = None,
+                 *, grace: float = 5.0) -> None:
+        self.pipeline = pipeline
+        self.listen = listen
+        self.tls = tls
+        self.grace = grace
+        self._runner: web.AppRunner | None = None
+        self.address = ""
+
+    async def start(self) -> str:
+        """Bind and serve; the address bound. OSError when it cannot bind."""
+        host, port = parse_listen(self.listen)
+        app = build_app(self.pipeline, client_max_size=CLIENT_MAX_SIZE)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None,
+                               shutdown_timeout=self.grace, keepalive_timeout=KEEPALIVE_SECONDS,
+                               read_bufsize=READ_BUFFER, max_line_size=8190,
+                               max_field_size=8190,
+                               auto_decompress=False)  # S3 stores bodies as sent
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, ssl_context=self.tls, reuse_port=False)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        bound = runner.addresses[0] if runner.addresses else (host, port)
+        self.address = join_host_port(bound[0], bound[1])
+        scheme = "https" if self.tls is not None else "http"
+        log.info("S3 REST endpoint on %s://%s", scheme, self.address)
+        return self.address
+
+    async def stop(self) -> None:
+        """Refuse new connections, give requests in flight the grace period, cut the rest."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def serve_s3(config: NodeConfig, objects: ObjectService, identity: IdentitySystem | None,
+                   decide: Decide, topology: Topology | None, node_id: str,
+                   audit: AuditLog | None = None, *, grace: float = 5.0) -> S3Endpoint | None:
+    """The node's S3 endpoint, serving; None when it is off, or when the default address
+    is taken (another node on this machine has it: said in the log, the node runs on).
+    OSError when an address the operator chose cannot be bound. ``identity`` None:
+    authentication and authorization are off (--insecure-no-auth)."""
+    if config.http_listen is None:
+        return None
+    tls = https_context(config.tls_cert, config.tls_key, config.tls_client_ca, topology,
+                        node_id)
+    access = None
+    if identity is not None:
+        access = S3Access(decide, lambda: Target(identity.account(), config.region), audit)
+    pipeline = Pipeline(
+        Services(objects, config.region, access),
+        identity.authn if identity is not None else None, node_id,
+        domains=config.s3_domains, secure=tls is not None,
+        limits=StreamLimits(config.stream_idle_timeout, config.stream_total_timeout))
+    endpoint = S3Endpoint(pipeline, config.http_listen, tls, grace=grace)
+    try:
+        await endpoint.start()
+    except OSError as exc:
+        if config.http_listen_required:
+            raise
+        log.warning("S3 REST endpoint not served: cannot listen on %s (%s); pass "
+                    "--http-listen HOST:PORT (or off)", config.http_listen, exc.strerror)
+        return None
+    return endpoint

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from engine.bench.queue_messages import check_message_size, new_queue_name
 from engine.bench.queue_report import PipelineTally, add_queue_figures, render_messages
 from engine.bench.report import build_report, now, run_config
 from engine.bench.runner import open_channel, run_workload
+from engine.bench.s3_objects import S3EchoWorkload, S3ObjectsWorkload
 from engine.bench.session import (
     NotRun,
     common_config,
@@ -33,10 +35,12 @@ from engine.bench.session import (
 )
 from engine.bench.sizes import format_size
 from engine.bench.stats import PhaseStats
+from engine.bench.workload import Workload
 from engine.client.cache import stats_result
 from engine.v1 import cache_pb2, cache_pb2_grpc
 
 Figures = dict[str, PhaseStats]
+DEFAULT_S3_ENDPOINT = "127.0.0.1:9000"  # engine serve's --http-listen default
 
 
 def bench_objects(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -48,8 +52,11 @@ def bench_objects(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"engine bench: --keys {keys} is fewer than --processes x endpoints "
                   f"({clients})")
         return 2
-    workload = ObjectsWorkload(bucket=new_bucket_name(), size=args.size, keys=keys,
-                               op=args.op)
+    try:
+        workload, echo = objects_workloads(args, run_plan.targets, keys)
+    except ValueError as exc:
+        err.print(f"engine bench: {exc}")
+        return 2
 
     async def main() -> tuple[Figures, Figures | None]:
         await wait_all(run_plan.targets)
@@ -58,8 +65,7 @@ def bench_objects(args: argparse.Namespace, out: Console, err: Console) -> int:
         baseline = None
         if not args.no_baseline:
             with monitor(args, run_plan, err, "baseline") as progress:
-                baseline = await run_workload(EchoWorkload(size=args.size), run_plan,
-                                              progress)
+                baseline = await run_workload(echo, run_plan, progress)
         return phases, baseline
 
     started = now()
@@ -70,9 +76,30 @@ def bench_objects(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     config = run_config(
         started, workload="objects", **common_config(args), op=args.op, size=args.size,
+        protocol=args.protocol,
         size_text=format_size(args.size), keys=keys, bucket=workload.bucket)
     matches = {phase: workload.baseline_for(phase) for phase in workload.phases()}
     return finish(args, build_report(config, phases, baseline, matches), out, err)
+
+
+def objects_workloads(args: argparse.Namespace, targets: Sequence[str], keys: int
+                      ) -> tuple[ObjectsWorkload, Workload]:
+    """The object workload and its baseline for ``--protocol``: gRPC and Echo, or the S3
+    REST endpoint and the node's bare HTTP handler (ValueError: no S3 address known)."""
+    bucket = new_bucket_name()
+    if args.protocol == "grpc":
+        return (ObjectsWorkload(bucket=bucket, size=args.size, keys=keys, op=args.op),
+                EchoWorkload(size=args.size))
+    given = [e.strip() for e in (args.s3_endpoint or "").split(",") if e.strip()]
+    if not given and len(targets) == 1:
+        given = [DEFAULT_S3_ENDPOINT]
+    if len(given) != len(targets):
+        raise ValueError("--protocol s3 needs --s3-endpoint with one S3 address per "
+                         f"--endpoint node ({len(targets)})")
+    http = dict(zip(targets, given, strict=True))
+    return (S3ObjectsWorkload(bucket=bucket, size=args.size, keys=keys, op=args.op,
+                              http=http),
+            S3EchoWorkload(size=args.size, http=http))
 
 
 def bench_queues(args: argparse.Namespace, out: Console, err: Console) -> int:

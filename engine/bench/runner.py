@@ -153,7 +153,8 @@ async def drive(workload: Workload, plan: RunPlan, process_index: int, barrier: 
                 ) -> AsyncIterator[PhaseStats]:
     """Run every phase of `workload` in this process, yielding each phase's stats."""
     async with contextlib.AsyncExitStack() as stack:
-        channels = [await stack.enter_async_context(open_channel(e)) for e in plan.targets]
+        channels = [await stack.enter_async_context(workload.transport(e) or open_channel(e))
+                    for e in plan.targets]
         n = len(channels)
         clients = [workload.client(ch, process_index * n + i, plan.processes * n)
                    for i, ch in enumerate(channels)]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import grpc
 
@@ -70,6 +72,11 @@ class Workload(ABC):
     @abstractmethod
     def phases(self) -> Sequence[str]:
         """Phase names in the order they run."""
+
+    def transport(self, endpoint: str) -> AbstractAsyncContextManager[Any] | None:
+        """What the load's clients talk through at ``endpoint``; None: a signed gRPC
+        channel (setup and teardown always get one)."""
+        return None
 
     async def setup(self, channel: grpc.aio.Channel) -> None:  # noqa: B027 - optional hook
         """Create what the run needs (once, in the coordinator)."""

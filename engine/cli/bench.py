@@ -56,6 +56,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--keys", type=_positive, default=None,
                    help="distinct keys (default: as many as fit in 1 GiB, at most 100000, "
                         "at least concurrency x processes)")
+    p.add_argument("--protocol", choices=("grpc", "s3"), default="grpc",
+                   help="s3: load the S3 REST endpoint (SigV4-signed HTTP) instead of gRPC, "
+                        "judged against the node's bare HTTP handler (default: grpc)")
+    p.add_argument("--s3-endpoint", default=None, metavar="HOST:PORT[,...]",
+                   help="with --protocol s3: each --endpoint node's S3 REST address, in the "
+                        "same order (default: 127.0.0.1:9000 for a single node)")
     p.set_defaults(run=run_objects)
     q = workloads.add_parser(
         "queues", help="SQS send / receive / delete messages/s and end-to-end latency",

@@ -28,6 +28,9 @@ def chunk_checksums(data: Buffer, block_size: int) -> list[int]:
 def split_blocks(data: Buffer, block_size: int) -> list[tuple[memoryview, int]]:
     """Zero-copy ``block_size`` slices of ``data``, each with its CRC32C."""
 
+def start_writeback(fd: int, offset: int, length: int) -> bool:
+    """Start the disk writeback of a file range now (a hint: fsync still makes it durable)."""
+
 class StripeCutter:
     """Cuts a chunk stream into fixed-size stripes, zero-copy where a stripe fits a chunk."""
 

@@ -4,10 +4,11 @@ Small bodies (up to the inline threshold) are returned whole to be stored inside
 metadata record, uncompressed. Larger ones are cut into stripes by the hot path, each
 stripe encoded and its shard blocks sent to the drives of the body's plan (its storage
 class: which set positions, which code, see storage_classes.py) in parallel, while the
-MD5 (the ETag) and the whole-object CRC32C of the plaintext are computed. At most one
-stripe per drive is in flight, so memory is O(stripe size) whatever the object size.
-One stripe is hashed, encoded and written while the next one is being received, so the
-network and the disk overlap.
+MD5 (the ETag) and the whole-object CRC32C of the plaintext are computed. Three stages
+overlap, each in stream order: receiving the next stripe, hashing (MD5, the costliest
+per-byte work, on a worker lane of its own: background_hashing.py) and encoding and
+writing. At most ``PIPELINE_DEPTH`` stripes wait in each stage, so memory is O(stripe
+size) whatever the object size.
 
 A compressed plan cuts the plaintext into frames of one stripe, compresses each in a
 worker thread, and stripes the concatenated compressed frames instead: the same
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -31,10 +33,15 @@ from engine._hotpath import StripeCutter, crc32c, crc32c_combine
 from engine.cluster.placement import ErasureSet
 from engine.config import StorageConfig
 from engine.errors import EngineError
+from engine.objects.background_hashing import BackgroundHashing
 from engine.objects.storage_classes import BodyPlan, standard_plan
 from engine.storage.compression import compress_frame
 from engine.storage.drive import AsyncShardWriter, Drive
 from engine.v1.records_pb2 import DataLayout
+
+# Stripes a stage (hashing; encoding and writing) may have queued before receiving waits:
+# two absorb a slow step of one stage without stalling the others.
+PIPELINE_DEPTH = 2
 
 
 @dataclass
@@ -59,6 +66,9 @@ class BodyWriter:
         self._drives: list[Drive] = [eset.drives[p] for p in self.plan.positions]
         self._writers: list[AsyncShardWriter | None] = []  # by shard index
         self._md5 = hashlib.md5()
+        # Every stripe to the lane (batch=1): a body that reaches it exceeds the inline
+        # threshold, and a stripe hashed here would stall receiving for a millisecond.
+        self._hashing = BackgroundHashing((self._md5,), batch=1, depth=PIPELINE_DEPTH)
         self._crc = 0
         self._size = 0  # plaintext bytes
         self._stored = 0  # bytes striped (compressed frames, or the plaintext)
@@ -66,7 +76,7 @@ class BodyWriter:
         self._frames: StripeCutter | None = (
             StripeCutter(config.stripe_size) if self.plan.compression else None)
         self._block_size = 0
-        self._inflight: asyncio.Future[None] | None = None
+        self._stores: deque[asyncio.Future[None]] = deque()  # oldest first, chained
 
     async def write(self, chunks: AsyncIterator[bytes], max_size: int) -> WrittenBody:
         """Consume the whole body. Raises EntityTooLarge past `max_size` bytes."""
@@ -98,7 +108,13 @@ class BodyWriter:
             stored_tail = self._frames.flush() if self._frames is not None else None
             if stored_tail is not None:
                 await self._write_stripe(stored_tail, plaintext=False)
-            await self._finish()
+            # The shards' fsync need not wait for the MD5 of the last stripes (nor the
+            # MD5 for it): the digest is first read after both.
+            done = await asyncio.gather(self._finish(), self._hashing.finish(),
+                                        return_exceptions=True)
+            failure = next((r for r in done if isinstance(r, BaseException)), None)
+            if failure is not None:
+                raise failure
         except BaseException:
             # Shielded: a second cancellation (a server stopping cancels its calls, and may
             # do so twice) must not cut the cleanup short and leave shards in tmp/; the
@@ -135,16 +151,29 @@ class BodyWriter:
             await self._submit(stripe)
 
     async def _submit(self, stripe: memoryview) -> None:
-        """Start storing plaintext `stripe` once the previous one is stored (hashing
-        must see stripes in order), without waiting for this one."""
-        await self._drain()
+        """Queue plaintext `stripe` for hashing and for storing, each after the stripes
+        before it (shard files and digests see the stream in order); waits only while
+        ``PIPELINE_DEPTH`` stripes are still being stored or hashed."""
+        while len(self._stores) >= PIPELINE_DEPTH:
+            await self._stores[0]  # raises when the write lost its quorum
+            self._stores.popleft()
         self._size += len(stripe)
-        self._inflight = asyncio.ensure_future(self._store(stripe))
+        await self._hashing.update(stripe)
+        previous = self._stores[-1] if self._stores else None
+        self._stores.append(asyncio.ensure_future(self._store_after(previous, stripe)))
+
+    async def _store_after(self, previous: asyncio.Future[None] | None,
+                           plain: memoryview) -> None:
+        if previous is not None:
+            await asyncio.wait((previous,))  # wait(): cancelling this one spares it
+            previous.result()
+        await self._store(plain)
 
     async def _drain(self) -> None:
-        inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            await inflight
+        """Wait until every stripe submitted is stored (hashing may still go on)."""
+        while self._stores:
+            await self._stores[0]
+            self._stores.popleft()
 
     async def _open(self) -> None:
         """A shard writer on every drive of the plan; below quorum the caller discards
@@ -170,12 +199,11 @@ class BodyWriter:
             await self._write_stripe(stripe, plaintext=False)
 
     def _compress(self, plain: memoryview) -> tuple[bytes, int]:
-        """Hash and compress one frame (in a worker thread: both release the GIL)."""
-        self._md5.update(plain)
+        """Compress one frame and checksum it (in a worker thread: both release the GIL)."""
         return compress_frame(plain), crc32c(plain)
 
     async def _write_stripe(self, stripe: memoryview, plaintext: bool) -> None:
-        blocks, stripe_crc = await asyncio.to_thread(self._encode, stripe, plaintext)
+        blocks, stripe_crc = await asyncio.to_thread(self._encode, stripe)
         if plaintext:
             self._crc = crc32c_combine(self._crc, stripe_crc, len(stripe))
         self._stored += len(stripe)
@@ -190,12 +218,9 @@ class BodyWriter:
         if sum(w is not None for w in self._writers) < self.plan.write_quorum:
             raise EngineError("ServiceUnavailable", "too few drives accepted the data")
 
-    def _encode(self, stripe: memoryview, plaintext: bool
+    def _encode(self, stripe: memoryview
                 ) -> tuple[list[tuple[bytes | memoryview, int]], int]:
-        """Hash (the plaintext) and encode one stripe, in a worker thread: hashing
-        releases the GIL."""
-        if plaintext:
-            self._md5.update(stripe)
+        """Checksum and encode one stripe, in a worker thread (both release the GIL)."""
         stripe_crc = crc32c(stripe)
         shards = self.plan.codec.encode(stripe)
         if len(shards) == 1:
@@ -213,10 +238,11 @@ class BodyWriter:
 
     async def discard(self) -> None:
         """Remove every trace of this write from the plan's drives (best effort)."""
-        inflight, self._inflight = self._inflight, None
-        if inflight is not None:
-            inflight.cancel()
-            await asyncio.gather(inflight, return_exceptions=True)
+        stores, self._stores = list(self._stores), deque()
+        for store in stores:
+            store.cancel()
+        await asyncio.gather(*stores, return_exceptions=True)
+        await self._hashing.cancel()
         live = [w for w in self._writers if w is not None]
         await asyncio.gather(*(w.abort() for w in live), return_exceptions=True)
         await asyncio.gather(*(d.discard(self.data_id) for d in self._drives),

@@ -70,6 +70,11 @@ class NodeConfig:
     http_listen_required: bool = False
     # Virtual-hosted-style addressing: a Host of <bucket>.<domain> names the bucket.
     s3_domains: tuple[str, ...] = ()
+    # Slow or abusive HTTP clients (engine/api/s3/connections.py): seconds a request's
+    # header section may take to arrive, and the most connections the endpoint holds
+    # (beyond: 503 SlowDown); 0 turns either off.
+    http_header_timeout: float = 30.0
+    http_max_connections: int = 1024
     # The static website endpoint (engine/api/s3/website/): HOST:PORT, None: off; a Host
     # of <bucket>.<domain> names the site's bucket (else the Host itself, else the path).
     website_listen: str | None = None

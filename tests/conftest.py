@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +16,10 @@ from health import wait_healthy
 from ports import free_port
 
 use_test_credentials()
+# awscrt (the engine's CRC64NVME) switches botocore to its CRT signer, which reads the
+# real clock and orders presigned parameters its own way; the tests compare signatures
+# with botocore's Python signer, as a client without awscrt signs.
+os.environ.setdefault("BOTO_DISABLE_CRT", "true")
 
 
 @dataclass
@@ -108,3 +112,23 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     s.stop()
     if os.environ.get("ENGINE_KEEP_DATA") is None and s.proc is not None:
         s.proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def module_server_factory(tmp_path_factory: pytest.TempPathFactory
+                          ) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers with the flags a module needs, shared by its tests; every one
+    started is stopped after the module."""
+    started: list[ServerProcess] = []
+
+    def make(*extra: str) -> ServerProcess:
+        d = tmp_path_factory.mktemp("module") / "data"
+        d.mkdir()
+        server = ServerProcess(data_dir=d, port=free_port(), http_port=free_port(),
+                               extra_args=extra)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.stop()

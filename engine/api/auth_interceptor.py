@@ -91,6 +91,23 @@ def refusal(principal: Principal, access: Access, decision: Decision) -> EngineE
     return access_denied(principal, access.action, access.resource, decision)
 
 
+async def authorize_all(decide: Decide, principal: Principal, needed: list[Access],
+                        audit: AuditedCall | None = None, request: Any = None) -> None:
+    """Every access allowed, or the refusal of the first that is not (told to the
+    audit log either way): the one rule whichever protocol the call came by."""
+    for access in needed:
+        try:
+            decision = await decide(principal, access)
+            if not decision.allowed:
+                raise refusal(principal, access, decision)
+        except EngineError as err:
+            if audit is not None:
+                audit.denied(err, access)
+            raise
+    if audit is not None:
+        audit.admitted(needed, request)
+
+
 def missing_credentials() -> EngineError:
     return EngineError("MissingAuthenticationToken", "Request is missing Authentication Token")
 
@@ -194,17 +211,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             if audit is not None:
                 audit.admitted(found, request, denied)
             return
-        for access in found:
-            try:
-                decision = await self.decide(principal, access)
-                if not decision.allowed:
-                    raise refusal(principal, access, decision)
-            except EngineError as err:
-                if audit is not None:
-                    audit.denied(err, access)
-                raise
-        if audit is not None:
-            audit.admitted(found, request)
+        await authorize_all(self.decide, principal, found, audit, request)
 
     # -- handler wrappers ------------------------------------------------------------------
 

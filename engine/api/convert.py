@@ -88,6 +88,7 @@ def version_summary(key: str, v: ObjectVersion, is_latest: bool) -> pb.ObjectVer
         summary.etag = quoted(v.etag)
         summary.size = v.size
         summary.storage_class = v.storage_class or "STANDARD"
+        summary.checksum_algorithm = v.checksum_algorithm
     return summary
 
 

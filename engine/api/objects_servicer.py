@@ -136,10 +136,13 @@ class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs, Perm
     async def DeleteObjects(self, request: pb.DeleteObjectsRequest, context: Ctx
                             ) -> pb.DeleteObjectsResponse:
         denied = denied_items()
-        outcomes = await self.s.delete_objects(
-            request.bucket, [(o.key, o.version_id) for i, o in enumerate(request.objects)
-                             if i not in denied]
-        )
+        allowed = [(o.key, o.version_id) for i, o in enumerate(request.objects)
+                   if i not in denied]
+        if allowed or not request.objects:  # none named: the service's MalformedXML
+            outcomes = await self.s.delete_objects(request.bucket, allowed)
+        else:  # every key refused: nothing to delete, but the bucket must still exist
+            await self.s.buckets.get(request.bucket, stale_ok=True)
+            outcomes = []
         response = pb.DeleteObjectsResponse()
         for i in sorted(denied):  # authorized per key, as S3 does
             o = request.objects[i]

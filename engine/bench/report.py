@@ -162,6 +162,8 @@ def render(report: dict[str, Any], console: Console) -> None:
         f"{c['processes']} process(es)  {length} "
         f"(+{c['warmup']} s warm-up)  {host['nproc']} x {host['cpu_model']}")
     vs = report["vs_baseline"] if report["baseline"] is not None else None
-    console.print(_phase_table("engine", report["phases"], vs))
+    s3 = c.get("protocol") == "s3"
+    console.print(_phase_table("engine, S3 REST" if s3 else "engine", report["phases"], vs))
     if report["baseline"] is not None:
-        console.print(_phase_table("bare gRPC (Echo)", report["baseline"]))
+        console.print(_phase_table("bare HTTP handler (/_engine/echo)" if s3
+                                   else "bare gRPC (Echo)", report["baseline"]))

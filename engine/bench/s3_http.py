@@ -75,17 +75,32 @@ class S3Target:
                 raise OpError(_code(data, response.status), data[:300].decode("utf-8", "replace"))
             return response.status, data
 
+    async def fetch_size(self, path: str, query: str = "") -> int:
+        """GET ``path`` and count the body's bytes as they stream (nothing kept)."""
+        assert self._session is not None, "use S3Target as an async context manager"
+        url = f"{self.url}{path}" + (f"?{query}" if query else "")
+        async with self._session.get(url, headers=self._headers("GET", url)) as response:
+            if response.status >= 300:
+                data = await response.read()
+                raise OpError(_code(data, response.status), data[:300].decode("utf-8", "replace"))
+            total = 0
+            async for piece in response.content.iter_any():
+                total += len(piece)
+            return total
+
     # -- what the workloads call -----------------------------------------------------------
 
     async def put_object(self, bucket: str, key: str, body: bytes) -> None:
         await self.request("PUT", f"/{bucket}/{quote(key)}", body=body)
 
     async def get_object(self, bucket: str, key: str) -> int:
-        return len((await self.request("GET", f"/{bucket}/{quote(key)}"))[1])
+        return await self.fetch_size(f"/{bucket}/{quote(key)}")
 
     async def echo(self, method: str, size: int, body: bytes = b"") -> int:
         """The bare handler: GET answers ``size`` bytes, POST the body back, PUT how many
         bytes it read."""
+        if method == "GET":
+            return await self.fetch_size(ECHO_PATH, f"size={size}")
         _, data = await self.request(method, ECHO_PATH, f"size={size}", body)
         return int(data) if method == "PUT" else len(data)
 

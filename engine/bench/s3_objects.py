@@ -18,6 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.bench.echo import UNARY_CAP
 from engine.bench.objects import ObjectsWorkload, key_name
 from engine.bench.s3_http import S3Target
 from engine.bench.workload import OpError, Workload, WorkloadClient
@@ -98,10 +99,14 @@ class S3EchoClient(WorkloadClient):
         self.size = size
         self.target = target
         self.body = os.urandom(size)
+        self.unary = self.body[:UNARY_CAP]  # at most a chunk, as gRPC's Unary echo
 
     async def op(self, phase: str, seq: int) -> int:
         if phase == "unary":  # the body there and back, as gRPC's Unary echo
-            got = await self.target.echo("POST", self.size, self.body)
+            got = await self.target.echo("POST", len(self.unary), self.unary)
+            if got != len(self.unary):
+                raise OpError("ShortTransfer", f"moved {got} of {len(self.unary)} bytes")
+            return got
         elif phase == "download":
             got = await self.target.echo("GET", self.size)
         elif phase == "upload":

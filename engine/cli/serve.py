@@ -29,6 +29,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="serve virtual-hosted-style requests: a Host of BUCKET.DOMAIN names "
                    "the bucket, e.g. --s3-domain s3.localhost (repeatable; default: path "
                    "style only)")
+    p.add_argument("--http-header-timeout", type=_non_negative, default=30.0, metavar="S",
+                   help="an S3 request whose headers have not all arrived S seconds after "
+                   "its first byte gets RequestTimeout and its connection closes (default "
+                   "30; 0: never)")
+    p.add_argument("--http-max-connections", type=_count, default=1024, metavar="N",
+                   help="S3 connections held at once; beyond, an idle keep-alive one is "
+                   "closed, else the new one is answered 503 SlowDown (default 1024; 0: no "
+                   "cap)")
     p.add_argument("--website-listen", type=_http_address, metavar="HOST:PORT",
                    help="serve buckets' static websites (PutBucketWebsite) to anonymous "
                    "browsers on this address, e.g. 127.0.0.1:9080; port 0 picks a free "
@@ -128,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
                      http_listen=http_listen, http_listen_required=http_required,
                      s3_domains=tuple(d.lower().strip(".") for d in args.s3_domain),
+                     http_header_timeout=args.http_header_timeout,
+                     http_max_connections=args.http_max_connections,
                      website_listen=None if args.website_listen in (None, "off")
                      else args.website_listen,
                      website_domains=tuple(d.lower().strip(".") for d in args.website_domain),
@@ -235,6 +245,12 @@ def _non_negative(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError("must be zero or a positive number of seconds")
     return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError("must be a whole number, 0 or more")
+    return int(text)
 
 
 def _positive(text: str) -> float:

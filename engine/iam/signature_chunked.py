@@ -8,6 +8,8 @@ check x-amz-checksum-crc32c with the engine's hot path, and raising EngineError.
 
 from __future__ import annotations
 
+from awscrt.checksums import crc64nvme
+
 from engine._hotpath import crc32c
 from engine.errors import EngineError
 from engine.iam.signature_types import VerifiedRequest
@@ -34,7 +36,20 @@ class Crc32c:
         return self._value.to_bytes(4, "big")
 
 
-SERVER_CHECKSUMS = {**CHECKSUMS, "crc32c": Crc32c}
+class Crc64Nvme:
+    """CRC64NVME (S3's default checksum since 2025), awscrt's as botocore uses it."""
+
+    def __init__(self) -> None:
+        self._value = 0
+
+    def update(self, data: bytes | memoryview, /) -> None:
+        self._value = crc64nvme(data, self._value)
+
+    def digest(self) -> bytes:
+        return self._value.to_bytes(8, "big")
+
+
+SERVER_CHECKSUMS = {**CHECKSUMS, "crc32c": Crc32c, "crc64nvme": Crc64Nvme}
 
 
 def _engine_error(exc: ChunkedError) -> EngineError:

@@ -26,6 +26,7 @@ from engine.objects import restore
 from engine.objects.access_settings import AccountSettings, StaticAccount
 from engine.objects.body_writer import BodyWriter, WrittenBody
 from engine.objects.buckets import BucketRegistry, Buckets, RequestMemo
+from engine.objects.checksums import Checksum
 from engine.objects.names import check_key
 from engine.objects.quorum import fan_out, first_agreement
 from engine.objects.read_cache import ObjectReadCache
@@ -54,6 +55,10 @@ class WriteOptions:
     content_length: int | None = None
     content_md5: str = ""
     checksum_crc32c: str = ""
+    # The x-amz-checksum-* the client sent (verified by the API layer as the body
+    # streamed), kept with the object; multipart uploads: the algorithm and type only.
+    checksum: Checksum | None = None
+    checksum_type: str = ""
     if_match: str | None = None
     if_none_match: str | None = None
     tagging: str = ""  # URL-encoded, as the x-amz-tagging header

@@ -24,9 +24,11 @@ from collections.abc import AsyncIterator
 from engine._hotpath import crc32c_combine
 from engine.cluster.placement import ErasureSet
 from engine.errors import EngineError
+from engine.objects import checksums
 from engine.objects import conditions as cond
 from engine.objects.access_settings import new_object_acl
 from engine.objects.body_reader import BodyReader
+from engine.objects.checksums import Checksum
 from engine.objects.core import (
     ObjectCore,
     WriteOptions,
@@ -84,6 +86,9 @@ class MultipartOps(ObjectCore):
             tags=options.tags if options.tags is not None else parse_tagging(options.tagging),
             acl=acl,
         )
+        if options.checksum is not None:
+            upload.checksum_algorithm = options.checksum.algorithm
+            upload.checksum_type = options.checksum_type
         eset = self.placement.set_for(bucket, key)
         try:
             await fan_out(eset.drives, lambda d: d.create_upload(bucket, upload),
@@ -127,10 +132,17 @@ class MultipartOps(ObjectCore):
     async def upload_part(
         self, bucket: str, key: str, upload_id: str, part_number: int,
         body: AsyncIterator[bytes], *, content_length: int | None = None,
-        content_md5: str = "", checksum_crc32c: str = "",
+        content_md5: str = "", checksum_crc32c: str = "", checksum: Checksum | None = None,
     ) -> PartBody:
+        """``checksum``: the part's x-amz-checksum-* (verified by the API layer, its value
+        filled in once the body ends), kept for the upload's checksum at completion."""
         check_part_number(part_number)
         upload = await self._upload(bucket, key, upload_id)
+        if checksum is not None and upload.checksum_algorithm and \
+                checksum.algorithm != upload.checksum_algorithm:
+            raise EngineError("InvalidRequest", "Checksum Type mismatch occurred, expected "
+                              f"checksum Type: {upload.checksum_algorithm.lower()}, actual "
+                              f"checksum Type: {checksum.algorithm.lower()}")
         eset = self.placement.set_for(bucket, key)
         writer, written = await self._write_checked(
             eset, bucket, key, body, upload.storage_class, max_size=MAX_PART_SIZE,
@@ -138,6 +150,8 @@ class MultipartOps(ObjectCore):
             checksum_crc32c=checksum_crc32c)
         part = PartBody(number=part_number, size=written.size, etag=written.md5_hex,
                         crc32c=written.crc32c, mtime_ns=self.clock.now_ns())
+        if checksum is not None and checksum.algorithm == upload.checksum_algorithm:
+            part.checksum = checksum.value
         if written.inline is not None:
             part.inline_data = written.inline
         else:
@@ -189,8 +203,11 @@ class MultipartOps(ObjectCore):
         return source, part
 
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]]
+        self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]],
+        part_checksums: dict[int, str] | None = None,
     ) -> ObjectVersion:
+        """``part_checksums``: the checksums the request names the parts with, by part
+        number (InvalidPart when one differs from the part's)."""
         record = await self.buckets.get(bucket, stale_ok=True)
         eset = self.placement.set_for(bucket, key)
         watch = self.read_cache.watch(bucket, key, self._entry(eset, bucket, key)) \
@@ -207,7 +224,9 @@ class MultipartOps(ObjectCore):
         chosen: list[PartBody] = []
         for number, etag in parts:
             part = uploaded.get(number)
-            if part is None or part.etag != etag.strip().strip('"'):
+            claimed = (part_checksums or {}).get(number)
+            if part is None or part.etag != etag.strip().strip('"') or (
+                    claimed is not None and part.checksum and claimed != part.checksum):
                 raise EngineError("InvalidPart", UploadId=upload_id, PartNumber=str(number),
                                   ETag=etag)
             chosen.append(part)
@@ -229,6 +248,7 @@ class MultipartOps(ObjectCore):
             storage_class=upload.storage_class, tags=upload.tags, acl=upload.acl,
             part_sizes=[p.size for p in chosen], parts=MultipartBody(parts=chosen),
         )
+        _upload_checksum(version, upload, chosen)
         try:
             await fan_out(eset.drives, lambda d: d.complete_upload(
                 bucket, key, upload_id, version, record.versioning), eset.write_quorum)
@@ -310,3 +330,17 @@ async def set_uploads(eset: ErasureSet, bucket: str, prefix: str) -> list[Upload
             votes[record.upload_id] += 1
             records[record.upload_id] = record
     return [records[u] for u, n in votes.items() if n * 2 > len(answers)]
+
+
+def _upload_checksum(version: ObjectVersion, upload: UploadRecord,
+                     parts: list[PartBody]) -> None:
+    """The completed object's checksum in the upload's algorithm and type, when every
+    part has one (a part uploaded without it leaves the object with CRC32C alone)."""
+    algorithm = upload.checksum_algorithm
+    if not algorithm or not all(p.checksum for p in parts):
+        return
+    kind = upload.checksum_type or checksums.COMPOSITE
+    version.checksum_algorithm, version.checksum_type = algorithm, kind
+    version.checksum = checksums.composite(algorithm, [p.checksum for p in parts]) \
+        if kind == checksums.COMPOSITE else \
+        checksums.full_object(algorithm, [(p.checksum, p.size) for p in parts])

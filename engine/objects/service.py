@@ -19,6 +19,7 @@ from engine.objects import restore
 from engine.objects.access_settings import new_object_acl
 from engine.objects.body_reader import BodyReader, DegradedHook
 from engine.objects.bucket_settings import BucketSettingsOps
+from engine.objects.checksums import Checksum
 from engine.objects.core import (
     ObjectCore,
     WriteOptions,
@@ -37,7 +38,7 @@ from engine.objects.subresources import SubresourceOps
 from engine.objects.tagging import parse_tagging
 from engine.objects.versions import list_versions
 from engine.storage.errors import VolumeNotFound
-from engine.v1.records_pb2 import ObjectVersion, VersionPatch
+from engine.v1.records_pb2 import ContentRecord, ObjectVersion, VersionPatch
 
 __all__ = ["DeleteResult", "ObjectRead", "ObjectService", "WriteOptions", "crc32c_b64"]
 
@@ -180,6 +181,10 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
             content=options.content, metadata=metadata, storage_class=storage_class,
             tags=tags, acl=acl,
         )
+        if options.checksum is not None and options.checksum.value:
+            version.checksum_algorithm = options.checksum.algorithm
+            version.checksum = options.checksum.value
+            version.checksum_type = "FULL_OBJECT"
         if written.inline is not None:
             version.inline_data = written.inline
         else:
@@ -272,9 +277,13 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
                               ArgumentName="x-amz-tagging-directive")
         source = await self._source(source_bucket, source_key, source_version_id,
                                     source_conditions)
-        new_class = options.storage_class or source.storage_class
+        # S3: a copy without x-amz-storage-class is STANDARD, whatever the source's class
+        new_class = options.storage_class or "STANDARD"
+        unchanged = not options.storage_class or \
+            new_class == (source.storage_class or "STANDARD")
         if (source_bucket, source_key) == (bucket, key) and directive == "COPY" \
-                and new_class == source.storage_class and not source_version_id:
+                and unchanged and not source_version_id \
+                and not options.content.website_redirect_location:
             raise EngineError(
                 "InvalidRequest",
                 "This copy request is illegal because it is trying to copy an object to itself "
@@ -284,12 +293,17 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
         tags = dict(source.tags) if tagging_directive == "COPY" \
             else parse_tagging(options.tagging)
         if directive == "COPY":
-            options = WriteOptions(content=source.content, metadata=dict(source.metadata),
+            content = ContentRecord()
+            content.CopyFrom(source.content)
+            content.website_redirect_location = options.content.website_redirect_location
+            options = WriteOptions(content=content, metadata=dict(source.metadata),
                                    storage_class=new_class, tags=tags, acl=options.acl,
                                    writer=options.writer, requester=options.requester)
         else:
             options.storage_class = new_class
             options.tags = tags
+        if source.checksum and source.checksum_type != "COMPOSITE":
+            options.checksum = Checksum(source.checksum_algorithm, source.checksum)
         source_set = self.placement.set_for(source_bucket, source_key)
         reader = await BodyReader(source, source_set, 0, source.size - 1).open()
         body = reader.stream()

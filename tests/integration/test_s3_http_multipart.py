@@ -262,8 +262,11 @@ def test_checksums_of_parts_are_verified_and_echoed(s3, bucket):
     done = complete(s3, bucket, upload, [{"PartNumber": 1, "ETag": sent["ETag"],
                                           "ChecksumCRC32": sent["ChecksumCRC32"]}])
     assert done["ETag"] == multipart_etag(TAIL)
-    with pytest.raises(ClientError) as exc:
-        s3.create_multipart_upload(Bucket=bucket, Key="big", ChecksumAlgorithm="CRC64NVME")
+    crc64 = s3.create_multipart_upload(Bucket=bucket, Key="big", ChecksumAlgorithm="CRC64NVME")
+    assert (crc64["ChecksumAlgorithm"], crc64["ChecksumType"]) == ("CRC64NVME", "FULL_OBJECT")
+    with pytest.raises(ClientError) as exc:  # S3 keeps CRC64NVME only as FULL_OBJECT
+        s3.create_multipart_upload(Bucket=bucket, Key="big", ChecksumAlgorithm="CRC64NVME",
+                                   ChecksumType="COMPOSITE")
     assert error(exc)[0] == "InvalidRequest"
 
 

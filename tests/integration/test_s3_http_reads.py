@@ -4,9 +4,11 @@ boto3 and a browser following a presigned link see them."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import urllib.error
 import urllib.request
+import zlib
 
 import pytest
 from botocore.exceptions import ClientError
@@ -127,9 +129,12 @@ def test_part_number_of_a_simple_object(s3, bucket):
     assert exc.value.response["Error"]["Code"] == "InvalidPartNumber"
 
 
-def test_checksum_mode_returns_the_crc32c(s3, bucket):
+def test_checksum_mode_returns_the_uploads_checksum(s3, bucket):
+    # boto3 sends a CRC32 with every PutObject: the object keeps that one
     got = s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")
-    assert got["ChecksumCRC32C"]
+    assert got["ChecksumCRC32"] == base64.b64encode(
+        zlib.crc32(BODY).to_bytes(4, "big")).decode()
+    assert got["ChecksumType"] == "FULL_OBJECT"
 
 
 def test_urllib_follows_a_link_without_error(shared_server, bucket):

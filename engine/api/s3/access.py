@@ -17,8 +17,7 @@ from google.protobuf.message import Message
 
 from engine.api.access_table import Access, Target, accesses
 from engine.api.audit import AuditedCall, AuditLog
-from engine.api.auth_interceptor import Decide, refusal
-from engine.errors import EngineError
+from engine.api.auth_interceptor import Decide, authorize_all
 from engine.iam.principal import Principal
 
 OBJECT_STORE = "/engine.v1.ObjectStore/"
@@ -47,14 +46,4 @@ class S3Access:
     async def authorize(self, principal: Principal, needed: list[Access],
                         audit: AuditedCall | None = None) -> None:
         """Every access allowed, or the refusal of the first that is not."""
-        for access in needed:
-            try:
-                decision = await self.decide(principal, access)
-                if not decision.allowed:
-                    raise refusal(principal, access, decision)
-            except EngineError as err:
-                if audit is not None:
-                    audit.denied(err, access)
-                raise
-        if audit is not None:
-            audit.admitted(needed, None)
+        await authorize_all(self.decide, principal, needed, audit)

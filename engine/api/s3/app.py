@@ -28,6 +28,7 @@ from engine.api.s3 import (
     operations_listing,
     operations_multipart,
     operations_objects,
+    operations_post,
     operations_settings,
 )
 from engine.api.s3.auth import NO_AUTH, Caller, authenticate
@@ -50,6 +51,7 @@ OPERATIONS: dict[str, Operation] = {**operations_buckets.OPERATIONS,
                                     **operations_deletes.OPERATIONS,
                                     **operations_copy.OPERATIONS,
                                     **operations_multipart.OPERATIONS,
+                                    **operations_post.OPERATIONS,
                                     **operations_settings.OPERATIONS}
 
 
@@ -163,7 +165,7 @@ async def stamp_ids(request: web.Request, response: web.StreamResponse) -> None:
     if ids is not None:
         response.headers[REQUEST_ID], response.headers[HOST_ID] = ids
     cors.stamp(request, response)
-    response.headers.setdefault("Server", "engine")
+    response.headers["Server"] = "engine"  # aiohttp names itself before this hook runs
 
 
 async def no_continue(request: web.Request) -> None:

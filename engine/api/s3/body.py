@@ -15,8 +15,9 @@ and, unless the operation checks it itself, Content-MD5 are verified the same wa
 failure surfaces from the iterator before it ends, so a consumer that commits only on
 a complete body (engine.objects' writers) never stores a bad one. A body that ends
 before its Content-Length is IncompleteBody; a client that sends nothing for the idle
-timeout, or is not done by the total one, gets RequestTimeout. Memory stays at one read
-buffer: nothing is collected but what :meth:`RequestBody.read_all` is asked for.
+timeout, or is not done by the total one, gets RequestTimeout. Memory stays at a few
+read buffers (those the hashing worker has not reached yet, at most about 3 MiB): nothing
+is collected but what :meth:`RequestBody.read_all` is asked for.
 
 ``Expect: 100-continue`` is answered only when the operation starts reading, which is
 after authentication and authorization: a refused upload is refused before it is sent.
@@ -37,6 +38,7 @@ from engine.errors import EngineError
 from engine.iam.signature import VerifiedRequest
 from engine.iam.signature_chunked import SERVER_CHECKSUMS, ChunkedBody
 from engine.iam.signature_errors import content_sha256_mismatch
+from engine.objects.background_hashing import BackgroundHashing
 from engine.sigv4.canonical import (
     STREAMING_MODES,
     STREAMING_UNSIGNED_TRAILER,
@@ -109,7 +111,8 @@ class RequestBody:
             if algorithm not in SERVER_CHECKSUMS:
                 raise EngineError("InvalidRequest",
                                   f"The checksum algorithm {algorithm.upper()} is not "
-                                  "supported; use CRC32, CRC32C, SHA1 or SHA256.")
+                                  "supported; use CRC32, CRC32C, CRC64NVME, SHA1 or "
+                                  "SHA256.")
             hasher = SERVER_CHECKSUMS[algorithm]()
             self._checksums[lowered] = (hasher, _digest_header(lowered, value,
                                                                len(hasher.digest())))
@@ -121,6 +124,11 @@ class RequestBody:
         # these; S3 wants a length for every upload (MissingContentLength).
         self.length_declared = "content-length" in headers or \
             "chunked" in headers.get("transfer-encoding", "").lower()
+
+    @property
+    def limits(self) -> StreamLimits:
+        """The idle and total time the body may take (a form upload reads it itself)."""
+        return self._limits
 
     @property
     def trailers(self) -> dict[str, str]:
@@ -151,6 +159,9 @@ class RequestBody:
         md5: Hasher | None = hashlib.md5() if md5_header is not None else None
         expected_md5 = _digest_header("Content-MD5", md5_header, 16) \
             if md5_header is not None else None
+        # Off the event loop, beside the consumer's own work (the object writer's MD5).
+        hashing = BackgroundHashing([h for h in (self._sha256, md5) if h is not None]
+                                    + [hasher for hasher, _ in self._checksums.values()])
         await self._continue()
         reader = self._request.content
         loop = asyncio.get_running_loop()
@@ -165,13 +176,9 @@ class RequestBody:
             payload = self._chunked.feed(data) if self._chunked is not None else data
             if not payload:
                 continue
-            if self._sha256 is not None:
-                self._sha256.update(payload)
-            if md5 is not None:
-                md5.update(payload)
-            for hasher, _ in self._checksums.values():
-                hasher.update(payload)
+            await hashing.update(payload)
             yield payload
+        await hashing.finish()
         self._finish(received, md5, expected_md5)
 
     async def _read(self, reader: web.StreamReader, loop: asyncio.AbstractEventLoop,

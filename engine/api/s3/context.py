@@ -17,6 +17,7 @@ from engine.api.s3.auth import Caller
 from engine.api.s3.body import RequestBody
 from engine.api.s3.headers import Headers
 from engine.api.s3.routing import Route
+from engine.iam.authn import Authenticator
 from engine.objects.service import ObjectService
 
 
@@ -27,6 +28,9 @@ class Services:
     objects: ObjectService
     region: str
     access: S3Access | None  # None: authorization off (--insecure-no-auth)
+    # Checks signatures an operation carries in its body (POST Object's form); None:
+    # authentication off.
+    authn: Authenticator | None = None
 
 
 @dataclass

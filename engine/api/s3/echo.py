@@ -3,9 +3,10 @@
 The HTTP twin of the gRPC Echo service: the same server, the same signature check and
 the same authorization (``engine:Echo``, which root has), but no storage. Clients sign
 it as an S3 request (credential scope service ``s3``), as for every path of this port. GET answers
-``?size=N`` bytes, POST sends the body back, PUT answers how many bytes it read. The
-path cannot name a bucket (bucket names start with a letter or digit), so it shadows
-nothing. Sizes are bounded (8 MiB) so it cannot be made to allocate without limit.
+``?size=N`` bytes (streamed, up to 1 GiB), POST sends the body back (up to 8 MiB, the
+only case that buffers), PUT answers how many bytes it read (up to 1 GiB). The path
+cannot name a bucket (bucket names start with a letter or digit), so it shadows
+nothing; the bounds keep it from being made to allocate or stream without limit.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from engine.errors import EngineError
 from engine.iam.authn import Authenticator
 
 ECHO_PATH = "/_engine/echo"
-MAX_ECHO = 8 * 1024 * 1024
-_PAYLOAD = bytes(MAX_ECHO)
+MAX_ECHO = 1 << 30
+MAX_BUFFERED = 8 * 1024 * 1024
+_PIECE = bytes(1 << 20)
 
 
 def _size(request: web.Request) -> int:
@@ -30,6 +32,19 @@ def _size(request: web.Request) -> int:
         raise EngineError("InvalidArgument", f"size must be a number of bytes up to {MAX_ECHO}",
                           ArgumentName="size", ArgumentValue=text[:64])
     return int(text)
+
+
+async def _stream(request: web.Request, size: int) -> web.StreamResponse:
+    response = web.StreamResponse()
+    response.content_length = size
+    await response.prepare(request)
+    left = size
+    while left > 0:
+        piece = _PIECE[:min(left, len(_PIECE))]
+        await response.write(piece)
+        left -= len(piece)
+    await response.write_eof()
+    return response
 
 
 async def echo(request: web.Request, authn: Authenticator | None, access: S3Access | None,
@@ -44,7 +59,7 @@ async def echo(request: web.Request, authn: Authenticator | None, access: S3Acce
             raise EngineError("AccessDenied", action="engine:Echo")
         await access.authorize(caller.principal, [Access("engine:Echo", "*")])
     if request.method == "GET":
-        return web.Response(body=_PAYLOAD[:_size(request)])
+        return await _stream(request, _size(request))
     if request.method not in ("POST", "PUT"):
         raise EngineError("MethodNotAllowed", "GET, POST or PUT", Method=request.method,
                           ResourceType="ECHO")
@@ -52,8 +67,9 @@ async def echo(request: web.Request, authn: Authenticator | None, access: S3Acce
     body = bytearray() if request.method == "POST" else None
     async for chunk in request.content.iter_any():
         received += len(chunk)
-        if received > MAX_ECHO:
-            raise EngineError("EntityTooLarge", MaxSizeAllowed=str(MAX_ECHO))
+        limit = MAX_BUFFERED if body is not None else MAX_ECHO
+        if received > limit:
+            raise EngineError("EntityTooLarge", MaxSizeAllowed=str(limit))
         if body is not None:
             body += chunk
     if body is not None:

@@ -20,8 +20,10 @@ from engine.objects.conditions import Conditions
 from engine.objects.core import crc32c_b64
 from engine.objects.service import ObjectRead
 from engine.v1 import objects_pb2 as pb
+from engine.v1.records_pb2 import ContentRecord
 
 META = "x-amz-meta-"
+WEBSITE_REDIRECT = "x-amz-website-redirect-location"
 AWS_CHUNKED = "aws-chunked"
 RESPONSE_OVERRIDES = {
     "response-content-type": "Content-Type",
@@ -74,6 +76,19 @@ def content_headers(headers: Headers) -> pb.ContentHeaders:
         content_encoding=encoding,
         content_language=headers.get("content-language", ""),
     )
+
+
+def stored_headers(content: ContentRecord, headers: Headers) -> None:
+    """Expires and x-amz-website-redirect-location, which the gRPC API's ContentHeaders
+    do not carry, into the record a new object (PUT, upload, copy) is created with. A
+    redirect must be a path or an http(s) URL (InvalidRedirectLocation otherwise)."""
+    content.expires = headers.get("expires", "")
+    redirect = headers.get(WEBSITE_REDIRECT, "")
+    if redirect and not redirect.startswith(("/", "http://", "https://")):
+        raise EngineError("InvalidRedirectLocation", "The website redirect location must "
+                          "have a prefix of 'http://' or 'https://' or '/'.",
+                          http_status=400)
+    content.website_redirect_location = redirect
 
 
 def user_metadata(headers: Headers) -> dict[str, str]:
@@ -129,8 +144,9 @@ def version_id(query: Mapping[str, str]) -> str:
 def object_headers(read: ObjectRead, *, checksum_mode: bool) -> dict[str, Any]:
     """The headers of a GET or HEAD answer: entity headers, user metadata and the
     x-amz-* S3 adds (version, storage class, tag count, restore, parts count). The
-    object's CRC32C only with x-amz-checksum-mode: ENABLED and the whole object, as S3
-    gives checksums only for what they cover."""
+    object's checksum (the client's algorithm, else its CRC32C) only with
+    x-amz-checksum-mode: ENABLED and the whole object, as S3 gives checksums only for
+    what they cover."""
     v = read.version
     out: dict[str, Any] = {
         "ETag": quoted(v.etag),
@@ -141,7 +157,9 @@ def object_headers(read: ObjectRead, *, checksum_mode: bool) -> dict[str, Any]:
     for name, value in (("Cache-Control", v.content.cache_control),
                         ("Content-Disposition", v.content.content_disposition),
                         ("Content-Encoding", v.content.content_encoding),
-                        ("Content-Language", v.content.content_language)):
+                        ("Content-Language", v.content.content_language),
+                        ("Expires", v.content.expires),
+                        (WEBSITE_REDIRECT, v.content.website_redirect_location)):
         if value:
             out[name] = value
     for key, value in v.metadata.items():
@@ -159,8 +177,12 @@ def object_headers(read: ObjectRead, *, checksum_mode: bool) -> dict[str, Any]:
     if read.range is not None:
         out["Content-Range"] = read.range.content_range(v.size)
     if checksum_mode and read.range is None and not read.parts_count:
-        out["x-amz-checksum-crc32c"] = crc32c_b64(v.crc32c)
-        out["x-amz-checksum-type"] = "FULL_OBJECT"
+        if v.checksum:  # the algorithm the client chose (a multipart one: "...-N")
+            out["x-amz-checksum-" + v.checksum_algorithm.lower()] = v.checksum
+            out["x-amz-checksum-type"] = v.checksum_type or "FULL_OBJECT"
+        else:
+            out["x-amz-checksum-crc32c"] = crc32c_b64(v.crc32c)
+            out["x-amz-checksum-type"] = "FULL_OBJECT"
     return out
 
 

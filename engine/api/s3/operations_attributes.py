@@ -7,6 +7,8 @@ multipart object are paged by the x-amz-max-parts and x-amz-part-number-marker h
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from engine.api import convert
@@ -34,8 +36,9 @@ def _parts(version: ObjectVersion, max_parts: int, marker: int) -> ObjectParts |
     sizes = list(version.part_sizes)
     if not sizes:
         return None
-    checksums = {p.number: p.crc32c for p in version.parts.parts} \
-        if version.HasField("parts") else {}
+    own = version.checksum_algorithm if version.checksum else ""
+    checksums = {p.number: p.checksum if own else crc32c_b64(p.crc32c)
+                 for p in version.parts.parts} if version.HasField("parts") else {}
     numbers = range(marker + 1, len(sizes) + 1)
     page = list(numbers)[:max_parts]
     truncated = len(numbers) > len(page)
@@ -43,7 +46,7 @@ def _parts(version: ObjectVersion, max_parts: int, marker: int) -> ObjectParts |
         total_parts_count=len(sizes), part_number_marker=marker,
         next_part_number_marker=page[-1] if page else marker, max_parts=max_parts,
         is_truncated=truncated,
-        parts=tuple(Part(n, sizes[n - 1], crc32c_b64(checksums[n]) if n in checksums else "")
+        parts=tuple(Part(n, sizes[n - 1], checksums.get(n, ""), own or "CRC32C")
                     for n in page))
 
 
@@ -61,7 +64,12 @@ async def get_object_attributes(ctx: S3Request) -> web.StreamResponse:
     headers = {"Last-Modified": http_date(version.mtime_ns)}
     if info.version_id:
         headers["x-amz-version-id"] = info.version_id
-    body = attributes_result(object_attributes(info, wanted, parts))
+    attrs = object_attributes(info, wanted, parts)
+    if version.checksum and attrs.checksum_crc32c:  # the client's algorithm, not CRC32C
+        attrs = replace(attrs, checksum_crc32c=version.checksum,
+                        checksum_algorithm=version.checksum_algorithm,
+                        checksum_type=version.checksum_type or "FULL_OBJECT")
+    body = attributes_result(attrs)
     return web.Response(body=body, content_type=XML, headers=headers)
 
 

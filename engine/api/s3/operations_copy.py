@@ -17,7 +17,13 @@ from engine.api import convert
 from engine.api.s3.context import Operation, S3Request
 from engine.api.s3.copy_source import name_condition, parse_copy_source
 from engine.api.s3.errors import XML
-from engine.api.s3.headers import acl_spec, content_headers, part_number, user_metadata
+from engine.api.s3.headers import (
+    acl_spec,
+    content_headers,
+    part_number,
+    stored_headers,
+    user_metadata,
+)
 from engine.api.s3.xml.multipart import copy_object_result, copy_part_result
 from engine.errors import EngineError
 from engine.objects.core import crc32c_b64
@@ -49,6 +55,7 @@ async def copy_object(ctx: S3Request) -> web.StreamResponse:
         convert.write_options(request.headers, dict(request.metadata), request.storage_class,
                               request.tagging),
         request.acl, ctx.objects.account, ctx.bucket, ctx.key)
+    stored_headers(options.content, h)
     try:
         read, version = await ctx.objects.copy_object(
             request.source_bucket, request.source_key, request.bucket, request.key,

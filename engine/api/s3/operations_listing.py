@@ -41,7 +41,7 @@ async def _page(ctx: S3Request, request: pb.ListObjectsV2Request) -> pb.ListObje
         contents=[pb.ObjectSummary(key=key, last_modified=convert.timestamp(v.mtime_ns),
                                    etag=convert.quoted(v.etag), size=v.size,
                                    storage_class=v.storage_class or "STANDARD",
-                                   owner_id=owner)
+                                   owner_id=owner, checksum_algorithm=v.checksum_algorithm)
                   for key, v in page.contents],
         common_prefixes=page.common_prefixes)
 

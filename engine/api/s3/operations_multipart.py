@@ -5,8 +5,10 @@ operations_copy.py).
 A part's body streams like a PUT's, in every payload mode body.py decodes, with its
 Content-MD5 and CRC32C checked by the object service and the other x-amz-checksum-*
 by body.py, and echoed as S3 echoes them. Each operation authorizes as its gRPC twin
-and calls the same service method; the engine keeps every part's CRC32C and gives the
-completed object the combined one (ChecksumType FULL_OBJECT).
+and calls the same service method. The engine keeps every part's CRC32C and the
+checksum in the upload's x-amz-checksum-algorithm; the completed object gets that
+algorithm's COMPOSITE or FULL_OBJECT checksum (engine/objects/checksums.py), or the
+combined CRC32C when the upload named none.
 """
 
 from __future__ import annotations
@@ -17,12 +19,20 @@ from aiohttp import web
 
 from engine.api import access_convert as ac
 from engine.api import convert
+from engine.api.s3.checksum_headers import (
+    ALGORITHM,
+    CHECKSUM_TYPE,
+    echoed,
+    filled,
+    sent_checksum,
+)
 from engine.api.s3.context import Operation, S3Request
 from engine.api.s3.errors import XML
 from engine.api.s3.headers import (
     acl_spec,
     content_headers,
     part_number,
+    stored_headers,
     user_metadata,
 )
 from engine.api.s3.operations_listing import owner_of
@@ -30,28 +40,29 @@ from engine.api.s3.request_documents import read_document
 from engine.api.s3.xml import multipart as documents
 from engine.api.s3.xml.base import COMPLETE_BODY
 from engine.errors import EngineError
+from engine.objects import checksums
+from engine.objects.checksums import Checksum
 from engine.objects.core import crc32c_b64
 from engine.sigv4.chunk_signing import CHECKSUM_PREFIX
 from engine.v1 import objects_pb2 as pb
 
-ALGORITHM = "x-amz-checksum-algorithm"
 SDK_ALGORITHM = "x-amz-sdk-checksum-algorithm"
-SERVED_ALGORITHMS = ("CRC32", "CRC32C", "SHA1", "SHA256")
 
 
-def _checksum_algorithm(ctx: S3Request) -> str:
-    """x-amz-checksum-algorithm of a new upload, upper case ("" when none); the parts
-    are then sent with that checksum, so one the engine cannot verify is refused now."""
-    algorithm = ctx.headers.get(ALGORITHM, "").upper()
-    if algorithm and algorithm not in SERVED_ALGORITHMS:
-        raise EngineError("InvalidRequest", f"The checksum algorithm {algorithm} is not "
-                          "supported; use CRC32, CRC32C, SHA1 or SHA256.")
-    return algorithm
+def _upload_checksum(ctx: S3Request) -> tuple[Checksum | None, str]:
+    """x-amz-checksum-algorithm and x-amz-checksum-type of a new upload (None, "" when
+    none); the parts are then sent with that checksum."""
+    name = ctx.headers.get(ALGORITHM, "")
+    kind = ctx.headers.get(CHECKSUM_TYPE, "")
+    algorithm = checksums.check_algorithm(name) if name else ""
+    if not algorithm and not kind:
+        return None, ""
+    return Checksum(algorithm), checksums.check_type(algorithm, kind)
 
 
 async def create_multipart_upload(ctx: S3Request) -> web.StreamResponse:
     h = ctx.headers
-    algorithm = _checksum_algorithm(ctx)
+    checksum, checksum_type = _upload_checksum(ctx)
     request = pb.CreateMultipartUploadRequest(
         bucket=ctx.bucket, key=ctx.key, headers=content_headers(h), metadata=user_metadata(h),
         storage_class=h.get("x-amz-storage-class", ""), tagging=h.get("x-amz-tagging", ""),
@@ -61,23 +72,21 @@ async def create_multipart_upload(ctx: S3Request) -> web.StreamResponse:
         convert.write_options(request.headers, dict(request.metadata), request.storage_class,
                               request.tagging),
         request.acl, ctx.objects.account, ctx.bucket, ctx.key)
+    options.checksum, options.checksum_type = checksum, checksum_type
+    stored_headers(options.content, h)
     upload = await ctx.objects.create_multipart_upload(ctx.bucket, ctx.key, options)
     body = documents.initiate_result(pb.CreateMultipartUploadResponse(
         bucket=ctx.bucket, key=ctx.key, upload_id=upload.upload_id))
-    headers = {ALGORITHM: algorithm} if algorithm else {}
+    headers = {ALGORITHM: checksum.algorithm, CHECKSUM_TYPE: checksum_type} \
+        if checksum is not None else {}
     return web.Response(body=body, content_type=XML, headers=headers)
 
 
-def _part_checksums(ctx: S3Request, crc32c: int) -> dict[str, str]:
-    """The checksums S3 answers an UploadPart with: those the client sent (verified by
-    now), CRC32C as the engine computed it."""
-    sent = {**{name.lower(): value for name, value in ctx.headers.items()},
-            **ctx.body.trailers}
-    out = {}
-    for algorithm in SERVED_ALGORITHMS:
-        name = CHECKSUM_PREFIX + algorithm.lower()
-        if name in sent:
-            out[name] = sent[name]
+def _part_checksums(ctx: S3Request, crc32c: int, checksum: Checksum | None
+                    ) -> dict[str, str]:
+    """The checksums S3 answers an UploadPart with: the one the client sent (verified
+    by now), CRC32C as the engine computed it."""
+    out = echoed(checksum)
     crc_name = CHECKSUM_PREFIX + "crc32c"
     if crc_name in out or ctx.headers.get(SDK_ALGORITHM, "").upper() == "CRC32C":
         out[crc_name] = crc32c_b64(crc32c)
@@ -88,6 +97,7 @@ async def upload_part(ctx: S3Request) -> web.StreamResponse:
     h = ctx.headers
     if not ctx.body.length_declared:
         raise EngineError("MissingContentLength")
+    checksum = sent_checksum(h)
     header = pb.UploadPartHeader(
         bucket=ctx.bucket, key=ctx.key, upload_id=ctx.query.get("uploadId", ""),
         part_number=part_number(ctx.query), content_md5=h.get("content-md5", ""),
@@ -97,10 +107,11 @@ async def upload_part(ctx: S3Request) -> web.StreamResponse:
     await ctx.authorize_rpc("UploadPart", pb.UploadPartRequest(header=header))
     part = await ctx.objects.upload_part(
         header.bucket, header.key, header.upload_id, header.part_number,
-        ctx.body.stream(check_md5=False), content_length=ctx.body.length,
-        content_md5=header.content_md5, checksum_crc32c=header.checksum_crc32c)
+        filled(ctx.body.stream(check_md5=False), ctx.body, checksum),
+        content_length=ctx.body.length, content_md5=header.content_md5,
+        checksum_crc32c=header.checksum_crc32c, checksum=checksum)
     return web.Response(headers={"ETag": convert.quoted(part.etag),
-                                 **_part_checksums(ctx, part.crc32c)})
+                                 **_part_checksums(ctx, part.crc32c, checksum)})
 
 
 def _location(ctx: S3Request) -> str:
@@ -123,15 +134,20 @@ async def complete_multipart_upload(ctx: S3Request) -> web.StreamResponse:
         bucket=ctx.bucket, key=ctx.key, upload_id=upload_id))
     parsed = documents.parse_complete(await read_document(ctx, COMPLETE_BODY), ctx.bucket,
                                       ctx.key, upload_id)
+    claimed = {number: value for number, sums in parsed.checksums.items()
+               for value in sums.values()}
     version = await ctx.objects.complete_multipart_upload(
-        ctx.bucket, ctx.key, upload_id, [(p.part_number, p.etag) for p in parsed.request.parts])
+        ctx.bucket, ctx.key, upload_id, [(p.part_number, p.etag) for p in parsed.request.parts],
+        part_checksums=claimed)
     result = pb.CompleteMultipartUploadResponse(
         bucket=ctx.bucket, key=ctx.key, etag=convert.quoted(version.etag),
         version_id=convert.version_header(version.version_id),
         checksum_crc32c=crc32c_b64(version.crc32c))
     headers = {"x-amz-version-id": result.version_id} if result.version_id else {}
-    return web.Response(body=documents.complete_result(result, location=_location(ctx)),
-                        content_type=XML, headers=headers)
+    own = (version.checksum_algorithm, version.checksum) if version.checksum else None
+    body = documents.complete_result(result, location=_location(ctx), checksum=own,
+                                     checksum_type=version.checksum_type or "FULL_OBJECT")
+    return web.Response(body=body, content_type=XML, headers=headers)
 
 
 async def abort_multipart_upload(ctx: S3Request) -> web.StreamResponse:
@@ -156,8 +172,12 @@ async def list_parts(ctx: S3Request) -> web.StreamResponse:
         is_truncated=page.is_truncated, parts=[convert.part_summary(p) for p in page.parts],
         storage_class=page.upload.storage_class or "STANDARD",
         initiated=convert.timestamp(page.upload.initiated_ns))
-    return web.Response(body=documents.list_parts_result(response, owner=owner_of(ctx)),
-                        content_type=XML)
+    upload = page.upload
+    body = documents.list_parts_result(
+        response, owner=owner_of(ctx), algorithm=upload.checksum_algorithm,
+        checksum_type=upload.checksum_type,
+        part_checksums={p.number: p.checksum for p in page.parts})
+    return web.Response(body=body, content_type=XML)
 
 
 async def list_multipart_uploads(ctx: S3Request) -> web.StreamResponse:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from engine.api import access_convert as ac
 from engine.api import convert
+from engine.api.s3.checksum_headers import echoed, filled, sent_checksum
 from engine.api.s3.context import Operation, S3Request
 from engine.api.s3.headers import (
     acl_spec,
@@ -22,31 +23,20 @@ from engine.api.s3.headers import (
     object_headers,
     overrides,
     part_number,
+    stored_headers,
     user_metadata,
     version_id,
 )
 from engine.errors import EngineError
 from engine.objects.service import ObjectRead
-from engine.sigv4.chunk_signing import CHECKSUM_PREFIX
 from engine.v1 import objects_pb2 as pb
 
 log = logging.getLogger("engine.s3")
-ECHOED_CHECKSUMS = ("crc32", "crc32c", "sha1", "sha256")
-
-
-def _checksums(ctx: S3Request) -> dict[str, str]:
-    """The checksums the client sent (headers or aws-chunked trailers), all verified by
-    now: S3 echoes them in the answer to a PUT."""
-    sent = {**{name.lower(): value for name, value in ctx.headers.items()},
-            **ctx.body.trailers}
-    return {CHECKSUM_PREFIX + a: sent[CHECKSUM_PREFIX + a] for a in ECHOED_CHECKSUMS
-            if CHECKSUM_PREFIX + a in sent}
-
-
 async def put_object(ctx: S3Request) -> web.StreamResponse:
     h = ctx.headers
     if not ctx.body.length_declared:
         raise EngineError("MissingContentLength")
+    checksum = sent_checksum(h)
     header = pb.PutObjectHeader(
         bucket=ctx.bucket, key=ctx.key, headers=content_headers(h), metadata=user_metadata(h),
         storage_class=h.get("x-amz-storage-class", ""), tagging=h.get("x-amz-tagging", ""),
@@ -59,10 +49,14 @@ async def put_object(ctx: S3Request) -> web.StreamResponse:
     options.content_length = ctx.body.length
     options.content_md5 = h.get("content-md5", "")
     options.checksum_crc32c = h.get("x-amz-checksum-crc32c", "")
+    options.checksum = checksum
+    stored_headers(options.content, h)
     options.if_match, options.if_none_match = h.get("if-match"), h.get("if-none-match")
-    version = await ctx.objects.put_object(ctx.bucket, ctx.key,
-                                           ctx.body.stream(check_md5=False), options)
-    headers = {"ETag": convert.quoted(version.etag), **_checksums(ctx)}
+    body = filled(ctx.body.stream(check_md5=False), ctx.body, checksum)
+    version = await ctx.objects.put_object(ctx.bucket, ctx.key, body, options)
+    headers = {"ETag": convert.quoted(version.etag), **echoed(checksum)}
+    if checksum is not None:
+        headers["x-amz-checksum-type"] = "FULL_OBJECT"
     if convert.version_header(version.version_id):
         headers["x-amz-version-id"] = version.version_id
     return web.Response(headers=headers)

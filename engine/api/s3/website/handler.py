@@ -1,8 +1,8 @@
 """Answering one website request, in S3's order: the bucket and its website
 configuration, RedirectAllRequestsTo, routing rules that redirect before a read, the
-object (a folder's index document), and on failure a folder without its slash (302),
-routing rules on the error code, the custom error document (with the failure's status)
-or S3's HTML error page.
+object (a folder's index document; 301 to its x-amz-website-redirect-location if set),
+and on failure a folder without its slash (302), routing rules on the error code, the
+custom error document (with the failure's status) or S3's HTML error page.
 
 Objects are read as the anonymous principal with the connection's condition keys, so a
 site shows what the bucket's policy and ACLs let everyone read while Block Public Access
@@ -101,6 +101,11 @@ class WebsiteHandler:
             if err.code == "NotModified":
                 return web.Response(status=304)
             return await self._failed(asked, site, config, wanted, err)
+        location = read.version.content.website_redirect_location
+        if location:  # the object's x-amz-website-redirect-location: 301, no body
+            if read.body is not None:
+                await read.body.aclose()  # type: ignore[attr-defined]
+            return _redirect(301, location)
         return await _send(asked, read)
 
     async def _failed(self, asked: Asked, site: rules.Site, config: WebsiteConfiguration,

@@ -22,7 +22,8 @@ HEADER = "x-amz-object-attributes"
 class Part:
     part_number: int
     size: int
-    checksum_crc32c: str = ""
+    checksum_crc32c: str = ""  # the value in the object's algorithm (CRC32C by default)
+    checksum_algorithm: str = "CRC32C"
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,9 @@ class ObjectAttributes:
     """What was asked for; None (or empty) is left out of the document."""
 
     etag: str | None = None
-    checksum_crc32c: str = ""
+    checksum_crc32c: str = ""  # the value in checksum_algorithm, as Part's
     checksum_type: str = ""
+    checksum_algorithm: str = "CRC32C"
     object_parts: ObjectParts | None = None
     storage_class: str | None = None
     object_size: int | None = None
@@ -81,7 +83,7 @@ def attributes_result(attrs: ObjectAttributes) -> bytes:
     add_if(doc, "ETag", attrs.etag)
     if attrs.checksum_crc32c:
         checksum = add(doc, "Checksum")
-        add(checksum, "ChecksumCRC32C", attrs.checksum_crc32c)
+        add(checksum, f"Checksum{attrs.checksum_algorithm}", attrs.checksum_crc32c)
         add_if(checksum, "ChecksumType", attrs.checksum_type)
     if attrs.object_parts is not None:
         parts = attrs.object_parts
@@ -93,7 +95,7 @@ def attributes_result(attrs: ObjectAttributes) -> bytes:
         add(node, "IsTruncated", parts.is_truncated)
         for part in parts.parts:
             entry = add(node, "Part")
-            add_if(entry, "ChecksumCRC32C", part.checksum_crc32c)
+            add_if(entry, f"Checksum{part.checksum_algorithm}", part.checksum_crc32c)
             add(entry, "PartNumber", part.part_number)
             add(entry, "Size", part.size)
     add_if(doc, "StorageClass", attrs.storage_class)

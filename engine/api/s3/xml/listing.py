@@ -66,6 +66,7 @@ def _contents(parent: ET.Element, item: pb.ObjectSummary, key: str) -> None:
     add(contents, "Key", key)
     add(contents, "LastModified", item.last_modified)
     add(contents, "ETag", item.etag)
+    add_if(contents, "ChecksumAlgorithm", item.checksum_algorithm)
     add(contents, "Size", item.size)
     add_owner(contents, "Owner", item.owner_id, item.owner_display_name)
     add(contents, "StorageClass", item.storage_class or "STANDARD")
@@ -187,6 +188,7 @@ def list_versions_result(resp: pb.ListObjectVersionsResponse, *, encoding: str =
         add(entry, "LastModified", version.last_modified)
         if not version.delete_marker:
             add(entry, "ETag", version.etag)
+            add_if(entry, "ChecksumAlgorithm", version.checksum_algorithm)
             add(entry, "Size", version.size)
             add(entry, "StorageClass", version.storage_class or "STANDARD")
         if owner is not None:

@@ -82,17 +82,20 @@ def parse_complete(body: bytes, bucket: str, key: str, upload_id: str) -> Comple
 
 
 def complete_result(resp: pb.CompleteMultipartUploadResponse, *, location: str = "",
-                    checksum_type: str = "FULL_OBJECT") -> bytes:
+                    checksum_type: str = "FULL_OBJECT",
+                    checksum: tuple[str, str] | None = None) -> bytes:
     """``location`` overrides the response's (the REST layer knows the URL it was asked
     on); ``checksum_type`` accompanies a checksum: the engine combines the parts' CRC32Cs
-    into the whole object's (FULL_OBJECT)."""
+    into the whole object's (FULL_OBJECT). ``checksum``: (algorithm, value) of the
+    upload's own algorithm, answered instead of the CRC32C."""
     doc = root("CompleteMultipartUploadResult")
     add(doc, "Location", location or resp.location)
     add(doc, "Bucket", resp.bucket)
     add(doc, "Key", resp.key)
     add(doc, "ETag", resp.etag)
-    add_if(doc, "ChecksumCRC32C", resp.checksum_crc32c)
-    if resp.checksum_crc32c:
+    algorithm, value = checksum if checksum is not None else ("CRC32C", resp.checksum_crc32c)
+    add_if(doc, f"Checksum{algorithm}", value)
+    if value:
         add_if(doc, "ChecksumType", checksum_type)
     return render(doc)
 
@@ -170,13 +173,19 @@ def list_parts_request(bucket: str, key: str, query: Mapping[str, str]) -> pb.Li
 
 
 def list_parts_result(resp: pb.ListPartsResponse, *, owner: pb.Owner | None = None,
-                      initiator: pb.Owner | None = None) -> bytes:
+                      initiator: pb.Owner | None = None, algorithm: str = "",
+                      checksum_type: str = "",
+                      part_checksums: Mapping[int, str] | None = None) -> bytes:
+    """``algorithm``/``checksum_type``: the upload's x-amz-checksum-algorithm and type,
+    ``part_checksums`` each part's value in it, by part number."""
     doc = root("ListPartsResult")
     add(doc, "Bucket", resp.bucket)
     add(doc, "Key", resp.key)
     add(doc, "UploadId", resp.upload_id)
     _add_people(doc, owner, initiator)
     add(doc, "StorageClass", resp.storage_class or "STANDARD")
+    add_if(doc, "ChecksumAlgorithm", algorithm)
+    add_if(doc, "ChecksumType", checksum_type if algorithm else "")
     add(doc, "PartNumberMarker", resp.part_number_marker)
     if resp.is_truncated:
         add(doc, "NextPartNumberMarker", resp.next_part_number_marker)
@@ -188,6 +197,7 @@ def list_parts_result(resp: pb.ListPartsResponse, *, owner: pb.Owner | None = No
         add(entry, "LastModified", part.last_modified)
         add(entry, "ETag", part.etag)
         add(entry, "Size", part.size)
+        add_if(entry, f"Checksum{algorithm}", (part_checksums or {}).get(part.part_number, ""))
     return render(doc)
 
 

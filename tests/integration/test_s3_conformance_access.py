@@ -217,16 +217,18 @@ def test_a_public_policy_opens_reads_and_listing_to_anyone(s3, node, bucket):
     assert node.request("DELETE", f"/{bucket}/k", sign=False).status == 403
 
 
-@pytest.mark.xfail(strict=True, reason="GET/HEAD of a missing key answers 404 NoSuchKey even "
-                   "to a caller without s3:ListBucket, so anyone allowed s3:GetObject learns "
-                   "which keys exist; operations_objects._read should check s3:ListBucket on "
-                   "NoSuchKey (as website/handler.py does) and answer 403 AccessDenied")
 def test_without_list_permission_a_missing_key_is_403(s3, node, bucket):
-    """AWS GetObject: without s3:ListBucket a missing key is 403 AccessDenied."""
+    """AWS GetObject: without s3:ListBucket a missing key is 403 AccessDenied (a HEAD
+    too, with no body), so s3:GetObject alone does not reveal which keys exist; an
+    existing key is still served."""
     s3.delete_public_access_block(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="there", Body=b"t")
     s3.put_bucket_policy(Bucket=bucket, Policy=policy(bucket, allow_everyone(bucket)))
     answer = node.request("GET", f"/{bucket}/missing", sign=False)
     assert answer.status == 403 and error_of(answer)[0] == "AccessDenied"
+    head = node.request("HEAD", f"/{bucket}/missing", sign=False)
+    assert head.status == 403 and head.body == b""
+    assert node.request("GET", f"/{bucket}/there", sign=False).body == b"t"
 
 
 def test_an_explicit_deny_binds_the_owner_too(s3, node, bucket):

@@ -159,15 +159,11 @@ def test_object_ownership_is_set_at_creation(s3):
     assert rules == [{"ObjectOwnership": "ObjectWriter"}]
 
 
-@pytest.mark.xfail(strict=True, reason="x-amz-bucket-object-lock-enabled: true is ignored: "
-                   "CreateBucket answers 200 with a bucket that has neither Object Lock nor "
-                   "versioning (operations_buckets.create_bucket never reads the header); it "
-                   "should be 501 NotImplemented, as the Object Lock operations are")
 def test_a_bucket_with_object_lock_is_not_silently_created_without_it(s3, node):
     name = bucket_name("lock")
     answer = node.request("PUT", f"/{name}", {"x-amz-bucket-object-lock-enabled": "true"})
-    assert answer.status == 501 or \
-        s3.get_bucket_versioning(Bucket=name).get("Status") == "Enabled"
+    assert answer.status == 501 and error_of(answer)[0] == "NotImplemented"
+    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
 
 
 def test_create_bucket_unsigned_is_access_denied(node):

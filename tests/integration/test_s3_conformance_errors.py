@@ -418,22 +418,15 @@ SSE_C = {"x-amz-server-side-encryption-customer-algorithm": "AES256",
              b64md5(b"0123456789abcdef0123456789abcdef")}
 
 
-@pytest.mark.xfail(strict=True, reason="SSE-C and SSE-KMS headers on PutObject are ignored: "
-                   "the object is stored in the clear and served without the customer's key "
-                   "(operations_objects.put_object never reads x-amz-server-side-encryption*); "
-                   "encryption is 'no plans', so they should be refused (501 NotImplemented)")
 @pytest.mark.parametrize("headers", [SSE_C, {"x-amz-server-side-encryption": "aws:kms"}],
                          ids=["sse-c", "sse-kms"])
 def test_encryption_the_node_cannot_do_is_refused(node, bucket, headers):
     answer = node.request("PUT", f"/{bucket}/encrypted", headers, BODY)
-    assert answer.status in (400, 501), answer.status
+    assert answer.status == 501, answer.status
+    assert error_of(answer)[0] == "NotImplemented"
     assert absent(node, bucket, "encrypted")
 
 
-@pytest.mark.xfail(strict=True, reason="Object Lock headers on PutObject are ignored: the "
-                   "object is stored without retention; AWS answers 400 InvalidRequest "
-                   "'Bucket is missing Object Lock Configuration' (operations_objects.put_object "
-                   "never reads x-amz-object-lock-*)")
 def test_object_lock_headers_need_an_object_lock_bucket(node, bucket):
     answer = node.request("PUT", f"/{bucket}/locked", {
         "x-amz-object-lock-mode": "GOVERNANCE",
@@ -469,3 +462,17 @@ def test_an_expired_presigned_link_is_access_denied(node, bucket, monkeypatch):
     assert error_of(answer) == ("AccessDenied", "Request has expired")
     doc = xml_of(answer.body)
     assert doc.findtext("X-Amz-Expires") == "3600" and doc.findtext("Expires")
+
+
+def test_multipart_uploads_and_copies_refuse_what_the_node_cannot_do(node, bucket):
+    """The same refusal where a body arrives later (CreateMultipartUpload) or comes from
+    another object (CopyObject): nothing is started or written."""
+    started = node.request("POST", f"/{bucket}/mp-encrypted?uploads", SSE_C)
+    assert started.status == 501 and error_of(started)[0] == "NotImplemented"
+    node.request("PUT", f"/{bucket}/plain", {}, BODY)
+    copied = node.request("PUT", f"/{bucket}/copied", {
+        "x-amz-copy-source": f"/{bucket}/plain", "x-amz-object-lock-mode": "COMPLIANCE",
+        "x-amz-object-lock-retain-until-date": "2030-01-01T00:00:00Z"})
+    assert copied.status == 400
+    assert error_of(copied) == ("InvalidRequest", "Bucket is missing Object Lock Configuration")
+    assert absent(node, bucket, "copied")

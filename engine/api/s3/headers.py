@@ -195,3 +195,23 @@ def overrides(query: Mapping[str, str], *, anonymous: bool) -> dict[str, str]:
         raise EngineError("InvalidRequest", "Request specific response headers cannot be used "
                           "for anonymous GET requests.")
     return found
+
+
+_KMS = ("aws:kms", "aws:kms:dsse")
+_LOCK = ("x-amz-object-lock-mode", "x-amz-object-lock-retain-until-date",
+         "x-amz-object-lock-legal-hold")
+
+
+def refuse_unserved_features(headers: Headers) -> None:
+    """Write headers asking for what this server does not do are refused, never ignored:
+    storing in the clear what a client asked to have encrypted with its own key (SSE-C)
+    or a KMS key, or without the retention it asked for, would be worse than an error."""
+    if any(name.lower().startswith("x-amz-server-side-encryption-customer-")
+           for name in headers):
+        raise EngineError("NotImplemented", "Server-side encryption with customer-provided "
+                          "keys (SSE-C) is not supported by this server.")
+    if headers.get("x-amz-server-side-encryption", "").lower() in _KMS:
+        raise EngineError("NotImplemented", "Server-side encryption with KMS keys is not "
+                          "supported by this server.")
+    if any(name in headers for name in _LOCK):
+        raise EngineError("InvalidRequest", "Bucket is missing Object Lock Configuration")

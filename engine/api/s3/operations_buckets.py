@@ -86,6 +86,9 @@ def check_location(constraint: str, region: str) -> None:
 
 
 async def create_bucket(ctx: S3Request) -> web.StreamResponse:
+    if ctx.headers.get("x-amz-bucket-object-lock-enabled", "").lower() == "true":
+        # refused, not ignored: a bucket without the retention its creator asked for
+        raise EngineError("NotImplemented", "Object Lock is not supported by this server.")
     constraint = parse_create_bucket(await ctx.body.read_all(MAX_CONFIGURATION_BYTES))
     spec = acl_spec(ctx.headers)
     ownership = ctx.headers.get("x-amz-object-ownership", "")

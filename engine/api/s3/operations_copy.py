@@ -21,6 +21,7 @@ from engine.api.s3.headers import (
     acl_spec,
     content_headers,
     part_number,
+    refuse_unserved_features,
     stored_headers,
     user_metadata,
 )
@@ -41,6 +42,7 @@ def _version_headers(version_id: str, source_version_id: str) -> dict[str, str]:
 
 async def copy_object(ctx: S3Request) -> web.StreamResponse:
     h = ctx.headers
+    refuse_unserved_features(h)
     source = parse_copy_source(h)
     request = pb.CopyObjectRequest(
         source_bucket=source.bucket, source_key=source.key,

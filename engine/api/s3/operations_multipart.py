@@ -32,6 +32,7 @@ from engine.api.s3.headers import (
     acl_spec,
     content_headers,
     part_number,
+    refuse_unserved_features,
     stored_headers,
     user_metadata,
 )
@@ -62,6 +63,7 @@ def _upload_checksum(ctx: S3Request) -> tuple[Checksum | None, str]:
 
 async def create_multipart_upload(ctx: S3Request) -> web.StreamResponse:
     h = ctx.headers
+    refuse_unserved_features(h)
     checksum, checksum_type = _upload_checksum(ctx)
     request = pb.CreateMultipartUploadRequest(
         bucket=ctx.bucket, key=ctx.key, headers=content_headers(h), metadata=user_metadata(h),

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from engine.api import access_convert as ac
 from engine.api import convert
+from engine.api.access_rules_s3 import on_bucket
 from engine.api.s3.checksum_headers import echoed, filled, sent_checksum
 from engine.api.s3.context import Operation, S3Request
 from engine.api.s3.headers import (
@@ -23,6 +24,7 @@ from engine.api.s3.headers import (
     object_headers,
     overrides,
     part_number,
+    refuse_unserved_features,
     stored_headers,
     user_metadata,
     version_id,
@@ -36,6 +38,7 @@ async def put_object(ctx: S3Request) -> web.StreamResponse:
     h = ctx.headers
     if not ctx.body.length_declared:
         raise EngineError("MissingContentLength")
+    refuse_unserved_features(h)
     checksum = sent_checksum(h)
     header = pb.PutObjectHeader(
         bucket=ctx.bucket, key=ctx.key, headers=content_headers(h), metadata=user_metadata(h),
@@ -71,10 +74,27 @@ async def _read(ctx: S3Request, method: str) -> tuple[ObjectRead, dict[str, str]
                                                  version_id=vid))
     replaced = overrides(ctx.query, anonymous=ctx.caller.anonymous)
     call = ctx.objects.get_object if method == "GetObject" else ctx.objects.head_object
-    read = await call(ctx.bucket, ctx.key, version_id=vid, range_header=ctx.headers.get("range"),
-                      part_number=part_number(ctx.query), conditions=conditions(ctx.headers))
+    try:
+        read = await call(ctx.bucket, ctx.key, version_id=vid,
+                          range_header=ctx.headers.get("range"),
+                          part_number=part_number(ctx.query), conditions=conditions(ctx.headers))
+    except EngineError as err:
+        if err.code == "NoSuchKey":
+            await _may_list(ctx)
+        raise
     checksum_mode = ctx.headers.get("x-amz-checksum-mode", "").upper() == "ENABLED"
     return read, {**object_headers(read, checksum_mode=checksum_mode), **replaced}
+
+
+async def _may_list(ctx: S3Request) -> None:
+    """S3 tells a caller that a key does not exist only if it may list the bucket (else
+    the answer would reveal which keys exist): without s3:ListBucket, AccessDenied."""
+    try:
+        await ctx.authorize([on_bucket("s3:ListBucket", ctx.bucket)])
+    except EngineError as err:
+        if err.code == "AccessDenied":
+            raise EngineError("AccessDenied") from None
+        raise
 
 
 def _status(read: ObjectRead) -> int:

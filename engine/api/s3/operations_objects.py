@@ -39,6 +39,8 @@ async def put_object(ctx: S3Request) -> web.StreamResponse:
     if not ctx.body.length_declared:
         raise EngineError("MissingContentLength")
     refuse_unserved_features(h)
+    if h.get("content-md5") == "":  # sent but empty is not "not sent"
+        raise EngineError("InvalidDigest")
     checksum = sent_checksum(h)
     header = pb.PutObjectHeader(
         bucket=ctx.bucket, key=ctx.key, headers=content_headers(h), metadata=user_metadata(h),

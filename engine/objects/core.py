@@ -77,6 +77,13 @@ def new_version_id(clock: Clock) -> str:
     return f"{clock.now_ns():016x}{secrets.token_hex(8)}"
 
 
+def _marker(version: ObjectVersion) -> dict[str, str]:
+    """What an answer about a delete marker tells (S3 sends it as headers on the 404 or
+    405): lower-case details are the engine's own, never elements of the error document."""
+    return {"delete_marker": "true", "version_id": version.version_id,
+            "mtime_ns": str(version.mtime_ns)}
+
+
 class ObjectCore:
     def __init__(self, placement: Placement, config: StorageConfig, clock: Clock,
                  buckets: Buckets | None = None, *, zone: str = "",
@@ -128,12 +135,15 @@ class ObjectCore:
         if not version_id:
             current = latest(entry)
             if current is None:
+                if entry is not None and entry.versions:  # behind a delete marker
+                    raise EngineError("NoSuchKey", Key=key, **_marker(entry.versions[0]))
                 raise EngineError("NoSuchKey", Key=key)
             return current
         for v in entry.versions if entry else []:
             if v.version_id == version_id:
                 if v.delete_marker and not markers:
-                    raise EngineError("MethodNotAllowed", Method="GET", ResourceType="DeleteMarker")
+                    raise EngineError("MethodNotAllowed", Method="GET",
+                                      ResourceType="DeleteMarker", **_marker(v))
                 return v
         check_version_id(version_id)
         raise EngineError("NoSuchVersion", Key=key, VersionId=version_id)

@@ -64,6 +64,11 @@ def error_response(err: EngineError, *, head: bool, resource: str, request_id: s
         headers["Content-Range"] = f"bytes */{err.details['ActualObjectSize']}"
     if err.code == "MethodNotAllowed" and "Allow" in err.details:
         headers["Allow"] = err.details["Allow"]
+    if err.details.get("delete_marker") == "true":
+        headers["x-amz-delete-marker"] = "true"
+        headers["x-amz-version-id"] = err.details["version_id"]
+        if err.code == "MethodNotAllowed":
+            headers["Last-Modified"] = http_date(int(err.details["mtime_ns"]))
     if err.code == "NotModified" and "etag" in err.details:
         headers["ETag"] = quoted(err.details["etag"])
         headers["Last-Modified"] = http_date(int(err.details["mtime_ns"]))

@@ -88,6 +88,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     # TLS on the client port; a TLS cluster adds the peer port (checked by `engine serve`)
     tls = serving_tls(config.tls_cert, config.tls_key, config.tls_client_ca,
                       node.view.topology, node.node_id)
+    # One decision for every protocol: the caller's policies with the resource's own.
+    decide = ResourcePolicies(node.identity.authz, node.objects, node.queues.catalog).decide
     audit = None
     if config.audit_log is not None and config.insecure_no_auth:
         log.warning("--audit-log: nothing is audited with --insecure-no-auth")
@@ -103,15 +105,14 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         interceptors.append(AuthInterceptor(
             identity.authn, identity.authz,
             lambda: Target(identity.account(), config.region), cluster_secret=node.secret,
-            audit=audit, secure=tls.client is not None,
-            resources=ResourcePolicies(identity.authz, node.objects,
-                                       node.queues.catalog).decide))
+            audit=audit, secure=tls.client is not None, resources=decide))
     if tls.cluster is not None:
         interceptors.append(PeerPortGuard(tls.cluster))
     server = grpc.aio.server(options=SERVER_OPTIONS, interceptors=interceptors)
     limits = StreamLimits(config.stream_idle_timeout, config.stream_total_timeout)
-    objects_pb2_grpc.add_ObjectStoreServicer_to_server(ObjectStoreServicer(node.objects, limits),
-                                                       server)
+    objects_pb2_grpc.add_ObjectStoreServicer_to_server(
+        ObjectStoreServicer(node.objects, limits, None if config.insecure_no_auth else decide),
+        server)
     queues_pb2_grpc.add_QueuesServicer_to_server(QueuesServicer(node.queues), server)
     cache_pb2_grpc.add_CacheServicer_to_server(CacheServicer(node.cache), server)
     admin = AdminServicer(config, node)
@@ -168,8 +169,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     try:  # the S3 REST endpoint: the same services and authorization over HTTP
         s3 = await serve_s3(
             config, node.objects, None if config.insecure_no_auth else node.identity,
-            ResourcePolicies(node.identity.authz, node.objects, node.queues.catalog).decide,
-            node.view.topology, node.node_id, audit, grace=GRACE_SECONDS)
+            decide, node.view.topology, node.node_id, audit, grace=GRACE_SECONDS)
     except OSError as exc:
         await server.stop(None)
         await node.close()
@@ -179,8 +179,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     try:  # buckets' static websites, to anonymous browsers (off unless asked for)
         website = await serve_website(
             config, node.objects, None if config.insecure_no_auth else node.identity,
-            ResourcePolicies(node.identity.authz, node.objects, node.queues.catalog).decide,
-            node.view.topology, node.node_id, grace=GRACE_SECONDS)
+            decide, node.view.topology, node.node_id, grace=GRACE_SECONDS)
     except OSError as exc:
         if s3 is not None:
             await s3.stop()

@@ -13,13 +13,15 @@ import grpc
 
 from engine.api import access_convert as ac
 from engine.api import convert
-from engine.api.auth_interceptor import denied_items
+from engine.api.access_rules_s3 import on_bucket
+from engine.api.auth_interceptor import Decide, current_principal, denied_items
 from engine.api.bucket_config_servicer import BucketConfigRpcs
 from engine.api.multipart_servicer import MultipartRpcs
 from engine.api.permissions_servicer import PermissionRpcs
 from engine.api.rpc import streaming, unary
 from engine.api.subresources_servicer import SubresourceRpcs
 from engine.api.upload_stream import StreamLimits, open_upload
+from engine.errors import EngineError
 from engine.objects.core import crc32c_b64
 from engine.objects.service import ObjectService
 from engine.v1 import objects_pb2 as pb
@@ -32,10 +34,21 @@ OWNER_ID = "engine"
 
 class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs, PermissionRpcs,
                           objects_pb2_grpc.ObjectStoreServicer):
-    def __init__(self, service: ObjectService, stream_limits: StreamLimits | None = None
-                 ) -> None:
+    def __init__(self, service: ObjectService, stream_limits: StreamLimits | None = None,
+                 decide: Decide | None = None) -> None:
         self.s = service
         self.stream_limits = stream_limits or StreamLimits()
+        self.decide = decide  # None: authorization is off
+
+    async def _absent(self, err: EngineError, bucket: str) -> EngineError:
+        """S3 tells a caller a key does not exist only if it may list the bucket (else
+        GetObject would enumerate keys): without s3:ListBucket, AccessDenied."""
+        principal = current_principal()
+        if err.code != "NoSuchKey" or self.decide is None or principal is None:
+            return err
+        if (await self.decide(principal, on_bucket("s3:ListBucket", bucket))).allowed:
+            return err
+        return EngineError("AccessDenied")
 
     @unary
     async def CreateBucket(self, request: pb.CreateBucketRequest, context: Ctx
@@ -89,12 +102,15 @@ class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs, Perm
     @streaming
     async def GetObject(self, request: pb.GetObjectRequest, context: Ctx
                         ) -> AsyncIterator[pb.GetObjectResponse]:
-        read = await self.s.get_object(
-            request.bucket, request.key, version_id=request.version_id,
-            range_header=request.range if request.HasField("range") else None,
-            part_number=request.part_number,
-            conditions=convert.conditions(request.conditions),
-        )
+        try:
+            read = await self.s.get_object(
+                request.bucket, request.key, version_id=request.version_id,
+                range_header=request.range if request.HasField("range") else None,
+                part_number=request.part_number,
+                conditions=convert.conditions(request.conditions),
+            )
+        except EngineError as err:
+            raise await self._absent(err, request.bucket) from None
         header = pb.GetObjectHeader(
             info=convert.object_info(request.bucket, request.key, read.version,
                                      restore=read.restore, parts_count=read.parts_count),
@@ -112,12 +128,15 @@ class ObjectStoreServicer(MultipartRpcs, BucketConfigRpcs, SubresourceRpcs, Perm
     @unary
     async def HeadObject(self, request: pb.HeadObjectRequest, context: Ctx
                          ) -> pb.HeadObjectResponse:
-        read = await self.s.head_object(
-            request.bucket, request.key, version_id=request.version_id,
-            range_header=request.range if request.HasField("range") else None,
-            part_number=request.part_number,
-            conditions=convert.conditions(request.conditions),
-        )
+        try:
+            read = await self.s.head_object(
+                request.bucket, request.key, version_id=request.version_id,
+                range_header=request.range if request.HasField("range") else None,
+                part_number=request.part_number,
+                conditions=convert.conditions(request.conditions),
+            )
+        except EngineError as err:
+            raise await self._absent(err, request.bucket) from None
         return pb.HeadObjectResponse(
             info=convert.object_info(request.bucket, request.key, read.version,
                                      restore=read.restore, parts_count=read.parts_count),

@@ -223,3 +223,32 @@ def test_setting_an_acl_on_upload_needs_put_object_acl(endpoint, root, tmp_path)
                              ExtraArgs={"ACL": "bucket-owner-full-control"})
     assert s3.get_object_acl(Bucket="uploads", Key="owned.csv")["Owner"] == bucket_owner
     assert s3.get_object(Bucket="uploads", Key="plain.csv")["Body"].read() == b"a,b\n"
+
+
+def test_a_missing_key_is_hidden_from_a_caller_who_may_not_list(endpoint, root):
+    """As S3: without s3:ListBucket, GetObject/HeadObject of a missing key is
+    AccessDenied, so s3:GetObject alone does not tell which keys exist; with it, the
+    caller learns NoSuchKey."""
+    s3 = root["s3"]
+    s3.create_bucket(Bucket="hidden-keys")
+    s3.put_object(Bucket="hidden-keys", Key="there", Body=b"t")
+    _, keys = new_user(endpoint, root["iam"], "reader")
+    statement = {"Effect": "Allow", "Action": "s3:GetObject",
+                 "Resource": "arn:aws:s3:::hidden-keys/*"}
+    root["iam"].put_user_policy(UserName="reader", PolicyName="read", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [statement]}))
+    with client("s3", endpoint=endpoint, **keys) as reader:
+        assert reader.get_object(Bucket="hidden-keys", Key="there")["Body"].read() == b"t"
+        assert error_of(lambda: reader.get_object(Bucket="hidden-keys", Key="nope"))[0] == \
+            "AccessDenied"
+        # a HEAD's error has no body: boto3 (and the SDK, as boto3) names it by its status
+        assert error_of(lambda: reader.head_object(Bucket="hidden-keys", Key="nope"))[0] == \
+            "403"
+        listing = {"Effect": "Allow", "Action": "s3:ListBucket",
+                   "Resource": "arn:aws:s3:::hidden-keys"}
+        root["iam"].put_user_policy(UserName="reader", PolicyName="read",
+                                    PolicyDocument=json.dumps({"Version": "2012-10-17",
+                                                               "Statement": [statement,
+                                                                             listing]}))
+        assert error_of(lambda: reader.get_object(Bucket="hidden-keys", Key="nope"))[0] == \
+            "NoSuchKey"

@@ -2,13 +2,14 @@
 # System packages the test suite needs beyond the Python venv: libfuse 3, for the LossyFS
 # power-loss tests (tests/powerloss/, tests/cluster/test_power_loss.py). mfusepy loads
 # libfuse3.so.3 (libfuse3-3) through ctypes; fuse3 adds fusermount3 and /etc/fuse.conf.
+# rclone: a real S3 tool against the S3 REST endpoint (tests/integration/test_s3_rclone.py).
 #
 # Idempotent: does nothing when the packages are installed. Installs them only as root
 # with apt-get (CI, the dev container); elsewhere it says what is missing and exits 0,
 # and the FUSE tests skip with that reason. A failed install as root is an error.
 set -euo pipefail
 
-packages=(fuse3 libfuse3-3)
+packages=(fuse3 libfuse3-3 rclone)
 missing=()
 for p in "${packages[@]}"; do
     if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then

@@ -44,6 +44,8 @@ from engine.observability import request_id
 
 log = logging.getLogger("engine.s3")
 
+# Every path, one handler: [\s\S], as a key may hold a line feed (%0A), which "." misses.
+EVERY_PATH = r"/{tail:[\s\S]*}"
 MAX_HEADER_BYTES = 8 * 1024  # S3's bound on a request's header section
 OPERATIONS: dict[str, Operation] = {**operations_buckets.OPERATIONS,
                                     **operations_objects.OPERATIONS,
@@ -176,8 +178,7 @@ async def no_continue(request: web.Request) -> None:
 
 def build_app(pipeline: Pipeline, *, client_max_size: int) -> web.Application:
     app = web.Application(client_max_size=client_max_size)
-    # [\s\S]: a key may hold a line feed (%0A), which "." does not match
-    app.router.add_route("*", r"/{tail:[\s\S]*}", pipeline.handle,
+    app.router.add_route("*", EVERY_PATH, pipeline.handle,
                          expect_handler=no_continue)
     app.on_response_prepare.append(stamp_ids)
     return app

@@ -12,7 +12,7 @@ from aiohttp import web
 from engine.api.access_table import Target
 from engine.api.auth_interceptor import Decide
 from engine.api.s3.access import S3Access
-from engine.api.s3.app import stamp_ids
+from engine.api.s3.app import EVERY_PATH, stamp_ids
 from engine.api.s3.server import KEEPALIVE_SECONDS, https_context, parse_listen
 from engine.api.s3.website.handler import WebsiteHandler
 from engine.cluster.topology import Topology, join_host_port
@@ -39,7 +39,7 @@ class WebsiteEndpoint:
         """Bind and serve; the address bound. OSError when it cannot bind."""
         host, port = parse_listen(self.listen)
         app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-        app.router.add_route("*", "/{tail:.*}", self.handler.handle)
+        app.router.add_route("*", EVERY_PATH, self.handler.handle)
         app.on_response_prepare.append(stamp_ids)
         runner = web.AppRunner(app, handle_signals=False, access_log=None,
                                shutdown_timeout=self.grace, keepalive_timeout=KEEPALIVE_SECONDS,

@@ -33,6 +33,7 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import StreamReader, web
+from aiohttp.http import HttpVersion11
 from aiohttp.http_exceptions import (
     ContentLengthError,
     HttpProcessingError,
@@ -252,12 +253,23 @@ class S3Connection(RequestHandler):
             log.error("request from %s failed (%d)", request.remote, status, exc_info=exc)
         if request.writer.output_size > 0:
             raise ConnectionError("the answer had started: the connection is cut")
+        _answer_as_http11(request)
         rid = request_id.new().upper()
         response = error_response(err, head=request.method == "HEAD", resource="",
                                   request_id=rid, host=host_id(self.node_id, rid))
         response.headers["Server"] = "engine"
         response.force_close()
         return response
+
+
+def _answer_as_http11(request: web.BaseRequest) -> None:
+    """aiohttp answers a request its parser refused as HTTP/1.0 (the message it stands
+    in for the request has that version); S3 answers HTTP/1.1, as on every other error.
+    The status line is written from the request's version, held in a private field:
+    if a later aiohttp moves it, the answer stays HTTP/1.0, still well formed."""
+    if getattr(request, "_version", HttpVersion11) < HttpVersion11:
+        request._version = HttpVersion11
+        getattr(request, "_cache", {}).pop("version", None)  # reify's memo
 
 
 @web.middleware

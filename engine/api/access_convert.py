@@ -56,6 +56,8 @@ def _body_grant(grant: pb.Grant, is_known_id: Callable[[str], bool]) -> Grant:
 def acl_request(spec: pb.AclSpec, is_known_id: Callable[[str], bool]) -> AclRequest | None:
     """The ACL a request sets (x-amz-acl, x-amz-grant-* or an AccessControlPolicy), None
     when it sets none. One form only, as S3 requires."""
+    if not spec.ListFields():  # most writes set no ACL
+        return None
     headers = {name: getattr(spec, field) for name, field in _HEADERS if getattr(spec, field)}
     if spec.canned:
         headers["x-amz-acl"] = spec.canned
@@ -101,8 +103,7 @@ def denial(action: str, resource: str) -> Denial | None:
 
 def known_id(account: AccountSettings) -> Callable[[str], bool]:
     """ACL grants may name only accounts that exist: here, the cluster's one."""
-    owner = bucket_owner(account).id
-    return lambda canonical: canonical.lower() == owner
+    return lambda canonical: canonical.lower() == bucket_owner(account).id
 
 
 def with_acl(options: WriteOptions, spec: pb.AclSpec, account: AccountSettings,

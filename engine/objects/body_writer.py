@@ -62,13 +62,13 @@ class BodyWriter:
         self.plan = plan if plan is not None else standard_plan(eset)
         self.bucket, self.key = bucket, key
         self.config = config
-        self.data_id = uuid.uuid4().hex
+        self.data_id = ""  # named when the first shard is created: inline bodies have none
         self._drives: list[Drive] = [eset.drives[p] for p in self.plan.positions]
         self._writers: list[AsyncShardWriter | None] = []  # by shard index
         self._md5 = hashlib.md5()
         # Every stripe to the lane (batch=1): a body that reaches it exceeds the inline
         # threshold, and a stripe hashed here would stall receiving for a millisecond.
-        self._hashing = BackgroundHashing((self._md5,), batch=1, depth=PIPELINE_DEPTH)
+        self._hashing: BackgroundHashing | None = None  # made with the shards
         self._crc = 0
         self._size = 0  # plaintext bytes
         self._stored = 0  # bytes striped (compressed frames, or the plaintext)
@@ -110,6 +110,7 @@ class BodyWriter:
                 await self._write_stripe(stored_tail, plaintext=False)
             # The shards' fsync need not wait for the MD5 of the last stripes (nor the
             # MD5 for it): the digest is first read after both.
+            assert self._hashing is not None
             done = await asyncio.gather(self._finish(), self._hashing.finish(),
                                         return_exceptions=True)
             failure = next((r for r in done if isinstance(r, BaseException)), None)
@@ -158,6 +159,7 @@ class BodyWriter:
             await self._stores[0]  # raises when the write lost its quorum
             self._stores.popleft()
         self._size += len(stripe)
+        assert self._hashing is not None
         await self._hashing.update(stripe)
         previous = self._stores[-1] if self._stores else None
         self._stores.append(asyncio.ensure_future(self._store_after(previous, stripe)))
@@ -178,6 +180,8 @@ class BodyWriter:
     async def _open(self) -> None:
         """A shard writer on every drive of the plan; below quorum the caller discards
         the ones that were created."""
+        self.data_id = uuid.uuid4().hex
+        self._hashing = BackgroundHashing((self._md5,), batch=1, depth=PIPELINE_DEPTH)
         results = await asyncio.gather(
             *(d.create_shard(self.data_id, i, self.bucket, self.key)
               for i, d in enumerate(self._drives)),
@@ -242,7 +246,10 @@ class BodyWriter:
         for store in stores:
             store.cancel()
         await asyncio.gather(*stores, return_exceptions=True)
-        await self._hashing.cancel()
+        if self._hashing is not None:
+            await self._hashing.cancel()
+        if not self.data_id:  # inline: nothing was written anywhere
+            return
         live = [w for w in self._writers if w is not None]
         await asyncio.gather(*(w.abort() for w in live), return_exceptions=True)
         await asyncio.gather(*(d.discard(self.data_id) for d in self._drives),

@@ -202,11 +202,16 @@ class EntryWatch:
     def superseded(self, new: ObjectVersion | None) -> None:
         """The write committed `new` (None: the key's entry is gone): drop the prior
         current version and any prior version `new` replaced under the same id (all
-        prior versions when the entry is gone)."""
-        self.cache._spawn(self._drop_superseded(new))
+        prior versions when the entry is gone). A callback, not a task: most writes find
+        the prior read done and nothing cached to drop."""
+        if self.prior.done():
+            self._drop_superseded(new, self.prior)
+        else:
+            self.prior.add_done_callback(lambda prior: self._drop_superseded(new, prior))
 
-    async def _drop_superseded(self, new: ObjectVersion | None) -> None:
-        old = await self.prior
+    def _drop_superseded(self, new: ObjectVersion | None,
+                         prior: asyncio.Task[ObjectEntry | None]) -> None:
+        old = None if prior.cancelled() else prior.result()  # _quietly: never raises
         if old is None:
             return
         if new is None:

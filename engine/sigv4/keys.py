@@ -8,7 +8,6 @@ the secrets it was derived from, and never leaves it.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,7 +28,7 @@ class Credentials:
 
 def hmac_sha256(key: bytes, message: str | bytes) -> bytes:
     data = message.encode("utf-8") if isinstance(message, str) else message
-    return hmac.new(key, data, hashlib.sha256).digest()
+    return hmac.digest(key, data, "sha256")  # one-shot: OpenSSL's, no HMAC object
 
 
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
@@ -48,7 +47,7 @@ def _derive(secret: str, date: str, region: str, service: str) -> bytes:
 
 def sign(key: bytes, string_to_sign: str) -> str:
     """The hex signature of a string to sign."""
-    return hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
 
 
 def cache_info() -> tuple[int, int]:

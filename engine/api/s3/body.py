@@ -183,10 +183,17 @@ class RequestBody:
 
     async def _read(self, reader: web.StreamReader, loop: asyncio.AbstractEventLoop,
                     deadline: float | None, received: int) -> bytes:
-        waits = [self._limits.idle] if self._limits.idle > 0 else []
-        if deadline is not None:
-            waits.append(deadline - loop.time())
         try:
+            # What has arrived is taken without a timer: a small body comes with its
+            # headers, and a large one's pieces often queue faster than they are read.
+            if deadline is not None and loop.time() >= deadline:
+                raise TimeoutError
+            data = reader.read_nowait()
+            if data or reader.at_eof():
+                return data
+            waits = [self._limits.idle] if self._limits.idle > 0 else []
+            if deadline is not None:
+                waits.append(deadline - loop.time())
             async with asyncio.timeout(max(0.0, min(waits)) if waits else None):
                 return await reader.readany()
         except TimeoutError:

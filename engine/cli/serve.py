@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from engine.bench.sizes import size_arg
-from engine.cluster.topology import TopologyError
+from engine.cluster.topology import TopologyError, parse_listen
 from engine.config import DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, NodeConfig
 
 
@@ -209,15 +209,7 @@ def _http_listen(args: argparse.Namespace) -> tuple[str | None, bool]:
 
 
 def _http_address(text: str) -> str:
-    if text == "off":
-        return text
-    from engine.api.s3.server import parse_listen
-
-    try:
-        parse_listen(text)
-    except TopologyError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return text if text == "off" else _address(text)
 
 
 def _loopback(address: str) -> bool:
@@ -231,8 +223,6 @@ def _loopback(address: str) -> bool:
 
 
 def _address(text: str) -> str:
-    from engine.observability.metrics_server import parse_listen  # prometheus: only if used
-
     try:
         parse_listen(text)
     except TopologyError as exc:

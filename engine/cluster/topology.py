@@ -81,6 +81,16 @@ def split_host_port(address: str) -> tuple[str, int]:
     return host, int(port_s)
 
 
+def parse_listen(text: str) -> tuple[str, int]:
+    """A listen address: `HOST:PORT` as topology addresses are written, plus port 0 (any
+    free port; the node logs the one it got), handy for tests and several nodes on one
+    machine. TopologyError if malformed."""
+    host, sep, port = text.rpartition(":")
+    if sep and port == "0":
+        return split_host_port(f"{host}:1")[0], 0
+    return split_host_port(text)
+
+
 def join_host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 

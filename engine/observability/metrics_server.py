@@ -12,16 +12,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from engine.cluster.topology import split_host_port
-
-
-def parse_listen(text: str) -> tuple[str, int]:
-    """`HOST:PORT` as topology addresses are written, plus port 0: any free port (the
-    node logs the one it got), handy for tests and several nodes on one machine."""
-    host, sep, port = text.rpartition(":")
-    if sep and port == "0":
-        return split_host_port(f"{host}:1")[0], 0
-    return split_host_port(text)
+from engine.cluster.topology import parse_listen
 
 
 class MetricsServer:

@@ -1,6 +1,7 @@
-"""The node's website endpoint: an aiohttp listener on the node's own event loop, off
-unless ``--website-listen`` is given. Same bounds and TLS as the S3 endpoint
-(engine/api/s3/server.py); it only reads, so requests carry no body worth keeping."""
+"""The node's website endpoint: an aiohttp application on the HTTP listener the S3
+endpoint uses (listener.py: the same header timeout, connection cap and parser-error
+answers, from the same --http-* flags), off unless ``--website-listen`` is given. TLS as
+on the S3 endpoint; it only reads, so requests carry no body worth keeping."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from engine.api.access_table import Target
 from engine.api.auth_interceptor import Decide
 from engine.api.s3.access import S3Access
 from engine.api.s3.app import EVERY_PATH, stamp_ids
-from engine.api.s3.server import KEEPALIVE_SECONDS, https_context, parse_listen
+from engine.api.s3.connections import ConnectionLimits
+from engine.api.s3.listener import HttpListener
+from engine.api.s3.server import https_context
 from engine.api.s3.website.handler import WebsiteHandler
-from engine.cluster.topology import Topology, join_host_port
+from engine.cluster.topology import Topology
 from engine.config import NodeConfig
 from engine.iam.system import IdentitySystem
 from engine.objects.service import ObjectService
@@ -27,43 +30,28 @@ CLIENT_MAX_SIZE = 64 * 1024  # a website takes no request bodies
 
 class WebsiteEndpoint:
     def __init__(self, handler: WebsiteHandler, listen: str, tls: ssl.SSLContext | None = None,
-                 *, grace: float = 5.0) -> None:
+                 *, grace: float = 5.0, limits: ConnectionLimits | None = None) -> None:
         self.handler = handler
-        self.listen = listen
-        self.tls = tls
-        self.grace = grace
-        self._runner: web.AppRunner | None = None
-        self.address = ""
+        app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+        app.router.add_route("*", EVERY_PATH, handler.handle)
+        app.on_response_prepare.append(stamp_ids)
+        self.listener = HttpListener(app, listen, tls, node_id=handler.node_id, grace=grace,
+                                     limits=limits)
+
+    @property
+    def address(self) -> str:
+        return self.listener.address
 
     async def start(self) -> str:
         """Bind and serve; the address bound. OSError when it cannot bind."""
-        host, port = parse_listen(self.listen)
-        app = web.Application(client_max_size=CLIENT_MAX_SIZE)
-        app.router.add_route("*", EVERY_PATH, self.handler.handle)
-        app.on_response_prepare.append(stamp_ids)
-        runner = web.AppRunner(app, handle_signals=False, access_log=None,
-                               shutdown_timeout=self.grace, keepalive_timeout=KEEPALIVE_SECONDS,
-                               max_line_size=8190, max_field_size=8190, auto_decompress=False)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, ssl_context=self.tls, reuse_port=False)
-        try:
-            await site.start()
-        except OSError:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        bound = runner.addresses[0] if runner.addresses else (host, port)
-        self.address = join_host_port(bound[0], bound[1])
-        scheme = "https" if self.tls is not None else "http"
-        log.info("website endpoint on %s://%s%s", scheme, self.address,
+        address = await self.listener.start()
+        log.info("website endpoint on %s://%s%s", self.listener.scheme, address,
                  f" (domains: {', '.join(self.handler.domains)})" if self.handler.domains
                  else "")
-        return self.address
+        return address
 
     async def stop(self) -> None:
-        runner, self._runner = self._runner, None
-        if runner is not None:
-            await runner.cleanup()
+        await self.listener.stop()
 
 
 async def serve_website(config: NodeConfig, objects: ObjectService,
@@ -82,6 +70,8 @@ async def serve_website(config: NodeConfig, objects: ObjectService,
         access = S3Access(decide, lambda: Target(identity.account(), config.region))
     handler = WebsiteHandler(objects, access, node_id, domains=config.website_domains,
                              secure=tls is not None)
-    endpoint = WebsiteEndpoint(handler, config.website_listen, tls, grace=grace)
+    endpoint = WebsiteEndpoint(handler, config.website_listen, tls, grace=grace,
+                               limits=ConnectionLimits(config.http_header_timeout,
+                                                       config.http_max_connections))
     await endpoint.start()
     return endpoint

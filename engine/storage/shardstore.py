@@ -38,24 +38,29 @@ class ShardWriter:
         self._tmp = tmp
         self._final = final
         self._fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        self._lock = threading.Lock()  # abort may come from another thread mid-commit
+        # Abort may come from another thread mid-write or mid-commit: it must not close
+        # the descriptor under a write, whose number a file opened meanwhile could reuse.
+        self._lock = threading.Lock()
         self._written = 0
         self._flushing = 0  # bytes whose writeback was started
 
     def write_block(self, payload: bytes | memoryview, crc: int) -> None:
         """Append one block. Writeback starts as the file grows (a hint to the kernel,
         no wait): durability is still the fsync of :meth:`commit`, which then takes a
-        fraction of the time for a large shard."""
+        fraction of the time for a large shard. ShardMissing once aborted."""
         header = HEADER.pack(len(payload), crc)
-        done = os.writev(self._fd, [header, payload])
-        if done < len(header) + len(payload):  # a short write is legal; finish the rest
-            rest = memoryview(header + bytes(payload))[done:]
-            while rest:
-                rest = rest[os.write(self._fd, rest):]
-        self._written += len(header) + len(payload)
-        if self._written - self._flushing >= WRITEBACK_STEP:
-            start_writeback(self._fd, self._flushing, self._written - self._flushing)
-            self._flushing = self._written
+        with self._lock:
+            if self._fd < 0:
+                raise ShardMissing(f"{self._final}: write was aborted")
+            done = os.writev(self._fd, [header, payload])
+            if done < len(header) + len(payload):  # a short write is legal; finish the rest
+                rest = memoryview(header + bytes(payload))[done:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest):]
+            self._written += len(header) + len(payload)
+            if self._written - self._flushing >= WRITEBACK_STEP:
+                start_writeback(self._fd, self._flushing, self._written - self._flushing)
+                self._flushing = self._written
 
     def commit(self) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,49 @@ def test_start_writeback_is_only_a_hint(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert start_writeback(-1, 0, 8192) is False  # a bad descriptor: False, never raises
+
+
+def test_a_write_after_abort_is_refused(tmp_path: Path) -> None:
+    store = ShardStore(tmp_path)
+    writer = store.create("gone", 0)
+    writer.abort()
+    with pytest.raises(ShardMissing, match="aborted"):
+        writer.write_block(b"late", crc32c(b"late"))
+
+
+def test_abort_waits_for_a_write_in_progress(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upload cut off mid-stripe aborts from the event loop while a worker thread
+    writes: closing the descriptor under that write would let a file opened meanwhile
+    reuse its number and receive the shard's bytes."""
+    store = ShardStore(tmp_path)
+    writer = store.create("cut", 0)
+    inside, release = threading.Event(), threading.Event()
+    real_writev = os.writev
+
+    def paused_writev(fd: int, buffers: list[bytes]) -> int:
+        inside.set()
+        release.wait(10)
+        return real_writev(fd, buffers)  # EBADF had abort closed the descriptor
+
+    monkeypatch.setattr(os, "writev", paused_writev)
+    failures: list[BaseException] = []
+
+    def write_block() -> None:
+        try:
+            writer.write_block(b"block", crc32c(b"block"))
+        except BaseException as exc:
+            failures.append(exc)
+
+    writing = threading.Thread(target=write_block)
+    writing.start()
+    assert inside.wait(10)
+    aborting = threading.Thread(target=writer.abort)
+    aborting.start()
+    aborting.join(0.2)
+    assert aborting.is_alive()  # waits for the write, holding no descriptor of its own
+    release.set()
+    writing.join(10)
+    aborting.join(10)
+    assert failures == []
+    assert not list((tmp_path).rglob("*cut*"))  # and the aborted write left nothing

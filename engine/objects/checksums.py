@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from awscrt import checksums as crt
 
 from engine.errors import EngineError
 from engine.iam.signature_chunked import SERVER_CHECKSUMS
+from engine.objects.background_hashing import BackgroundHashing
 
 ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
 COMPOSITE, FULL_OBJECT = "COMPOSITE", "FULL_OBJECT"
@@ -66,6 +67,24 @@ def digest(algorithm: str, data: bytes) -> bytes:
     hasher = SERVER_CHECKSUMS[algorithm.lower()]()
     hasher.update(data)
     return hasher.digest()
+
+
+class StreamChecksum:
+    """A body's checksum in ``algorithm``, computed by the server as the body passes
+    (:meth:`through`), off the event loop in 1 MiB batches: what S3 does for a part that
+    arrives without the checksum its upload was created with."""
+
+    def __init__(self, algorithm: str) -> None:
+        self._hasher = SERVER_CHECKSUMS[algorithm.lower()]()
+        self._hashing = BackgroundHashing((self._hasher,))
+        self.value = ""  # base64, once the body has ended
+
+    async def through(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in body:
+            await self._hashing.update(chunk)
+            yield chunk
+        await self._hashing.finish()
+        self.value = base64.b64encode(self._hasher.digest()).decode()
 
 
 def _raw(value: str) -> bytes:

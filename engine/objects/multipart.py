@@ -135,7 +135,9 @@ class MultipartOps(ObjectCore):
         content_md5: str = "", checksum_crc32c: str = "", checksum: Checksum | None = None,
     ) -> PartBody:
         """``checksum``: the part's x-amz-checksum-* (verified by the API layer, its value
-        filled in once the body ends), kept for the upload's checksum at completion."""
+        filled in once the body ends), kept for the upload's checksum at completion. A
+        part sent without the upload's checksum (a client that does not compute it, or
+        UploadPartCopy) gets one computed here, as S3 computes it."""
         check_part_number(part_number)
         upload = await self._upload(bucket, key, upload_id)
         if checksum is not None and upload.checksum_algorithm and \
@@ -143,6 +145,10 @@ class MultipartOps(ObjectCore):
             raise EngineError("InvalidRequest", "Checksum Type mismatch occurred, expected "
                               f"checksum Type: {upload.checksum_algorithm.lower()}, actual "
                               f"checksum Type: {checksum.algorithm.lower()}")
+        computed = checksums.StreamChecksum(upload.checksum_algorithm) \
+            if upload.checksum_algorithm and checksum is None else None
+        if computed is not None:
+            body = computed.through(body)
         eset = self.placement.set_for(bucket, key)
         writer, written = await self._write_checked(
             eset, bucket, key, body, upload.storage_class, max_size=MAX_PART_SIZE,
@@ -152,6 +158,8 @@ class MultipartOps(ObjectCore):
                         crc32c=written.crc32c, mtime_ns=self.clock.now_ns())
         if checksum is not None and checksum.algorithm == upload.checksum_algorithm:
             part.checksum = checksum.value
+        elif computed is not None:
+            part.checksum = computed.value
         if written.inline is not None:
             part.inline_data = written.inline
         else:

@@ -162,6 +162,42 @@ def test_part_checksums_are_held_to_the_upload(s3, bucket):
     assert code_of(exc) == "InvalidRequest"
 
 
+@pytest.mark.parametrize(("algorithm", "kind"), [("SHA256", "COMPOSITE"),
+                                               ("CRC32", "FULL_OBJECT")])
+def test_parts_sent_without_the_checksum_get_it_from_the_server(shared_server, s3, bucket,
+                                                                algorithm, kind):
+    """A client that computes no checksums (boto3 told when_required sends none on
+    UploadPart), and a part copied from another object: the server computes each part's
+    checksum in the upload's algorithm, as S3 does, so the object still gets its own."""
+    plain = s3_client(shared_server.http_url, request_checksum_calculation="when_required")
+    s3.put_object(Bucket=bucket, Key="source", Body=b"copied tail")
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="server", ChecksumAlgorithm=algorithm,
+                                        ChecksumType=kind)
+    first = plain.upload_part(Bucket=bucket, Key="server", UploadId=upload["UploadId"],
+                              PartNumber=1, Body=b"p" * PART)
+    second = s3.upload_part_copy(Bucket=bucket, Key="server", UploadId=upload["UploadId"],
+                                 PartNumber=2, CopySource={"Bucket": bucket, "Key": "source"})
+    parts = [b"p" * PART, b"copied tail"]
+    if algorithm == "SHA256":
+        sums = [b64(hashlib.sha256(p).digest()) for p in parts]
+        whole = b64(hashlib.sha256(b"".join(hashlib.sha256(p).digest()
+                                            for p in parts)).digest()) + "-2"
+    else:
+        sums = [b64(zlib.crc32(p).to_bytes(4, "big")) for p in parts]
+        whole = b64(zlib.crc32(b"".join(parts)).to_bytes(4, "big"))
+    listed = s3.list_parts(Bucket=bucket, Key="server", UploadId=upload["UploadId"])
+    assert [p[f"Checksum{algorithm}"] for p in listed["Parts"]] == sums
+    completed = plain.complete_multipart_upload(
+        Bucket=bucket, Key="server", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": first["ETag"]},
+                                   {"PartNumber": 2,
+                                    "ETag": second["CopyPartResult"]["ETag"]}]})
+    assert completed[f"Checksum{algorithm}"] == whole
+    assert completed["ChecksumType"] == kind
+    head = s3.head_object(Bucket=bucket, Key="server", ChecksumMode="ENABLED")
+    assert head[f"Checksum{algorithm}"] == whole
+
+
 def test_a_copy_keeps_the_checksum(s3, bucket):
     s3.put_object(Bucket=bucket, Key="src", Body=BODY, ChecksumAlgorithm="SHA1")
     s3.copy_object(Bucket=bucket, Key="dst", CopySource=f"{bucket}/src")

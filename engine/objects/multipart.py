@@ -212,10 +212,13 @@ class MultipartOps(ObjectCore):
 
     async def complete_multipart_upload(
         self, bucket: str, key: str, upload_id: str, parts: list[tuple[int, str]],
-        part_checksums: dict[int, str] | None = None,
+        part_checksums: dict[int, str] | None = None, object_checksum: Checksum | None = None,
     ) -> ObjectVersion:
         """``part_checksums``: the checksums the request names the parts with, by part
-        number (InvalidPart when one differs from the part's)."""
+        number (InvalidPart when one differs from the part's); None when the protocol
+        cannot name them (gRPC), else a COMPOSITE upload needs one for every part, as S3
+        does. ``object_checksum``: the whole object's, compared with what the parts make
+        (BadDigest)."""
         record = await self.buckets.get(bucket, stale_ok=True)
         eset = self.placement.set_for(bucket, key)
         watch = self.read_cache.watch(bucket, key, self._entry(eset, bucket, key)) \
@@ -238,6 +241,7 @@ class MultipartOps(ObjectCore):
                 raise EngineError("InvalidPart", UploadId=upload_id, PartNumber=str(number),
                                   ETag=etag)
             chosen.append(part)
+        _check_named_checksums(upload, numbers, part_checksums)
         for part in chosen[:-1]:
             if part.size < MIN_PART_SIZE:
                 raise EngineError("EntityTooSmall", ProposedSize=str(part.size),
@@ -257,6 +261,7 @@ class MultipartOps(ObjectCore):
             part_sizes=[p.size for p in chosen], parts=MultipartBody(parts=chosen),
         )
         _upload_checksum(version, upload, chosen)
+        _check_object_checksum(version, object_checksum)
         try:
             await fan_out(eset.drives, lambda d: d.complete_upload(
                 bucket, key, upload_id, version, record.versioning), eset.write_quorum)
@@ -338,6 +343,36 @@ async def set_uploads(eset: ErasureSet, bucket: str, prefix: str) -> list[Upload
             votes[record.upload_id] += 1
             records[record.upload_id] = record
     return [records[u] for u, n in votes.items() if n * 2 > len(answers)]
+
+
+def _check_named_checksums(upload: UploadRecord, numbers: list[int],
+                           named: dict[int, str] | None) -> None:
+    """A COMPOSITE checksum is made of the part checksums the request names: S3 refuses a
+    completion that leaves one out (a FULL_OBJECT CRC needs none of them)."""
+    algorithm = upload.checksum_algorithm
+    if named is None or not algorithm or \
+            (upload.checksum_type or checksums.COMPOSITE) != checksums.COMPOSITE:
+        return
+    missing = next((n for n in numbers if not named.get(n)), None)
+    if missing is not None:
+        raise EngineError("InvalidRequest", f"The upload was created using a "
+                          f"{algorithm.lower()} checksum. The complete request must include "
+                          f"the checksum for each part. It was missing for part {missing} "
+                          "in the request.")
+
+
+def _check_object_checksum(version: ObjectVersion, sent: Checksum | None) -> None:
+    """The whole object's checksum a completion may carry: the upload's algorithm, and
+    the value its parts make (a COMPOSITE one with or without its ``-N``)."""
+    if sent is None:
+        return
+    if not version.checksum_algorithm or sent.algorithm != version.checksum_algorithm:
+        raise EngineError("InvalidRequest", "The upload was created using the "
+                          f"{(version.checksum_algorithm or 'null').lower()} checksum "
+                          f"algorithm, not {sent.algorithm.lower()}.")
+    if sent.value not in (version.checksum, version.checksum.rsplit("-", 1)[0]):
+        raise EngineError("BadDigest", f"The {sent.algorithm} you specified did not match "
+                          "the calculated checksum.")
 
 
 def _upload_checksum(version: ObjectVersion, upload: UploadRecord,

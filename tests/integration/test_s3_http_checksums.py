@@ -187,15 +187,51 @@ def test_parts_sent_without_the_checksum_get_it_from_the_server(shared_server, s
         whole = b64(zlib.crc32(b"".join(parts)).to_bytes(4, "big"))
     listed = s3.list_parts(Bucket=bucket, Key="server", UploadId=upload["UploadId"])
     assert [p[f"Checksum{algorithm}"] for p in listed["Parts"]] == sums
+    named = [{"PartNumber": 1, "ETag": first["ETag"]},
+             {"PartNumber": 2, "ETag": second["CopyPartResult"]["ETag"]}]
+    if kind == "COMPOSITE":  # made of the part checksums: the request names them
+        for part, value in zip(named, sums, strict=True):
+            part[f"Checksum{algorithm}"] = value
     completed = plain.complete_multipart_upload(
         Bucket=bucket, Key="server", UploadId=upload["UploadId"],
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": first["ETag"]},
-                                   {"PartNumber": 2,
-                                    "ETag": second["CopyPartResult"]["ETag"]}]})
+        MultipartUpload={"Parts": named})
     assert completed[f"Checksum{algorithm}"] == whole
     assert completed["ChecksumType"] == kind
     head = s3.head_object(Bucket=bucket, Key="server", ChecksumMode="ENABLED")
     assert head[f"Checksum{algorithm}"] == whole
+
+
+def test_a_composite_completion_must_name_every_part_checksum(s3, bucket):
+    upload, done = _upload(s3, bucket, "unnamed", [b"a" * PART, b"b"], "SHA1")
+    del done[1]["ChecksumSHA1"]
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="unnamed",
+                                     UploadId=upload["UploadId"],
+                                     MultipartUpload={"Parts": done})
+    error = exc.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "InvalidRequest",
+        "The upload was created using a sha1 checksum. The complete request "
+                   "must include the checksum for each part. It was missing for part 2 in "
+                   "the request.")
+
+
+def test_a_whole_object_checksum_on_completion_is_compared(s3, bucket):
+    parts = [b"x" * PART, b"end"]
+    upload, done = _upload(s3, bucket, "whole", parts, "CRC32", ChecksumType="FULL_OBJECT")
+    wrong = b64(zlib.crc32(b"other").to_bytes(4, "big"))
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(Bucket=bucket, Key="whole", UploadId=upload["UploadId"],
+                                     MultipartUpload={"Parts": done}, ChecksumCRC32=wrong,
+                                     ChecksumType="FULL_OBJECT")
+    error = exc.value.response["Error"]
+    assert (error["Code"], error["Message"]) == (
+        "BadDigest", "The CRC32 you specified did not match the calculated checksum.")
+    right = b64(zlib.crc32(b"".join(parts)).to_bytes(4, "big"))
+    completed = s3.complete_multipart_upload(
+        Bucket=bucket, Key="whole", UploadId=upload["UploadId"],
+        MultipartUpload={"Parts": done}, ChecksumCRC32=right, ChecksumType="FULL_OBJECT")
+    assert completed["ChecksumCRC32"] == right
 
 
 def test_a_copy_keeps_the_checksum(s3, bucket):

@@ -47,6 +47,8 @@ log = logging.getLogger("engine.s3")
 # Every path, one handler: [\s\S], as a key may hold a line feed (%0A), which "." misses.
 EVERY_PATH = r"/{tail:[\s\S]*}"
 MAX_HEADER_BYTES = 8 * 1024  # S3's bound on a request's header section
+# Operations whose x-amz-checksum-* headers are the object's, not their body's.
+OBJECT_CHECKSUMS = frozenset({"CompleteMultipartUpload"})
 OPERATIONS: dict[str, Operation] = {**operations_buckets.OPERATIONS,
                                     **operations_objects.OPERATIONS,
                                     **operations_listing.OPERATIONS,
@@ -135,8 +137,9 @@ class Pipeline:
             raise EngineError("NotImplemented", f"{placed.operation} is not implemented by "
                               "this server yet (see docs/s3-api.md).")
         self._check_owner(request)
-        body = progress.body = RequestBody(request, caller.verified, self.limits,
-                                           authenticated=self.authn is not None)
+        body = progress.body = RequestBody(
+            request, caller.verified, self.limits, authenticated=self.authn is not None,
+            body_checksums=placed.operation not in OBJECT_CHECKSUMS)
         return await operation(S3Request(request, placed, caller, body, self.services, audit))
 
     def _caller(self, request: web.Request, placed: Route, raw_path: str,

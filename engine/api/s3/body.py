@@ -80,7 +80,10 @@ class RequestBody:
     """The body of one request; read it once, with :meth:`stream` or :meth:`read_all`."""
 
     def __init__(self, request: web.Request, verified: VerifiedRequest | None,
-                 limits: StreamLimits, *, authenticated: bool = True) -> None:
+                 limits: StreamLimits, *, authenticated: bool = True,
+                 body_checksums: bool = True) -> None:
+        """``body_checksums`` False: the request's x-amz-checksum-* headers are not the
+        body's (CompleteMultipartUpload's name the object's) and are not checked here."""
         self._request = request
         self._limits = limits
         headers = request.headers
@@ -100,7 +103,7 @@ class RequestBody:
                 raise EngineError("MissingContentLength")
         self._sha256 = hashlib.sha256() if is_sha256_hex(mode) else None
         self._checksums: dict[str, tuple[Hasher, bytes]] = {}
-        for name, value in headers.items():
+        for name, value in headers.items() if body_checksums else ():
             lowered = name.lower()
             if not lowered.startswith(CHECKSUM_PREFIX) or lowered in self._checksums:
                 continue

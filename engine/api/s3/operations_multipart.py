@@ -140,7 +140,7 @@ async def complete_multipart_upload(ctx: S3Request) -> web.StreamResponse:
                for value in sums.values()}
     version = await ctx.objects.complete_multipart_upload(
         ctx.bucket, ctx.key, upload_id, [(p.part_number, p.etag) for p in parsed.request.parts],
-        part_checksums=claimed)
+        part_checksums=claimed, object_checksum=sent_checksum(h))
     result = pb.CompleteMultipartUploadResponse(
         bucket=ctx.bucket, key=ctx.key, etag=convert.quoted(version.etag),
         version_id=convert.version_header(version.version_id),

@@ -63,6 +63,8 @@ class NodeConfig:
     # this many seconds without a message, or this long in all; 0: no limit.
     stream_idle_timeout: float = 60.0
     stream_total_timeout: float = 3600.0
+    # SIGTERM: seconds calls in flight (gRPC and HTTP) get to finish before they are cut.
+    shutdown_grace: float = 5.0
     # The S3 REST endpoint (engine/api/s3/): HOST:PORT, None: off. Required: the
     # operator chose the address, so failing to bind it stops the node; otherwise (the
     # default address) a taken port is logged and the node runs without it.

@@ -64,7 +64,7 @@ from engine.v1 import (
 log = logging.getLogger("engine.node")
 
 MAX_MESSAGE = 16 * 1024 * 1024
-GRACE_SECONDS = 5.0
+GRACE_SECONDS = 5.0  # the most cut-off calls get to clean up before storage closes
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
@@ -169,7 +169,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     try:  # the S3 REST endpoint: the same services and authorization over HTTP
         s3 = await serve_s3(
             config, node.objects, None if config.insecure_no_auth else node.identity,
-            decide, node.view.topology, node.node_id, audit, grace=GRACE_SECONDS)
+            decide, node.view.topology, node.node_id, audit, grace=config.shutdown_grace)
     except OSError as exc:
         await server.stop(None)
         await node.close()
@@ -179,7 +179,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     try:  # buckets' static websites, to anonymous browsers (off unless asked for)
         website = await serve_website(
             config, node.objects, None if config.insecure_no_auth else node.identity,
-            decide, node.view.topology, node.node_id, grace=GRACE_SECONDS)
+            decide, node.view.topology, node.node_id, grace=config.shutdown_grace)
     except OSError as exc:
         if s3 is not None:
             await s3.stop()
@@ -206,13 +206,14 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         await health_servicer.enter_graceful_shutdown()
         for task in background:
             task.cancel()
-        stopping = asyncio.ensure_future(server.stop(GRACE_SECONDS))  # refuses new calls
+        # refuses new calls
+        stopping = asyncio.ensure_future(server.stop(config.shutdown_grace))
         s3_stopping = asyncio.ensure_future(s3.stop()) if s3 is not None else None
         website_stopping = asyncio.ensure_future(website.stop()) if website is not None \
             else None
         # Calls in flight get the grace period (consensus keeps running meanwhile); what
         # is left then (long-lived calls, such as peers' long polls) is cut.
-        await observed.in_flight.drained(GRACE_SECONDS)
+        await observed.in_flight.drained(config.shutdown_grace)
         await server.stop(None)  # what is left are the peers' consensus streams: end them
         await stopping
         if s3_stopping is not None:

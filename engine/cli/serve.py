@@ -108,6 +108,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stream-total-timeout", type=_non_negative, default=3600.0,
                    metavar="S", help="an upload stream still open after S seconds fails "
                    "with RequestTimeout (default 3600; 0: never)")
+    p.add_argument("--shutdown-grace", type=_non_negative, default=5.0, metavar="S",
+                   help="on SIGTERM, calls in flight get S seconds to finish before they "
+                   "are cut (default 5)")
     p.add_argument("--log-level", default="INFO",
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                    help="DEBUG also logs every RPC served (method, status, ms)")
@@ -157,7 +160,8 @@ def run(args: argparse.Namespace) -> int:
                      audit_log=args.audit_log, audit_log_max_bytes=args.audit_log_max_bytes,
                      audit_log_backups=args.audit_log_backups,
                      stream_idle_timeout=args.stream_idle_timeout,
-                     stream_total_timeout=args.stream_total_timeout))
+                     stream_total_timeout=args.stream_total_timeout,
+                     shutdown_grace=args.shutdown_grace))
     return 0
 
 

@@ -5,14 +5,32 @@ polling: the very next HeadBucket and ListBuckets see it), and objects can be wr
 into it through any node. Of two concurrent CreateBucket calls for one name through two
 different nodes exactly one succeeds and the other gets BucketAlreadyOwnedByYou; every
 node then agrees that the bucket exists, once.
+
+Neither test stops or pauses a node, so one cluster serves the module; the tests run in
+file order (the first sees an empty bucket table, the second names its buckets apart).
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from .conftest import Cluster, error_code
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One running 6-node, 3-AZ cluster for the module, its bucket table ready."""
+    c = Cluster(tmp_path_factory.mktemp("buckets"))
+    try:
+        c.start()
+        c.wait_buckets_ready()
+        yield c
+    finally:
+        c.close()
 
 
 def test_create_bucket_is_visible_everywhere_at_once(cluster: Cluster) -> None:

@@ -9,15 +9,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from engine.client import signed_channels
 from engine.v1 import objects_pb2 as pb
 from engine.v1 import objects_pb2_grpc
 
 PHASE_KEYS = {"ops", "bytes", "seconds", "ops_per_s", "mb_per_s", "latency_ms", "errors",
               "timeseries", "latency_histogram"}
+# Measured seconds per phase: 4 KiB calls take milliseconds, so half a second still makes
+# hundreds of them in every phase (the 2 MiB test takes longer phases).
+DURATION = 0.5
 
 
-def run_bench(endpoint: str, out: Path, *extra: str, duration: int = 1) -> dict:
+@pytest.fixture(scope="module")
+def server(shared_server):
+    """One node for the module: every bench run must leave it as it found it."""
+    return shared_server
+
+
+def run_bench(endpoint: str, out: Path, *extra: str, duration: float = DURATION) -> dict:
     cmd = [sys.executable, "-m", "engine", "bench", "objects", "--endpoint", endpoint,
            "--duration", str(duration), "--warmup", "0", "--json", str(out), *extra]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -32,7 +43,7 @@ def bench_buckets(endpoint: str) -> list[str]:
     return [b.name for b in listing.buckets if b.name.startswith("bench-")]
 
 
-def check_phase(phase: dict, size: int, seconds: float = 1.0) -> None:
+def check_phase(phase: dict, size: int, seconds: float = DURATION) -> None:
     assert set(phase) == PHASE_KEYS
     assert phase["ops"] > 0, phase
     assert phase["errors"] == {}, phase
@@ -49,7 +60,7 @@ def test_bench_objects_small(server, tmp_path):
     config = report["config"]
     assert config["endpoint"] == server.endpoint
     assert (config["size"], config["concurrency"], config["processes"]) == (4096, 4, 1)
-    assert config["duration"] == 1.0
+    assert config["duration"] == DURATION
     assert config["host"]["nproc"] >= 1 and config["host"]["cpu_model"]
     assert config["host"]["python_version"] and config["engine_version"]
     assert config["timestamp"]

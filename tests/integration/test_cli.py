@@ -10,7 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def server(shared_server):
+    """One node for the module: each test works in buckets it names itself, and counts
+    in `engine status` are compared before and after."""
+    return shared_server
 
 
 def engine(server, *args: str, stdin: bytes | None = None, cwd: Path | None = None,

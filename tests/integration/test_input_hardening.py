@@ -10,7 +10,8 @@ import pkgutil
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -28,6 +29,21 @@ for _module in pkgutil.iter_modules(engine.v1.__path__):  # every service's desc
         importlib.import_module(f"engine.v1.{_module.name}")
 BIG = 64 * 1024
 MAX_TRAILER_TEXT = 1024  # engine.errors.MAX_MESSAGE_BYTES
+
+
+@pytest.fixture(scope="module")
+def node(module_server_factory) -> Callable[[str], Any]:
+    """The module's node for an auth mode ("signed" or "insecure-no-auth"), started when
+    first asked for and shared: no test leaves anything in another's bucket."""
+    nodes: dict[str, Any] = {}
+
+    def get(auth: str) -> Any:
+        if auth not in nodes:
+            nodes[auth] = module_server_factory(
+                *(("--insecure-no-auth",) if auth != "signed" else ()))
+        return nodes[auth]
+
+    return get
 
 
 def server_log(server) -> str:
@@ -49,7 +65,8 @@ def error_of(fn, *args, **kwargs) -> EngineError:
 # -- echoed input is clipped, so the AWS code arrives -------------------------------------
 
 
-def test_huge_echoed_values_keep_their_aws_codes(server):
+def test_huge_echoed_values_keep_their_aws_codes(node):
+    server = node("signed")
     s3 = client("s3", endpoint=server.endpoint)
     sqs = client("sqs", endpoint=server.endpoint)
     s3.create_bucket(Bucket="hardening")
@@ -103,8 +120,8 @@ def _streaming(path: str) -> bool:
 
 
 @pytest.mark.parametrize("auth", ["signed", "insecure-no-auth"])
-def test_random_bytes_to_every_public_method_are_invalid_argument(server_factory, auth):
-    server = server_factory(*(("--insecure-no-auth",) if auth != "signed" else ())).start()
+def test_random_bytes_to_every_public_method_are_invalid_argument(node, auth):
+    server = node(auth)
     rng = random.Random(15)
     seen: dict[str, set[str]] = {}
     for method in sorted(RULES):
@@ -124,16 +141,17 @@ def test_random_bytes_to_every_public_method_are_invalid_argument(server_factory
 
 @pytest.mark.parametrize("rpc", ["PutObject", "UploadPart"])
 @pytest.mark.parametrize("auth", ["signed", "insecure-no-auth"])
-def test_a_stream_whose_second_message_is_garbage(server_factory, rpc, auth):
-    server = server_factory(*(("--insecure-no-auth",) if auth != "signed" else ())).start()
+def test_a_stream_whose_second_message_is_garbage(node, rpc, auth):
+    server = node(auth)
     s3 = client("s3", endpoint=server.endpoint)
-    s3.create_bucket(Bucket="garbage")
+    bucket = f"garbage-{rpc.lower()}"  # the node is shared by both RPCs' tests
+    s3.create_bucket(Bucket=bucket)
     if rpc == "PutObject":
-        header = pb.PutObjectRequest(header=pb.PutObjectHeader(bucket="garbage", key="k"))
+        header = pb.PutObjectRequest(header=pb.PutObjectHeader(bucket=bucket, key="k"))
     else:
-        upload = s3.create_multipart_upload(Bucket="garbage", Key="k")["UploadId"]
+        upload = s3.create_multipart_upload(Bucket=bucket, Key="k")["UploadId"]
         header = pb.UploadPartRequest(header=pb.UploadPartHeader(
-            bucket="garbage", key="k", upload_id=upload, part_number=1))
+            bucket=bucket, key="k", upload_id=upload, part_number=1))
     ch, call = raw(server, f"/engine.v1.ObjectStore/{rpc}", streaming=True)
     with ch:
         err = error_of(call, iter([header.SerializeToString(), b"\xff\xff\xff\xff"]),
@@ -143,7 +161,7 @@ def test_a_stream_whose_second_message_is_garbage(server_factory, rpc, auth):
         f"The request body is not a valid {rpc} request message")
     assert "Traceback" not in server_log(server)
     with pytest.raises(Exception) as caught:
-        s3.head_object(Bucket="garbage", Key="k")
+        s3.head_object(Bucket=bucket, Key="k")
     assert caught.value.response["Error"]["Code"] == "404"  # type: ignore[attr-defined]
 
 

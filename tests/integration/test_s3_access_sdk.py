@@ -20,18 +20,35 @@ def error_of(call: Callable[[], Any]) -> tuple[str, str]:
     return error["Code"], error["Message"]
 
 
+@pytest.fixture(scope="module")
+def endpoint(shared_server) -> str:
+    """The module's node: each test uses buckets and users of its own names and leaves
+    the account's settings alone (the one test that changes them has a node of its own)."""
+    return shared_server.endpoint
+
+
 @pytest.fixture
-def endpoint(server) -> str:
+def own_endpoint(server) -> str:
+    """A node of the test's own: for a test that changes account-wide settings."""
     return server.endpoint
 
 
-@pytest.fixture
-def root(endpoint: str) -> Iterator[dict[str, Any]]:
+def root_clients(endpoint: str) -> Iterator[dict[str, Any]]:
     with client("s3", endpoint=endpoint) as s3, client("iam", endpoint=endpoint) as iam, \
             client("sts", endpoint=endpoint) as sts, \
             client("s3control", endpoint=endpoint) as control:
         yield {"s3": s3, "iam": iam, "control": control,
                "account": sts.get_caller_identity()["Account"]}
+
+
+@pytest.fixture
+def root(endpoint: str) -> Iterator[dict[str, Any]]:
+    yield from root_clients(endpoint)
+
+
+@pytest.fixture
+def own_root(own_endpoint: str) -> Iterator[dict[str, Any]]:
+    yield from root_clients(own_endpoint)
 
 
 def new_user(endpoint: str, iam: Any, name: str) -> tuple[str, dict[str, str]]:
@@ -73,7 +90,9 @@ def test_a_bucket_policy_opens_reading_to_one_user_and_nothing_more(endpoint, ro
 
 
 def test_a_public_read_object_opens_only_once_acls_and_public_access_are_allowed(
-        endpoint, root):
+        own_endpoint, own_root):
+    """Turns the account's Block Public Access off: on a node of its own."""
+    endpoint, root = own_endpoint, own_root
     s3, control, account = root["s3"], root["control"], root["account"]
     s3.create_bucket(Bucket="website")
     s3.put_object(Bucket="website", Key="index.html", Body=b"<h1>hi</h1>")

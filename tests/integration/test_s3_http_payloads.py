@@ -254,7 +254,7 @@ def test_sigterm_with_an_upload_in_flight_stores_nothing(server_factory):
     import signal
     import time
 
-    server = server_factory().start()
+    server = server_factory("--shutdown-grace", "1").start()  # the cut comes after 1 s
     s3 = s3_client(server.http_url)
     name = bucket_name("term")
     s3.create_bucket(Bucket=name)

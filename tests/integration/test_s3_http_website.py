@@ -33,13 +33,14 @@ SITE = {"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "err
                           "ReplaceKeyWith": "gone.html", "HttpRedirectCode": "302"}}]}
 
 
-@pytest.fixture
-def website(server_factory):
+@pytest.fixture(scope="module")
+def website(module_server_factory):
     """A node with a website endpoint; S3 Control's account-level Block Public Access is
-    off on it, so each bucket's own settings decide what is public."""
+    off on it, so each bucket's own settings decide what is public. Shared by the module:
+    every test publishes sites in buckets of its own."""
     port = free_port()
-    node = server_factory("--website-listen", f"127.0.0.1:{port}",
-                          "--website-domain", DOMAIN).start()
+    node = module_server_factory("--website-listen", f"127.0.0.1:{port}",
+                                 "--website-domain", DOMAIN)
     with client("sts", endpoint=node.endpoint) as sts, \
             client("s3control", endpoint=node.endpoint) as control:
         control.delete_public_access_block(AccountId=sts.get_caller_identity()["Account"])

@@ -53,6 +53,7 @@ class ObjectRead:
     range: ByteRange | None
     body: AsyncIterator[bytes] | None = None
     parts_count: int = 0  # set when a part was asked for
+    part_number: int = 0  # the part asked for
     restore: str = ""  # x-amz-restore
 
     @property
@@ -96,6 +97,7 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
                                   "partNumber query parameter")
             read.range = part_range(version, part_number)
             read.parts_count = len(version.part_sizes) or 1
+            read.part_number = part_number
         else:
             read.range = parse_range(range_header, version.size)
         return read

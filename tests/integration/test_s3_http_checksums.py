@@ -129,6 +129,11 @@ def test_a_composite_multipart_checksum(s3, bucket):
     assert attrs["Checksum"]["ChecksumSHA256"] == expected
     assert [p["ChecksumSHA256"] for p in attrs["ObjectParts"]["Parts"]] == \
         [b64(d) for d in digests]
+    for number, digest in enumerate(digests, 1):  # a part's GET answers its own
+        got = s3.get_object(Bucket=bucket, Key="composite", PartNumber=number,
+                            ChecksumMode="ENABLED")
+        assert (got["ChecksumSHA256"], got["PartsCount"]) == (b64(digest), 2)
+        assert got["Body"].read() == parts[number - 1]
 
 
 def test_a_full_object_crc_over_parts(s3, bucket):

@@ -20,7 +20,7 @@ from engine.objects.conditions import Conditions
 from engine.objects.core import crc32c_b64
 from engine.objects.service import ObjectRead
 from engine.v1 import objects_pb2 as pb
-from engine.v1.records_pb2 import ContentRecord
+from engine.v1.records_pb2 import ContentRecord, ObjectVersion
 
 META = "x-amz-meta-"
 WEBSITE_REDIRECT = "x-amz-website-redirect-location"
@@ -176,6 +176,8 @@ def object_headers(read: ObjectRead, *, checksum_mode: bool) -> dict[str, Any]:
         out["x-amz-mp-parts-count"] = str(read.parts_count)
     if read.range is not None:
         out["Content-Range"] = read.range.content_range(v.size)
+    if checksum_mode and read.part_number:
+        out.update(_part_checksum(v, read.part_number))
     if checksum_mode and read.range is None and not read.parts_count:
         if v.checksum:  # the algorithm the client chose (a multipart one: "...-N")
             out["x-amz-checksum-" + v.checksum_algorithm.lower()] = v.checksum
@@ -184,6 +186,16 @@ def object_headers(read: ObjectRead, *, checksum_mode: bool) -> dict[str, Any]:
             out["x-amz-checksum-crc32c"] = crc32c_b64(v.crc32c)
             out["x-amz-checksum-type"] = "FULL_OBJECT"
     return out
+
+
+def _part_checksum(v: ObjectVersion, number: int) -> dict[str, str]:
+    """A part's own checksum (a multipart object with one in the upload's algorithm),
+    as S3 answers a partNumber GET or HEAD with checksum mode on."""
+    parts = v.parts.parts
+    if not v.checksum_algorithm or number > len(parts) or not parts[number - 1].checksum:
+        return {}
+    return {"x-amz-checksum-" + v.checksum_algorithm.lower(): parts[number - 1].checksum,
+            "x-amz-checksum-type": v.checksum_type or "COMPOSITE"}
 
 
 def overrides(query: Mapping[str, str], *, anonymous: bool) -> dict[str, str]:

@@ -169,7 +169,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     try:  # the S3 REST endpoint: the same services and authorization over HTTP
         s3 = await serve_s3(
             config, node.objects, None if config.insecure_no_auth else node.identity,
-            decide, node.view.topology, node.node_id, audit, grace=config.shutdown_grace)
+            decide, node.view.topology, node.node_id, audit, grace=config.shutdown_grace,
+            queues=node.queues)
     except OSError as exc:
         await server.stop(None)
         await node.close()

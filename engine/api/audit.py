@@ -79,6 +79,16 @@ def signed_key_id(metadata: Iterable[tuple[str, str | bytes]]) -> str | None:
     return None
 
 
+
+def http_peer(request: Any) -> str:
+    """An HTTP request's peer in the form gRPC names one (``ipv4:HOST:PORT``), so audit
+    lines read alike whichever protocol a call came by."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if not peer:
+        return ""
+    host, port = peer[0], peer[1]
+    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
+
 class _PrivateRotatingFileHandler(RotatingFileHandler):
     """RotatingFileHandler whose files are created 0600: they name who did what."""
 

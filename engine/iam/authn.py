@@ -141,12 +141,13 @@ class Authenticator:
         return self._accepted(verified, found[verified.access_key_id][1], service)
 
     def http(self, method: str, raw_path: str, raw_query: str, headers: Headers, *,
-             service: str = "s3", resource_path: str | None = None
-             ) -> tuple[Principal, VerifiedRequest] | None:
+             service: str = "s3", resource_path: str | None = None,
+             payload_hash: str | None = None) -> tuple[Principal, VerifiedRequest] | None:
         """The principal of a signed HTTP request (header or query signature) and how it
         was signed, None when it carries no signature. A header signature is checked
         against the real clock (its 15-minute window); a presigned link's lifetime runs
-        on the engine clock, as session expiries do."""
+        on the engine clock, as session expiries do. ``payload_hash``: the body's hex
+        SHA-256, for services whose clients need not declare it (SQS's JSON)."""
         by_name = collect_headers(headers)
         token = next(iter(by_name.get(TOKEN_HEADER, ())), None)
         if token is None and "authorization" not in by_name:
@@ -167,7 +168,7 @@ class Authenticator:
         now = self.wall() if "authorization" in by_name else self.now()
         verified = verify_request(method, raw_path, raw_query, headers, service=service,
                                   region=self.region, now=now, lookup=lookup,
-                                  resource_path=resource_path)
+                                  resource_path=resource_path, payload_hash=payload_hash)
         if verified is None:
             return None
         return self._accepted(verified, found[verified.access_key_id][1], service), verified

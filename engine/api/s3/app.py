@@ -8,6 +8,9 @@ end is answered with ``Connection: close``: what is left of it must not be taken
 the next request on the connection. The rest of such a body is read and dropped
 before closing (for up to aiohttp's lingering time), so that a client still sending
 gets the answer, unless it will never come (body.py, ``abandoned``).
+
+A request for another AWS service on this port (SQS's JSON protocol, by X-Amz-Target or
+SigV4 scope: engine/api/aws/service.py) is handed whole to that service first.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from engine.api.audit import AuditedCall
+from engine.api.audit import AuditedCall, http_peer
 from engine.api.auth_interceptor import admit
+from engine.api.aws.service import AwsService, service_of
 from engine.api.s3 import (
     cors,
     operations_buckets,
@@ -80,8 +84,14 @@ class Pipeline:
     limits: StreamLimits = field(default_factory=StreamLimits)
     secure: bool = False
     operations: dict[str, Operation] = field(default_factory=lambda: dict(OPERATIONS))
+    # The other services on this port (SQS, ...), by the name service_of gives.
+    aws_services: dict[str, AwsService] = field(default_factory=dict)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        if self.aws_services:
+            other = self.aws_services.get(service_of(request.headers) or "")
+            if other is not None:
+                return await other.handle(request)
         rid = request_id.new().upper()
         request_id.enter(rid)
         host = host_id(self.node_id, rid)
@@ -126,7 +136,7 @@ class Pipeline:
         await cors.remember(request, placed, self.services.objects)
         access = self.services.access
         audit = progress.audit = None if access is None else access.audited(
-            placed.operation, request.headers.get("authorization"), _peer(request))
+            placed.operation, request.headers.get("authorization"), http_peer(request))
         caller = progress.caller = self._caller(request, placed, raw_path, raw_query)
         if caller.principal is not None:
             admit(caller.principal)
@@ -154,14 +164,6 @@ class Pipeline:
         expected = request.headers.get("x-amz-expected-bucket-owner")
         if expected is not None and expected != self.services.objects.account.account_id():
             raise EngineError("AccessDenied")
-
-
-def _peer(request: web.Request) -> str:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
-    if not peer:
-        return ""
-    host, port = peer[0], peer[1]
-    return f"ipv6:[{host}]:{port}" if ":" in host else f"ipv4:{host}:{port}"
 
 
 async def stamp_ids(request: web.Request, response: web.StreamResponse) -> None:

@@ -19,6 +19,9 @@ from pathlib import Path
 from engine.api.access_table import Target
 from engine.api.audit import AuditLog
 from engine.api.auth_interceptor import Decide
+from engine.api.aws.service import AwsService
+from engine.api.aws.sqs.endpoint import SqsJsonService
+from engine.api.queues_servicer import QueueApi
 from engine.api.s3.access import S3Access
 from engine.api.s3.app import Pipeline, build_app
 from engine.api.s3.connections import ConnectionLimits
@@ -84,24 +87,37 @@ class S3Endpoint:
 
 async def serve_s3(config: NodeConfig, objects: ObjectService, identity: IdentitySystem | None,
                    decide: Decide, topology: Topology | None, node_id: str,
-                   audit: AuditLog | None = None, *, grace: float = 5.0) -> S3Endpoint | None:
+                   audit: AuditLog | None = None, *, grace: float = 5.0,
+                   queues: QueueApi | None = None) -> S3Endpoint | None:
     """The node's S3 endpoint, serving; None when it is off, or when the default address
     is taken (another node on this machine has it: said in the log, the node runs on).
     OSError when an address the operator chose cannot be bound. ``identity`` None:
-    authentication and authorization are off (--insecure-no-auth)."""
+    authentication and authorization are off (--insecure-no-auth). ``queues``: SQS's
+    JSON protocol is served on the same port (engine/api/aws/sqs/)."""
     if config.http_listen is None:
         return None
     tls = https_context(config.tls_cert, config.tls_key, config.tls_client_ca, topology,
                         node_id)
     access = None
+    authn = identity.authn if identity is not None else None
+
+    def target() -> Target:
+        assert identity is not None
+        return Target(identity.account(), config.region)
+
     if identity is not None:
-        access = S3Access(decide, lambda: Target(identity.account(), config.region), audit)
+        access = S3Access(decide, target, audit)
+    others: dict[str, AwsService] = {}
+    if queues is not None:
+        others["sqs"] = SqsJsonService(queues, authn, decide, target, secure=tls is not None,
+                                       audit=audit)
     pipeline = Pipeline(
         Services(objects, config.region, access,
                  identity.authn if identity is not None else None),
         identity.authn if identity is not None else None, node_id,
         domains=config.s3_domains, secure=tls is not None,
-        limits=StreamLimits(config.stream_idle_timeout, config.stream_total_timeout))
+        limits=StreamLimits(config.stream_idle_timeout, config.stream_total_timeout),
+        aws_services=others)
     endpoint = S3Endpoint(pipeline, config.http_listen, tls, grace=grace,
                           limits=ConnectionLimits(config.http_header_timeout,
                                                   config.http_max_connections))

@@ -1,0 +1,65 @@
+"""The JSON member names of SQS's shapes, read off the queues.proto messages.
+
+queues.proto spells SQS's parameters in snake_case, so a member's JSON name is its field
+name in PascalCase with AWS's acronyms (``md5_of_message_body`` -> ``MD5OfMessageBody``,
+``queue_owner_aws_account_id`` -> ``QueueOwnerAWSAccountId``), except where SQS's model
+is irregular (CreateQueue's ``tags``, ListDeadLetterSourceQueues' ``queueUrls``). A unit
+test holds every name, and the required members, to botocore's SQS service model.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+_ACRONYMS = {"md5": "MD5", "aws": "AWS"}
+# (message name, field name) -> member name, where the model is irregular
+_IRREGULAR = {
+    ("CreateQueueRequest", "tags"): "tags",
+    ("ListDeadLetterSourceQueuesResponse", "queue_urls"): "queueUrls",
+}
+# message name -> members a request must carry (MissingParameter otherwise)
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "CreateQueueRequest": ("QueueName",),
+    "DeleteQueueRequest": ("QueueUrl",),
+    "GetQueueUrlRequest": ("QueueName",),
+    "GetQueueAttributesRequest": ("QueueUrl",),
+    "SetQueueAttributesRequest": ("QueueUrl", "Attributes"),
+    "PurgeQueueRequest": ("QueueUrl",),
+    "TagQueueRequest": ("QueueUrl", "Tags"),
+    "UntagQueueRequest": ("QueueUrl", "TagKeys"),
+    "ListQueueTagsRequest": ("QueueUrl",),
+    "ListDeadLetterSourceQueuesRequest": ("QueueUrl",),
+    "SendMessageRequest": ("QueueUrl", "MessageBody"),
+    "SendMessageBatchRequest": ("QueueUrl", "Entries"),
+    "SendMessageBatchRequestEntry": ("Id", "MessageBody"),
+    "ReceiveMessageRequest": ("QueueUrl",),
+    "DeleteMessageRequest": ("QueueUrl", "ReceiptHandle"),
+    "DeleteMessageBatchRequest": ("QueueUrl", "Entries"),
+    "DeleteMessageBatchRequestEntry": ("Id", "ReceiptHandle"),
+    "ChangeMessageVisibilityRequest": ("QueueUrl", "ReceiptHandle", "VisibilityTimeout"),
+    "ChangeMessageVisibilityBatchRequest": ("QueueUrl", "Entries"),
+    "ChangeMessageVisibilityBatchRequestEntry": ("Id", "ReceiptHandle"),
+}
+# message name -> list members a response always carries, even empty (the model's
+# required output members)
+ALWAYS: dict[str, frozenset[str]] = {
+    "ListDeadLetterSourceQueuesResponse": frozenset({"queue_urls"}),
+    "SendMessageBatchResponse": frozenset({"successful", "failed"}),
+    "DeleteMessageBatchResponse": frozenset({"successful", "failed"}),
+    "ChangeMessageVisibilityBatchResponse": frozenset({"successful", "failed"}),
+}
+
+
+def member_name(message: str, field: str) -> str:
+    irregular = _IRREGULAR.get((message, field))
+    if irregular is not None:
+        return irregular
+    return "".join(_ACRONYMS.get(word, word.capitalize()) for word in field.split("_"))
+
+
+@cache
+def members(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    """JSON member name -> the field it is, for one message."""
+    return {member_name(descriptor.name, f.name): f for f in descriptor.fields}

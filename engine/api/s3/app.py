@@ -89,7 +89,8 @@ class Pipeline:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if self.aws_services:
-            other = self.aws_services.get(service_of(request.headers) or "")
+            other = self.aws_services.get(
+                service_of(request.headers, request.method, request.raw_path) or "")
             if other is not None:
                 return await other.handle(request)
         rid = request_id.new().upper()

@@ -19,8 +19,11 @@ from pathlib import Path
 from engine.api.access_table import Target
 from engine.api.audit import AuditLog
 from engine.api.auth_interceptor import Decide
+from engine.api.aws.iam.endpoint import identity_services
 from engine.api.aws.service import AwsService
-from engine.api.aws.sqs.endpoint import SqsJsonService
+from engine.api.aws.sqs.endpoint import SqsHttpService
+from engine.api.aws.sqs.query_render import NAMESPACE as SQS_NAMESPACE
+from engine.api.aws.sqs.query_render import VERSION as SQS_VERSION
 from engine.api.queues_servicer import QueueApi
 from engine.api.s3.access import S3Access
 from engine.api.s3.app import Pipeline, build_app
@@ -109,8 +112,12 @@ async def serve_s3(config: NodeConfig, objects: ObjectService, identity: Identit
         access = S3Access(decide, target, audit)
     others: dict[str, AwsService] = {}
     if queues is not None:
-        others["sqs"] = SqsJsonService(queues, authn, decide, target, secure=tls is not None,
+        others["sqs"] = SqsHttpService(queues, authn, decide, target, secure=tls is not None,
                                        audit=audit)
+    if identity is not None:  # IAM and STS query APIs (engine/api/aws/iam/)
+        others.update(identity_services(
+            identity, decide, target, secure=tls is not None, audit=audit,
+            other_namespaces={SQS_VERSION: SQS_NAMESPACE} if queues is not None else None))
     pipeline = Pipeline(
         Services(objects, config.region, access,
                  identity.authn if identity is not None else None),

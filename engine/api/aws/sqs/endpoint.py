@@ -1,13 +1,14 @@
-"""SQS's JSON protocol on the node's AWS port: one request, start to answer.
+"""SQS on the node's AWS port, both protocols: one request, start to answer.
 
-In order: a request id (``x-amzn-RequestId``, and the logs'); the body, read whole up to
-a bound (MAX_REQUEST_BYTES; its SHA-256 is what SigV4 signs, as SDKs send no
-x-amz-content-sha256 to SQS); the operation from ``X-Amz-Target``; the signature, with
-credential scope service ``sqs``; the JSON document into the operation's queues.proto
-request; authorization by the access table and the node's ``decide``, exactly as the
-gRPC interceptor does it (so a queue policy or an IAM policy means the same on both
-protocols); the queue service; the response document, with queue URLs naming the host
-and scheme the client used. Every failure is SQS's JSON error (errors.py).
+In order: a request id (``x-amzn-RequestId``, and the logs'); the protocol, JSON when the
+request has an ``X-Amz-Target``, the query protocol otherwise (json_wire.py,
+query_wire.py: each only parses and renders); the body, read whole up to the protocol's
+bound (its SHA-256 is what SigV4 signs, as SDKs send no x-amz-content-sha256 to SQS); the
+operation; the signature, with credential scope service ``sqs``; the request into the
+operation's queues.proto message; authorization by the access table and the node's
+``decide``, exactly as the gRPC interceptor does it (so a queue policy or an IAM policy
+means the same on every protocol); the queue service; the answer, with queue URLs naming
+the host and scheme the client used. Every failure is the protocol's SQS error.
 
 Long polls (ReceiveMessage with WaitTimeSeconds) are the queue service's own awaits:
 no thread is held while a request waits.
@@ -15,12 +16,10 @@ no thread is held while a request waits.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from aiohttp import web
@@ -29,27 +28,39 @@ from google.protobuf.message import Message
 from engine.api.access_table import Target, accesses
 from engine.api.audit import AuditedCall, AuditLog, http_peer
 from engine.api.auth_interceptor import Decide, admit, authorize_all, missing_credentials
-from engine.api.aws.sqs.convert import to_json, to_proto
-from engine.api.aws.sqs.errors import JSON_CONTENT_TYPE, REQUEST_ID, as_sqs_error, error_response
-from engine.api.aws.sqs.operations import SqsOperation, operation_of
+from engine.api.aws.query_form import read_body
+from engine.api.aws.sqs.errors import as_sqs_error
+from engine.api.aws.sqs.json_wire import JsonWire
+from engine.api.aws.sqs.operations import SqsOperation
+from engine.api.aws.sqs.query_wire import QueryWire
 from engine.api.queues_servicer import QueueApi
-from engine.api.s3.body import CONTINUE, expects_continue
 from engine.api.transport_keys import http_keys, with_keys
 from engine.errors import EngineError
 from engine.iam.authn import Authenticator
 from engine.iam.principal import Principal
 from engine.observability import request_id
 
-# The largest message a queue takes (MaximumMessageSize up to 1 MiB, as SQS since 2025),
-# JSON-escaped at worst twice as long, plus the envelope. Message and batch sizes are the
-# queue service's to refuse, with SQS's codes; this only bounds what is buffered.
-MAX_REQUEST_BYTES = 2 * 1_048_576 + 64 * 1024
-BODY_SECONDS = 60.0  # to receive a body that small; a stalled client is cut
-_READ = 64 * 1024
 _URL_FIELDS = ("queue_url", "queue_urls")
 
 
-class SqsJsonService:
+class Wire(Protocol):
+    """What differs between SQS's protocols: where the operation and its members are,
+    and how answers and errors are written."""
+
+    protocol: str  # the audit log's name for it
+    max_body: int
+
+    def __init__(self, request: web.Request, body: bytes, scheme: str) -> None: ...
+    def operation(self) -> SqsOperation: ...
+    def message(self, operation: SqsOperation) -> Message: ...
+    def answer(self, operation: SqsOperation, response: Message, rid: str
+               ) -> web.Response: ...
+
+    @staticmethod
+    def error(err: EngineError, rid: str) -> web.Response: ...
+
+
+class SqsHttpService:
     """The AwsService registered as "sqs" on the AWS port. ``authn`` None: authentication
     and authorization are off (--insecure-no-auth)."""
 
@@ -66,42 +77,42 @@ class SqsJsonService:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         rid = str(uuid.uuid4())
         request_id.enter(rid)
+        wire: type[Wire] = JsonWire if "x-amz-target" in request.headers else QueryWire
         name = "-"
         whole = False
         try:
-            body = await _read_body(request)
+            body = await read_body(request, wire.max_body)
             whole = True
-            operation = operation_of(request.headers.get("x-amz-target"))
+            call = wire(request, body, self._scheme)
+            operation = call.operation()
             name = operation.name
-            audit = self._audited(name, request)
+            audit = self._audited(f"{wire.protocol}.{name}", request)
             principal = self._authenticate(request, body, audit)
-            message = to_proto(_document(body), operation.request)
+            message = call.message(operation)
             if principal is not None:
                 admit(principal)
                 await authorize_all(self.decide, principal,
                                     accesses(operation.rpc, message, self.target()),
                                     audit, message)
-            answer = await self._run(operation, message, request)
+            answer = await operation.bound(self.queues)(message)
+            _rehost(answer, self._scheme, request.host)
+            return call.answer(operation, answer, rid)
         except Exception as exc:  # every failure is SQS's error, never a traceback
-            response = error_response(as_sqs_error(exc, name), rid)
+            response = wire.error(as_sqs_error(exc, name), rid)
             if not whole:
                 response.force_close()  # the rest of the body must not be read as a request
             return response
-        return web.Response(body=json.dumps(answer, separators=(",", ":")).encode(),
-                            content_type=JSON_CONTENT_TYPE, headers={REQUEST_ID: rid})
 
-    async def _run(self, operation: SqsOperation, message: Message, request: web.Request
-                   ) -> dict[str, Any]:
-        answer = await operation.bound(self.queues)(message)
-        _rehost(answer, "https" if self.secure else "http", request.host)
-        return to_json(answer)
+    @property
+    def _scheme(self) -> str:
+        return "https" if self.secure else "http"
 
     def _audited(self, operation: str, request: web.Request) -> AuditedCall | None:
         if self.audit is None:
             return None
         authorization = request.headers.get("authorization")
         metadata = [("authorization", authorization)] if authorization else []
-        return AuditedCall(self.audit, f"sqs:JSON.{operation}", "sqs", metadata,
+        return AuditedCall(self.audit, f"sqs:{operation}", "sqs", metadata,
                            http_peer(request))
 
     def _authenticate(self, request: web.Request, body: bytes,
@@ -124,48 +135,6 @@ class SqsJsonService:
         if audit is not None:
             audit.authenticated(principal)
         return principal
-
-
-async def _read_body(request: web.Request) -> bytes:
-    """The whole body, or RequestEntityTooLarge past MAX_REQUEST_BYTES (unread, when the
-    client declared its length)."""
-    declared = request.content_length
-    if declared is not None and declared > MAX_REQUEST_BYTES:
-        raise too_large(declared)
-    if expects_continue(request):
-        await request.writer.write(CONTINUE)
-        request.writer.output_size = 0
-    data = bytearray()
-    try:
-        async with asyncio.timeout(BODY_SECONDS):
-            while chunk := await request.content.read(_READ):
-                data += chunk
-                if len(data) > MAX_REQUEST_BYTES:
-                    raise too_large(len(data))
-    except TimeoutError:
-        raise EngineError("RequestTimeout", "The request body was not received in time.",
-                          http_status=408) from None
-    return bytes(data)
-
-
-def too_large(size: int) -> EngineError:
-    return EngineError("RequestEntityTooLarge", f"Request of {size} bytes is larger than "
-                       f"the maximum of {MAX_REQUEST_BYTES} bytes.", http_status=413)
-
-
-def _document(body: bytes) -> dict[str, Any]:
-    """The request's JSON object (an empty body is an empty one, as SDKs send ``{}``)."""
-    if not body.strip():
-        return {}
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        raise EngineError("SerializationException", "The request body is not valid JSON.",
-                          http_status=400) from None
-    if not isinstance(document, dict):
-        raise EngineError("SerializationException", "The request body must be a JSON "
-                          "object.", http_status=400)
-    return document
 
 
 def _rehost(message: Message, scheme: str, host: str) -> None:

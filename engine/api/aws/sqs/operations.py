@@ -1,10 +1,11 @@
-"""The SQS operations the JSON endpoint serves: each is its gRPC Queues twin.
+"""The SQS operations the HTTP endpoint serves: each is its gRPC Queues twin.
 
-An operation's name (the ``X-Amz-Target`` suffix) is its Queues RPC, whose request
-message it decodes to, whose access rule authorizes it (engine/api/access_table.py) and
-whose queue-service coroutine (engine/api/queues_servicer.py's QueueApi) runs it. SQS
-operations the engine does not have yet are UnsupportedOperation, anything else
-InvalidAction, as SQS answers an unknown action.
+An operation's name (the ``X-Amz-Target`` suffix, or the query protocol's ``Action``) is
+its Queues RPC, whose request message it decodes to, whose access rule authorizes it
+(engine/api/access_table.py) and whose queue-service coroutine
+(engine/api/queues_servicer.py's QueueApi) runs it. SQS operations the engine does not
+have yet are UnsupportedOperation, anything else InvalidAction, as SQS answers an unknown
+action.
 """
 
 from __future__ import annotations
@@ -56,17 +57,26 @@ OPERATIONS: dict[str, SqsOperation] = {
 
 
 def operation_of(target: str | None) -> SqsOperation:
-    """The operation an ``X-Amz-Target`` header names."""
+    """The operation an ``X-Amz-Target`` header names (the JSON protocol)."""
     if not target:
-        raise EngineError("MissingAction", "This endpoint speaks SQS's JSON protocol: name "
-                          "the operation in X-Amz-Target (AmazonSQS.<Operation>); the query "
-                          "protocol (Action=...) is not served yet.", http_status=400)
-    name = target.removeprefix(TARGET_PREFIX)
-    found = OPERATIONS.get(name) if target.startswith(TARGET_PREFIX) else None
+        raise EngineError("MissingAction", "The request must name its operation in "
+                          "X-Amz-Target (AmazonSQS.<Operation>).", http_status=400)
+    if not target.startswith(TARGET_PREFIX):
+        raise invalid_action()
+    return operation_named(target.removeprefix(TARGET_PREFIX))
+
+
+def operation_named(name: str) -> SqsOperation:
+    """The operation of a name, the target's suffix or the query protocol's ``Action``."""
+    found = OPERATIONS.get(name)
     if found is not None:
         return found
-    if name in NOT_YET and target.startswith(TARGET_PREFIX):
+    if name in NOT_YET:
         raise EngineError("AWS.SimpleQueueService.UnsupportedOperation",
                           f"{name} is not served by this endpoint yet (see docs/sqs-api.md).")
-    raise EngineError("InvalidAction", "The action or operation requested is invalid. "
-                      "Verify that the action is typed correctly.")
+    raise invalid_action()
+
+
+def invalid_action() -> EngineError:
+    return EngineError("InvalidAction", "The action or operation requested is invalid. "
+                       "Verify that the action is typed correctly.")

@@ -1,4 +1,5 @@
-"""The JSON member names of SQS's shapes, read off the queues.proto messages.
+"""The member names of SQS's shapes (JSON members, query parameters and XML elements),
+read off the queues.proto messages.
 
 queues.proto spells SQS's parameters in snake_case, so a member's JSON name is its field
 name in PascalCase with AWS's acronyms (``md5_of_message_body`` -> ``MD5OfMessageBody``,
@@ -52,14 +53,43 @@ ALWAYS: dict[str, frozenset[str]] = {
 }
 
 
+def pascal(field: str) -> str:
+    """A field's regular member name: ``md5_of_body`` -> ``MD5OfBody``."""
+    return "".join(_ACRONYMS.get(word, word.capitalize()) for word in field.split("_"))
+
+
 def member_name(message: str, field: str) -> str:
     irregular = _IRREGULAR.get((message, field))
     if irregular is not None:
         return irregular
-    return "".join(_ACRONYMS.get(word, word.capitalize()) for word in field.split("_"))
+    return pascal(field)
 
 
 @cache
 def members(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     """JSON member name -> the field it is, for one message."""
     return {member_name(descriptor.name, f.name): f for f in descriptor.fields}
+
+
+def query_name(descriptor: Descriptor, field: FieldDescriptor) -> str:
+    """A field's name in the query protocol, where lists and maps are flattened under
+    their element's name: ``Attribute.1.Name``, ``AttributeName.1``, ``Tag.1.Key``,
+    ``SendMessageBatchRequestEntry.1.Id``; in XML answers the same names repeat
+    (``<Message>``, ``<QueueUrl>``, ``<BatchResultErrorEntry>``)."""
+    if field.is_repeated and field.message_type is not None \
+            and not field.message_type.GetOptions().map_entry:
+        return field.message_type.name
+    if field.is_repeated:
+        return pascal(field.name).removesuffix("s")
+    return member_name(descriptor.name, field.name)
+
+
+def map_key_name(field: FieldDescriptor) -> str:
+    """The key element of a flattened map's entry: tags have ``Key``, the rest ``Name``."""
+    return "Key" if field.name == "tags" else "Name"
+
+
+@cache
+def query_members(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    """Query parameter name -> the field it is, for one message."""
+    return {query_name(descriptor, f): f for f in descriptor.fields}

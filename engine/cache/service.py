@@ -280,8 +280,10 @@ class CacheService:
             try:
                 if replica == self.node_id:
                     return await self._local(owners, call)
-                # The replica may wait out the primary's lease before it writes.
-                return await self._forward(replica, call, FORWARD_SECONDS + LEASE_SECONDS)
+                # The replica may wait out the primary's lease before it writes; the last
+                # owner left is waited for if its channel is still reconnecting.
+                return await self._forward(replica, call, FORWARD_SECONDS + LEASE_SECONDS,
+                                           wait_for_ready=True)
             except _Unreachable as exc:
                 raise EngineError("ServiceUnavailable",
                                   f"cache nodes {primary} and {replica} are unreachable"
@@ -333,15 +335,18 @@ class CacheService:
                            ) -> rec.CacheLeaseReply:
         return await self._call(primary, "Resync", request, RESYNC_SECONDS)
 
-    async def _call(self, node_id: str, rpc: str, request: Message, timeout: float) -> Any:
+    async def _call(self, node_id: str, rpc: str, request: Message, timeout: float, *,
+                    wait_for_ready: bool = False) -> Any:
         """A CacheNode call to a peer (engine/cluster/peers.py: Peer.call)."""
         peer = self._peer_of(node_id)
-        return await peer.call(getattr(peer.cache_stub, rpc), request, timeout=timeout)
+        return await peer.call(getattr(peer.cache_stub, rpc), request, timeout=timeout,
+                               wait_for_ready=wait_for_ready)
 
-    async def _forward(self, node_id: str, call: rec.CacheCall, timeout: float
-                       ) -> rec.CacheReply:
+    async def _forward(self, node_id: str, call: rec.CacheCall, timeout: float, *,
+                       wait_for_ready: bool = False) -> rec.CacheReply:
         try:
-            return await self._call(node_id, "Execute", call, timeout)
+            return await self._call(node_id, "Execute", call, timeout,
+                                    wait_for_ready=wait_for_ready)
         except EngineError as err:
             if err.code == "TryAgain":
                 raise _TryAgain(node_id) from err

@@ -127,12 +127,16 @@ class Peer:
             await asyncio.sleep(self._pool.az_latency)
 
     async def call(self, rpc: Callable[..., Awaitable[R]], request: Any, *,
-                   timeout: float | None = None, idempotent: bool = False) -> R:
+                   timeout: float | None = None, idempotent: bool = False,
+                   wait_for_ready: bool = False) -> R:
         """One unary call to this peer, e.g. ``peer.call(peer.stub.Ping, PingRequest())``.
 
         Raises ``EngineError``: the peer's own error as it sent it, or a transport failure
         as ``EngineError(<gRPC status name>)``. An ``idempotent`` call is tried again
         after a transport failure until its deadline (default: the pool's timeout).
+        ``wait_for_ready``: a channel still backing off from an earlier failure (a peer
+        that restarted) holds the call until it connects, within the deadline, instead
+        of failing it at once; the call is sent at most once either way.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.timeout if timeout is None else timeout)
@@ -140,7 +144,8 @@ class Peer:
             await self.delay()
             try:
                 result = await rpc(request, metadata=self.metadata,
-                                   timeout=max(deadline - loop.time(), 0.001))
+                                   timeout=max(deadline - loop.time(), 0.001),
+                                   **({"wait_for_ready": True} if wait_for_ready else {}))
             except grpc.RpcError as exc:
                 err = EngineError.from_rpc_error(exc)
                 if not (idempotent and err.grpc_status in RETRYABLE

@@ -292,6 +292,9 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
     "AWS.SimpleQueueService.UnsupportedOperation": (
         400, C.INVALID_ARGUMENT, "Error code 400. Unsupported operation."
     ),
+    "ResourceNotFoundException": (
+        400, C.NOT_FOUND, "One or more specified resources don't exist."
+    ),
     "OverLimit": (
         403,
         C.RESOURCE_EXHAUSTED,

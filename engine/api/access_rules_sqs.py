@@ -10,7 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from engine.api.access_rules_types import Access, Rule, Target, rule
-from engine.queues.names import name_from_url
+from engine.queues.move_tasks import decode_handle
+from engine.queues.names import is_queue_arn, name_from_url
 from engine.v1 import queues_pb2 as pb
 
 SERVICE = "sqs"
@@ -26,7 +27,7 @@ _BY_URL = (
     "DeleteQueue", "GetQueueAttributes", "SetQueueAttributes", "PurgeQueue", "ListQueueTags",
     "ListDeadLetterSourceQueues", "SendMessage", "SendMessageBatch", "ReceiveMessage",
     "DeleteMessage", "DeleteMessageBatch", "ChangeMessageVisibility",
-    "ChangeMessageVisibilityBatch",
+    "ChangeMessageVisibilityBatch", "AddPermission", "RemovePermission",
 )
 
 
@@ -89,6 +90,30 @@ def _untag(request: pb.UntagQueueRequest, target: Target) -> list[Access]:
                      tag_key_list(request.tag_keys))]
 
 
+def on_arn(action: str, arn: str, target: Target) -> Access:
+    """A queue named by its ARN; one that cannot be this engine's is checked as the ARN
+    given (the operation then answers that it does not exist)."""
+    parts = arn.split(":")
+    if not is_queue_arn(arn) or parts[3:5] != [target.region, target.account]:
+        return Access(action, arn or "*")
+    return on_queue(action, parts[5], target)
+
+
+def _start_move(request: pb.StartMessageMoveTaskRequest, target: Target) -> list[Access]:
+    return [on_arn("sqs:StartMessageMoveTask", request.source_arn, target)]
+
+
+def _list_moves(request: pb.ListMessageMoveTasksRequest, target: Target) -> list[Access]:
+    return [on_arn("sqs:ListMessageMoveTasks", request.source_arn, target)]
+
+
+def _cancel_move(request: pb.CancelMessageMoveTaskRequest, target: Target) -> list[Access]:
+    """The task's source queue, which its (opaque) handle names."""
+    return [on_arn("sqs:CancelMessageMoveTask", decode_handle(request.task_handle)[1],
+                   target)]
+
+
+SOURCE = f"{QUEUE} (the source queue)"
 TAGS = "keys `aws:RequestTag/<tag>`, `aws:TagKeys`"
 RULES: dict[str, Rule] = {
     "CreateQueue": rule(SERVICE, f"`sqs:CreateQueue` on {QUEUE}; {TAGS}", _create),
@@ -96,5 +121,11 @@ RULES: dict[str, Rule] = {
     "ListQueues": rule(SERVICE, "`sqs:ListQueues` on `*`", _list),
     "TagQueue": rule(SERVICE, f"`sqs:TagQueue` on {QUEUE}; {TAGS}", _tag),
     "UntagQueue": rule(SERVICE, f"`sqs:UntagQueue` on {QUEUE}; key `aws:TagKeys`", _untag),
+    "StartMessageMoveTask": rule(SERVICE, f"`sqs:StartMessageMoveTask` on {SOURCE}",
+                                 _start_move),
+    "ListMessageMoveTasks": rule(SERVICE, f"`sqs:ListMessageMoveTasks` on {SOURCE}",
+                                 _list_moves),
+    "CancelMessageMoveTask": rule(SERVICE, f"`sqs:CancelMessageMoveTask` on {SOURCE}",
+                                  _cancel_move),
     **{operation: url_rule(operation) for operation in _BY_URL},
 }

@@ -42,6 +42,21 @@ class QueueApi(Protocol):
     async def list_dead_letter_source_queues(
         self, request: pb.ListDeadLetterSourceQueuesRequest
     ) -> pb.ListDeadLetterSourceQueuesResponse: ...
+    async def add_permission(
+        self, request: pb.AddPermissionRequest
+    ) -> pb.AddPermissionResponse: ...
+    async def remove_permission(
+        self, request: pb.RemovePermissionRequest
+    ) -> pb.RemovePermissionResponse: ...
+    async def start_message_move_task(
+        self, request: pb.StartMessageMoveTaskRequest
+    ) -> pb.StartMessageMoveTaskResponse: ...
+    async def list_message_move_tasks(
+        self, request: pb.ListMessageMoveTasksRequest
+    ) -> pb.ListMessageMoveTasksResponse: ...
+    async def cancel_message_move_task(
+        self, request: pb.CancelMessageMoveTaskRequest
+    ) -> pb.CancelMessageMoveTaskResponse: ...
     async def send_message(self, request: pb.SendMessageRequest) -> pb.SendMessageResponse: ...
     async def send_message_batch(
         self, request: pb.SendMessageBatchRequest
@@ -123,6 +138,31 @@ class QueuesServicer(queues_pb2_grpc.QueuesServicer):
         self, request: pb.ListDeadLetterSourceQueuesRequest, context: Ctx
     ) -> pb.ListDeadLetterSourceQueuesResponse:
         return await self._service.list_dead_letter_source_queues(request)
+
+    @unary
+    async def AddPermission(self, request: pb.AddPermissionRequest, context: Ctx
+                            ) -> pb.AddPermissionResponse:
+        return await self._service.add_permission(request)
+
+    @unary
+    async def RemovePermission(self, request: pb.RemovePermissionRequest, context: Ctx
+                               ) -> pb.RemovePermissionResponse:
+        return await self._service.remove_permission(request)
+
+    @unary
+    async def StartMessageMoveTask(self, request: pb.StartMessageMoveTaskRequest, context: Ctx
+                                   ) -> pb.StartMessageMoveTaskResponse:
+        return await self._service.start_message_move_task(request)
+
+    @unary
+    async def ListMessageMoveTasks(self, request: pb.ListMessageMoveTasksRequest, context: Ctx
+                                   ) -> pb.ListMessageMoveTasksResponse:
+        return await self._service.list_message_move_tasks(request)
+
+    @unary
+    async def CancelMessageMoveTask(self, request: pb.CancelMessageMoveTaskRequest,
+                                    context: Ctx) -> pb.CancelMessageMoveTaskResponse:
+        return await self._service.cancel_message_move_task(request)
 
     # -- messages ----------------------------------------------------------------------
 

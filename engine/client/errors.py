@@ -285,6 +285,10 @@ class UnsupportedOperation(ClientError):
     """The operation is not supported for this queue (e.g. FIFO-only parameters)."""
 
 
+class ResourceNotFoundException(ClientError):
+    """A message move task, or the queue it names, does not exist."""
+
+
 class OverLimit(ClientError):
     """A limit was reached (e.g. too many in-flight messages)."""
 
@@ -310,6 +314,7 @@ SQS_EXCEPTIONS = ClientExceptions(
         "AWS.SimpleQueueService.InvalidBatchEntryId": InvalidBatchEntryId,
         "AWS.SimpleQueueService.BatchRequestTooLong": BatchRequestTooLong,
         "AWS.SimpleQueueService.UnsupportedOperation": UnsupportedOperation,
+        "ResourceNotFoundException": ResourceNotFoundException,
         "OverLimit": OverLimit,
         "InvalidAddress": InvalidAddress,
     },

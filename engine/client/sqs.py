@@ -171,6 +171,54 @@ class SQSClient(ServiceClient):
         return conv.ok(queueUrls=list(resp.queue_urls),
                        **conv.present(NextToken=resp.next_token))
 
+    @operation()
+    def add_permission(
+        self, *, QueueUrl: str, Label: str, AWSAccountIds: Sequence[str], Actions: Sequence[str]
+    ) -> dict[str, Any]:
+        """Grant the accounts the actions through a statement of the queue's Policy."""
+        self._call("AddPermission", pb.AddPermissionRequest(
+            queue_url=QueueUrl, label=Label, aws_account_ids=list(AWSAccountIds),
+            actions=list(Actions),
+        ))
+        return conv.ok()
+
+    @operation()
+    def remove_permission(self, *, QueueUrl: str, Label: str) -> dict[str, Any]:
+        self._call("RemovePermission", pb.RemovePermissionRequest(queue_url=QueueUrl,
+                                                                  label=Label))
+        return conv.ok()
+
+    # -- dead-letter queue redrive ---------------------------------------------------------
+
+    @operation()
+    def start_message_move_task(
+        self, *, SourceArn: str, DestinationArn: str | None = None,
+        MaxNumberOfMessagesPerSecond: int | None = None,
+    ) -> dict[str, Any]:
+        """Move the messages of a dead-letter queue back to their source queues (or to
+        DestinationArn) in the background; the handle cancels it."""
+        request = pb.StartMessageMoveTaskRequest(source_arn=SourceArn,
+                                                 destination_arn=DestinationArn or "")
+        conv.set_optional(request, max_number_of_messages_per_second=MaxNumberOfMessagesPerSecond)
+        resp = self._call("StartMessageMoveTask", request)
+        return conv.ok(TaskHandle=resp.task_handle)
+
+    @operation()
+    def list_message_move_tasks(
+        self, *, SourceArn: str, MaxResults: int | None = None
+    ) -> dict[str, Any]:
+        """The newest tasks of a source queue (MaxResults 1-10, default 1)."""
+        request = pb.ListMessageMoveTasksRequest(source_arn=SourceArn)
+        conv.set_optional(request, max_results=MaxResults)
+        resp = self._call("ListMessageMoveTasks", request)
+        return conv.ok(Results=[conv.move_task(e) for e in resp.results])
+
+    @operation()
+    def cancel_message_move_task(self, *, TaskHandle: str) -> dict[str, Any]:
+        resp = self._call("CancelMessageMoveTask",
+                          pb.CancelMessageMoveTaskRequest(task_handle=TaskHandle))
+        return conv.ok(ApproximateNumberOfMessagesMoved=resp.approximate_number_of_messages_moved)
+
     # -- messages ----------------------------------------------------------------------
 
     @operation()

@@ -194,3 +194,19 @@ def message(msg: pb.Message) -> dict[str, Any]:
 def present(**members: Any) -> dict[str, Any]:
     """Only the members that are non-empty (SQS's JSON leaves empty ones out)."""
     return {name: value for name, value in members.items() if value}
+
+
+def move_task(entry: pb.ListMessageMoveTasksResultEntry) -> dict[str, Any]:
+    """A ListMessageMoveTasks result entry in boto3's shape: what the task has."""
+    out: dict[str, Any] = present(
+        TaskHandle=entry.task_handle, Status=entry.status, SourceArn=entry.source_arn,
+        DestinationArn=entry.destination_arn, FailureReason=entry.failure_reason)
+    for member, field in (("MaxNumberOfMessagesPerSecond", "max_number_of_messages_per_second"),
+                          ("ApproximateNumberOfMessagesMoved",
+                           "approximate_number_of_messages_moved"),
+                          ("ApproximateNumberOfMessagesToMove",
+                           "approximate_number_of_messages_to_move"),
+                          ("StartedTimestamp", "started_timestamp")):
+        if entry.HasField(field):
+            out[member] = getattr(entry, field)
+    return out

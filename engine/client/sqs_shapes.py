@@ -151,6 +151,13 @@ MEMBERS: dict[str, Check] = {
     "WaitTimeSeconds": _INT,
     "ReceiveRequestAttemptId": _STR,
     "ReceiptHandle": _STR,
+    "Label": _STR,
+    "AWSAccountIds": _STRINGS,
+    "Actions": _STRINGS,
+    "SourceArn": _STR,
+    "DestinationArn": _STR,
+    "MaxNumberOfMessagesPerSecond": _INT,
+    "TaskHandle": _STR,
 }
 
 

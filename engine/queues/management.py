@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from engine.errors import EngineError
 from engine.queues import attributes as qattrs
+from engine.queues import permissions
 from engine.queues.catalog import DELETED_RECENTLY, DONE, EXISTS, IN_PROGRESS
 from engine.queues.core import QueueCore, no_such_queue, ref
 from engine.queues.names import queue_arn
@@ -141,11 +142,36 @@ class QueueManagement(QueueCore):
         urls, token = self._page(names, request)
         return pb.ListDeadLetterSourceQueuesResponse(queue_urls=urls, next_token=token)
 
+    async def add_permission(self, request: pb.AddPermissionRequest
+                             ) -> pb.AddPermissionResponse:
+        record = await self.queue(request.queue_url)
+        policy = permissions.with_permission(
+            record.attributes.get("Policy", ""), queue_arn(record.name), request.label,
+            list(request.aws_account_ids), list(request.actions))
+        await self._save_policy(record, policy)
+        return pb.AddPermissionResponse()
+
+    async def remove_permission(self, request: pb.RemovePermissionRequest
+                                ) -> pb.RemovePermissionResponse:
+        record = await self.queue(request.queue_url)
+        policy = permissions.without_permission(record.attributes.get("Policy", ""),
+                                                request.label)
+        await self._save_policy(record, policy)
+        return pb.RemovePermissionResponse()
+
     # -- helpers ---------------------------------------------------------------------------
 
     async def _save(self, record: QueueRecord) -> None:
         if not await self.catalog.update(record):  # it went away meanwhile
             raise no_such_queue(record.name)
+
+    async def _save_policy(self, record: QueueRecord, policy: str) -> None:
+        if policy:
+            record.attributes["Policy"] = policy
+        else:
+            record.attributes.pop("Policy", None)
+        record.modified_ns = self.clock.now_ns()
+        await self._save(record)
 
     async def _check_redrive(self, name: str, attrs: Mapping[str, str]) -> None:
         """The dead-letter queue must exist, be of the same type and allow us."""

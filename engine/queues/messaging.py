@@ -30,6 +30,7 @@ from engine.queues import attributes as qattrs
 from engine.queues import message_attrs as mattrs
 from engine.queues.batches import check_batch_size, check_entry_ids
 from engine.queues.core import QueueCore, ref
+from engine.queues.names import queue_arn
 from engine.queues.receipts import Receipt, decode, encode
 from engine.queues.router import first_accepted
 from engine.v1 import queues_pb2 as pb
@@ -303,7 +304,7 @@ class Messaging(QueueCore):
                     md5_of_attributes=m.md5_of_attributes,
                     md5_of_system_attributes=m.md5_of_system_attributes,
                     group_id=m.group_id, dedup_id=m.dedup_id or m.message_id,
-                    sent_ns=m.sent_ns)
+                    sent_ns=m.sent_ns, dead_letter_source=record.name)
                 copy.attributes.MergeFrom(m.attributes)
                 copy.system_attributes.MergeFrom(m.system_attributes)
                 dest = zlib.crc32(m.message_id.encode()) % max(1, target.partitions)
@@ -492,6 +493,8 @@ def _system_values(record: QueueRecord, m: StoredMessage, names: set[str]) -> di
         "ApproximateFirstReceiveTimestamp": str(m.first_receive_ns // 1_000_000),
         "SqsManagedSseEnabled": record.attributes.get("SqsManagedSseEnabled", "false"),
     }
+    if m.dead_letter_source:
+        values["DeadLetterQueueSourceArn"] = queue_arn(m.dead_letter_source)
     trace = m.system_attributes.get("AWSTraceHeader")
     if trace is not None:
         values["AWSTraceHeader"] = trace.string_value

@@ -68,9 +68,6 @@ def test_an_unknown_target_is_invalid_action(shared_server):
     status, kind, header, _ = error_of(answer)
     assert (status, kind, header) == (400, "com.amazonaws.sqs#InvalidAction",
                                       "InvalidAction;Sender")
-    later = signed_post(shared_server.http_url, "AmazonSQS.AddPermission", b"{}")
-    assert error_of(later)[:3] == (400, "com.amazonaws.sqs#UnsupportedOperation",
-                                   "AWS.SimpleQueueService.UnsupportedOperation;Sender")
 
 
 def test_missing_and_mistyped_parameters(shared_server, queue):

@@ -14,6 +14,7 @@ from google.protobuf import message_factory
 from engine.api.access_table import RULES, STREAMING_FIRST, Access, Target, accesses, markdown
 from engine.errors import EngineError
 from engine.iam import actions
+from engine.queues.move_tasks import encode_handle
 from engine.v1 import cache_pb2, iam_pb2, objects_pb2, queues_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -314,7 +315,9 @@ def test_every_sqs_access_is_a_known_action_on_its_queue():
         if not path.startswith(QS):
             continue
         fields = {f.name for f in method.input_type.fields}
-        values = {"queue_url": "http://h/123456789012/q", "queue_name": "q"}
+        arn = "arn:aws:sqs:us-east-2:123456789012:q"
+        values = {"queue_url": "http://h/123456789012/q", "queue_name": "q",
+                  "source_arn": arn, "task_handle": encode_handle("t", arn)}
         cls = message_factory.GetMessageClass(method.input_type)
         [access] = accesses(path, cls(**{k: v for k, v in values.items() if k in fields}),
                             TARGET)

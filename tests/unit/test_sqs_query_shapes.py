@@ -23,6 +23,7 @@ from engine.v1 import queues_pb2 as pb
 
 QUERY_MODEL = Path(__file__).resolve().parents[1] / "data" / "botocore-sqs-query"
 URL = "http://127.0.0.1:9000/000000000000/q"
+ARN = "arn:aws:sqs:us-east-1:000000000000:q"
 ATTRS = {"s": {"DataType": "String", "StringValue": "v\r\n"},
          "b": {"DataType": "Binary", "BinaryValue": b"\x00\xff"}}
 TRACE = {"AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-abc"}}
@@ -53,6 +54,14 @@ INPUTS: dict[str, dict[str, Any]] = {
     "DeleteMessageBatch": {"QueueUrl": URL, "Entries": [{"Id": "a", "ReceiptHandle": "h"},
                                                         {"Id": "b", "ReceiptHandle": "i"}]},
     "ChangeMessageVisibility": {"QueueUrl": URL, "ReceiptHandle": "h", "VisibilityTimeout": 0},
+    "AddPermission": {"QueueUrl": URL, "Label": "l-1", "AWSAccountIds": ["111122223333",
+                                                                        "444455556666"],
+                      "Actions": ["SendMessage", "ReceiveMessage"]},
+    "RemovePermission": {"QueueUrl": URL, "Label": "l-1"},
+    "StartMessageMoveTask": {"SourceArn": ARN, "DestinationArn": ARN + "2",
+                             "MaxNumberOfMessagesPerSecond": 50},
+    "ListMessageMoveTasks": {"SourceArn": ARN, "MaxResults": 10},
+    "CancelMessageMoveTask": {"TaskHandle": "eyJ0YXNrSWQiOiJ4In0="},
     "ChangeMessageVisibilityBatch": {"QueueUrl": URL, "Entries": [
         {"Id": "a", "ReceiptHandle": "h", "VisibilityTimeout": 60},
         {"Id": "b", "ReceiptHandle": "i"}]},
@@ -84,6 +93,18 @@ OUTPUTS: dict[str, Any] = {
         successful=[pb.DeleteMessageBatchResultEntry(id="a")], failed=FAILED),
     "ChangeMessageVisibilityBatch": pb.ChangeMessageVisibilityBatchResponse(
         successful=[pb.ChangeMessageVisibilityBatchResultEntry(id="a")]),
+    "StartMessageMoveTask": pb.StartMessageMoveTaskResponse(task_handle="h"),
+    "ListMessageMoveTasks": pb.ListMessageMoveTasksResponse(results=[
+        pb.ListMessageMoveTasksResultEntry(
+            task_handle="h", status="RUNNING", source_arn=ARN, destination_arn=ARN + "2",
+            max_number_of_messages_per_second=5, approximate_number_of_messages_moved=0,
+            approximate_number_of_messages_to_move=12, started_timestamp=1700000000000),
+        pb.ListMessageMoveTasksResultEntry(
+            status="FAILED", source_arn=ARN, approximate_number_of_messages_moved=3,
+            approximate_number_of_messages_to_move=4, failure_reason="why",
+            started_timestamp=1600000000000)]),
+    "CancelMessageMoveTask": pb.CancelMessageMoveTaskResponse(
+        approximate_number_of_messages_moved=7),
 }
 
 

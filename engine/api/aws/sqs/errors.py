@@ -42,6 +42,7 @@ SHAPES: dict[str, str] = {
     "AWS.SimpleQueueService.UnsupportedOperation": "UnsupportedOperation",
     "InvalidParameterValue": "InvalidParameterValueException",
     "MissingParameter": "MissingRequiredParameterException",
+    "ResourceNotFoundException": "ResourceNotFoundException",
 }
 # Errors of AWS's front end, in its namespace: authentication, authorization, and a body
 # that is not JSON or too large, answered before SQS sees the request.

@@ -23,9 +23,8 @@ from engine.v1 import queues_pb2
 
 TARGET_PREFIX = "AmazonSQS."
 RPC_PREFIX = "/engine.v1.Queues/"
-# SQS's operations that are later slices of issue 17 (docs/sqs-api.md)
-NOT_YET = frozenset({"AddPermission", "RemovePermission", "StartMessageMoveTask",
-                     "ListMessageMoveTasks", "CancelMessageMoveTask"})
+# SQS's operations the engine does not serve (none today; docs/sqs-api.md)
+NOT_YET: frozenset[str] = frozenset()
 _SERVICE = queues_pb2.DESCRIPTOR.services_by_name["Queues"]
 
 

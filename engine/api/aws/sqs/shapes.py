@@ -20,6 +20,8 @@ _IRREGULAR = {
     ("CreateQueueRequest", "tags"): "tags",
     ("ListDeadLetterSourceQueuesResponse", "queue_urls"): "queueUrls",
 }
+# (message name, field name) -> query parameter name, where it is not the regular one
+_QUERY_IRREGULAR = {("AddPermissionRequest", "actions"): "ActionName"}
 # message name -> members a request must carry (MissingParameter otherwise)
 REQUIRED: dict[str, tuple[str, ...]] = {
     "CreateQueueRequest": ("QueueName",),
@@ -32,6 +34,11 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "UntagQueueRequest": ("QueueUrl", "TagKeys"),
     "ListQueueTagsRequest": ("QueueUrl",),
     "ListDeadLetterSourceQueuesRequest": ("QueueUrl",),
+    "AddPermissionRequest": ("QueueUrl", "Label", "AWSAccountIds", "Actions"),
+    "RemovePermissionRequest": ("QueueUrl", "Label"),
+    "StartMessageMoveTaskRequest": ("SourceArn",),
+    "ListMessageMoveTasksRequest": ("SourceArn",),
+    "CancelMessageMoveTaskRequest": ("TaskHandle",),
     "SendMessageRequest": ("QueueUrl", "MessageBody"),
     "SendMessageBatchRequest": ("QueueUrl", "Entries"),
     "SendMessageBatchRequestEntry": ("Id", "MessageBody"),
@@ -47,6 +54,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 # required output members)
 ALWAYS: dict[str, frozenset[str]] = {
     "ListDeadLetterSourceQueuesResponse": frozenset({"queue_urls"}),
+    "ListMessageMoveTasksResponse": frozenset({"results"}),
     "SendMessageBatchResponse": frozenset({"successful", "failed"}),
     "DeleteMessageBatchResponse": frozenset({"successful", "failed"}),
     "ChangeMessageVisibilityBatchResponse": frozenset({"successful", "failed"}),
@@ -76,6 +84,9 @@ def query_name(descriptor: Descriptor, field: FieldDescriptor) -> str:
     their element's name: ``Attribute.1.Name``, ``AttributeName.1``, ``Tag.1.Key``,
     ``SendMessageBatchRequestEntry.1.Id``; in XML answers the same names repeat
     (``<Message>``, ``<QueueUrl>``, ``<BatchResultErrorEntry>``)."""
+    irregular = _QUERY_IRREGULAR.get((descriptor.name, field.name))
+    if irregular is not None:
+        return irregular
     if field.is_repeated and field.message_type is not None \
             and not field.message_type.GetOptions().map_entry:
         return field.message_type.name

@@ -7,6 +7,7 @@ the report. Each takes (args, out, err) and returns the exit status.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,13 +35,19 @@ from engine.bench.session import (
     wait_all,
 )
 from engine.bench.sizes import format_size
+from engine.bench.sqs_queues import (
+    HttpUnaryBaseline,
+    SqsQueuesWorkload,
+    merge_protocols,
+    render_protocols,
+)
 from engine.bench.stats import PhaseStats
 from engine.bench.workload import Workload
 from engine.client.cache import stats_result
 from engine.v1 import cache_pb2, cache_pb2_grpc
 
 Figures = dict[str, PhaseStats]
-DEFAULT_S3_ENDPOINT = "127.0.0.1:9000"  # engine serve's --http-listen default
+DEFAULT_HTTP_ENDPOINT = "127.0.0.1:9000"  # engine serve's --http-listen default
 
 
 def bench_objects(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -90,21 +97,30 @@ def objects_workloads(args: argparse.Namespace, targets: Sequence[str], keys: in
     if args.protocol == "grpc":
         return (ObjectsWorkload(bucket=bucket, size=args.size, keys=keys, op=args.op),
                 EchoWorkload(size=args.size))
-    given = [e.strip() for e in (args.s3_endpoint or "").split(",") if e.strip()]
-    if not given and len(targets) == 1:
-        given = [DEFAULT_S3_ENDPOINT]
-    if len(given) != len(targets):
-        raise ValueError("--protocol s3 needs --s3-endpoint with one S3 address per "
-                         f"--endpoint node ({len(targets)})")
-    http = dict(zip(targets, given, strict=True))
+    http = http_addresses(args.s3_endpoint, targets, "s3")
     return (S3ObjectsWorkload(bucket=bucket, size=args.size, keys=keys, op=args.op,
                               http=http),
             S3EchoWorkload(size=args.size, http=http))
 
 
+def http_addresses(given: str | None, targets: Sequence[str], protocol: str
+                   ) -> dict[str, str]:
+    """Each --endpoint node's HTTP address from --<protocol>-endpoint (a comma-separated
+    list in the same order; for one node, engine serve's default); ValueError when the
+    counts differ."""
+    listed = [e.strip() for e in (given or "").split(",") if e.strip()]
+    if not listed and len(targets) == 1:
+        listed = [DEFAULT_HTTP_ENDPOINT]
+    if len(listed) != len(targets):
+        raise ValueError(f"--protocol {protocol} needs --{protocol}-endpoint with one "
+                         f"{protocol.upper()} address per --endpoint node ({len(targets)})")
+    return dict(zip(targets, listed, strict=True))
+
+
 def bench_queues(args: argparse.Namespace, out: Console, err: Console) -> int:
     targets = endpoints(args)
     phases = args.phases or queues.PHASES
+    protocols = ("grpc", "sqs") if args.protocol == "both" else (args.protocol,)
     try:
         if args.ops is not None:
             raise ValueError("the queue workload stocks messages for a duration: use "
@@ -113,47 +129,80 @@ def bench_queues(args: argparse.Namespace, out: Console, err: Console) -> int:
         if "pipeline" in phases and args.concurrency < 2:
             raise ValueError("the pipeline phase needs --concurrency 2 or more "
                              "(producers and consumers in every process)")
+        http = http_addresses(args.sqs_endpoint, targets, "sqs") if "sqs" in protocols \
+            else {}
     except ValueError as exc:
         err.print(f"engine bench: {exc}")
         return 2
-    spool = tempfile.TemporaryDirectory(prefix="engine-bench-queues-")
-    workload = queues.QueuesWorkload(
-        queue=new_queue_name(args.fifo), endpoints=targets,
-        message_size=args.message_size, phase_names=phases, concurrency=args.concurrency,
-        warmup_s=args.warmup, duration_s=args.duration, spool=spool.name,
-        backlog=args.pipeline_backlog)
     run_plan = plan(args, spread=False)  # the workload spreads coroutines over `targets`
 
-    async def main() -> tuple[Figures, Figures | None]:
-        await wait_all(targets)
-        with monitor(args, run_plan, err) as progress:
-            figures = await run_workload(workload, run_plan, progress)
-        baseline = None
-        if not args.no_baseline:
-            with monitor(args, run_plan, err, "baseline") as progress:
-                baseline = await run_workload(
-                    queues.UnaryBaseline(size=args.message_size), run_plan, progress)
-        return figures, baseline
+    with contextlib.ExitStack() as stack:
+        runs = {p: _queue_run(args, p, targets, http, stack.enter_context(
+            tempfile.TemporaryDirectory(prefix=f"engine-bench-queues-{p}-")))
+            for p in protocols}
+        both = len(protocols) > 1
 
-    started = now()
-    with spool:
+        async def main() -> dict[str, tuple[Figures, Figures | None]]:
+            await wait_all(targets)
+            figures: dict[str, Figures] = {}
+            for p, (workload, _) in runs.items():
+                with monitor(args, run_plan, err, p if both else "") as progress:
+                    figures[p] = await run_workload(workload, run_plan, progress)
+            measured: dict[str, Figures] = {}
+            for p, (_, baseline) in runs.items() if not args.no_baseline else ():
+                label = f"{p} baseline" if both else "baseline"
+                with monitor(args, run_plan, err, label) as progress:
+                    measured[p] = await run_workload(baseline, run_plan, progress)
+            return {p: (figures[p], measured.get(p)) for p in protocols}
+
+        started = now()
         try:
-            figures, baseline = run_loop(main, args.endpoint, err)
+            results = run_loop(main, args.endpoint, err)
         except NotRun as stop:
             return stop.status
-        tally = PipelineTally.read(Path(spool.name))
+        reports = {p: _queue_report(args, started, runs[p][0], *results[p], http)
+                   for p in protocols}
+    report = merge_protocols(reports["grpc"], reports["sqs"]) if both \
+        else reports[protocols[0]]
+    return finish(args, report, out, err, render_messages, render_protocols)
 
+
+def _queue_run(args: argparse.Namespace, protocol: str, targets: tuple[str, ...],
+               http: dict[str, str], spool: str) -> tuple[queues.QueuesWorkload, Workload]:
+    """The queue workload over ``protocol`` (on a fresh queue) and its baseline: gRPC and
+    Echo.Unary, or SQS's JSON protocol and the node's bare HTTP handler."""
+    settings: dict[str, Any] = dict(
+        queue=new_queue_name(args.fifo), endpoints=targets, message_size=args.message_size,
+        phase_names=args.phases or queues.PHASES, concurrency=args.concurrency,
+        warmup_s=args.warmup, duration_s=args.duration, spool=spool,
+        backlog=args.pipeline_backlog)
+    if protocol == "sqs":
+        return (SqsQueuesWorkload(http=http, **settings),
+                HttpUnaryBaseline(size=args.message_size, http=http))
+    return queues.QueuesWorkload(**settings), queues.UnaryBaseline(size=args.message_size)
+
+
+def _queue_report(args: argparse.Namespace, started: str, workload: queues.QueuesWorkload,
+                  figures: Figures, baseline: Figures | None, http: dict[str, str]
+                  ) -> dict[str, Any]:
+    """One protocol's report, with the messages view and the pipeline's figures (read
+    from the workload's spool, which must still exist)."""
+    phases = workload.phase_names
+    protocol = "sqs" if isinstance(workload, SqsQueuesWorkload) else "grpc"
     config = run_config(
-        started, workload="queues", **common_config(args), fifo=args.fifo,
-        phases=list(phases), size=args.message_size,
+        started, workload="queues", **common_config(args), protocol=protocol,
+        fifo=args.fifo, phases=list(phases), size=args.message_size,
         size_text=format_size(args.message_size), message_size=args.message_size,
-        queue=workload.queue)
+        queue=workload.queue,
+        **({"sqs_endpoints": list(http.values())} if protocol == "sqs" else {}))
     matches = {p: m for p in phases if (m := workload.baseline_for(p)) is not None}
     report = build_report(config, figures, baseline, matches)
     producers, consumers, backlog = pipeline_roles(args.concurrency, args.pipeline_backlog)
-    add_queue_figures(report, args.message_size, tally, producers=producers,
-                      consumers=consumers, backlog_limit=backlog, processes=args.processes)
-    return finish(args, report, out, err, render_messages)
+    assert workload.spool is not None
+    add_queue_figures(report, args.message_size, PipelineTally.read(Path(workload.spool)),
+                      producers=producers, consumers=consumers, backlog_limit=backlog,
+                      processes=args.processes)
+    return report
 
 
 def bench_cache(args: argparse.Namespace, out: Console, err: Console) -> int:

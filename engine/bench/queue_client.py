@@ -32,9 +32,17 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from engine.bench.queue_messages import BATCH, RETRY_FOR_S, delete_queue, sent_at, stamped_body
+from engine.bench.queue_messages import (
+    BATCH,
+    RETRY_FOR_S,
+    delete_queue,
+    sent_at,
+    stamped_body,
+    unavailable,
+)
 from engine.bench.queue_report import E2E, EMPTY, SENT, WAIT, SpoolWriter
 from engine.bench.runner import loop_ns
+from engine.bench.sqs_http import SqsError, SqsStub
 from engine.bench.workload import OpError, WorkloadClient
 from engine.v1 import queues_pb2 as pb
 from engine.v1 import queues_pb2_grpc
@@ -56,7 +64,7 @@ COMPARABLE = {  # whose rates predict how many messages a phase gets through
 BACKLOG_BATCHES = 1  # producers wait while this many batches per consumer are queued
 PRODUCER_POLL_S = 0.05  # a waiting producer rechecks at least this often
 
-Stub = queues_pb2_grpc.QueuesStub
+Stub = queues_pb2_grpc.QueuesStub | SqsStub  # gRPC, or SQS's JSON protocol over HTTP
 
 
 def pipeline_roles(concurrency: int, backlog: int | None = None) -> tuple[int, int, int]:
@@ -110,7 +118,7 @@ class QueuesClient(WorkloadClient):
         self._slots: dict[asyncio.Task[object], _Slot] = {}
         self._ids = 0
         self._spool = SpoolWriter(workload.spool, process_index)
-        self._unavailable: grpc.aio.AioRpcError | None = None
+        self._unavailable: grpc.aio.AioRpcError | SqsError | None = None
         self._body = "x" * workload.message_size
         self._single: pb.SendMessageRequest | None = None
         self._batch: pb.SendMessageBatchRequest | None = None
@@ -301,8 +309,8 @@ class QueuesClient(WorkloadClient):
             async with gate:
                 try:
                     return await make(self.stubs[0])
-                except grpc.aio.AioRpcError as exc:
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                except (grpc.aio.AioRpcError, SqsError) as exc:
+                    if not unavailable(exc):
                         raise
                     self._unavailable = exc
                     return 0

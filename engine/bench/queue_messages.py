@@ -11,6 +11,7 @@ import time
 
 import grpc
 
+from engine.bench.sqs_http import SqsError, SqsStub
 from engine.bench.workload import error_code
 from engine.v1 import queues_pb2 as pb
 from engine.v1 import queues_pb2_grpc
@@ -50,7 +51,15 @@ def sent_at(body: str) -> int:
     return int(body[:STAMP_WIDTH])
 
 
-async def delete_queue(stub: queues_pb2_grpc.QueuesStub, name: str) -> None:
+def unavailable(exc: grpc.aio.AioRpcError | SqsError) -> bool:
+    """The server could not take the call now (gRPC UNAVAILABLE, HTTP 503), e.g. while
+    its Raft group writes a snapshot: the same call may succeed later."""
+    if isinstance(exc, SqsError):
+        return exc.unavailable
+    return exc.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def delete_queue(stub: queues_pb2_grpc.QueuesStub | SqsStub, name: str) -> None:
     """Delete the queue `name` with whatever it still holds; one already gone is fine.
     Retried while the server is UNAVAILABLE: a bench queue left behind holds on to its
     messages, and a big one makes the server's snapshots slower for everyone."""
@@ -61,9 +70,9 @@ async def delete_queue(stub: queues_pb2_grpc.QueuesStub, name: str) -> None:
             url = (await stub.GetQueueUrl(pb.GetQueueUrlRequest(queue_name=name))).queue_url
             await stub.DeleteQueue(pb.DeleteQueueRequest(queue_url=url))
             return
-        except grpc.aio.AioRpcError as exc:
+        except (grpc.aio.AioRpcError, SqsError) as exc:
             if "NonExistentQueue" in error_code(exc):
                 return
-            if exc.code() != grpc.StatusCode.UNAVAILABLE or loop.time() > deadline:
+            if not unavailable(exc) or loop.time() > deadline:
                 raise
             await asyncio.sleep(0.5)

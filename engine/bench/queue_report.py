@@ -110,17 +110,20 @@ def render_messages(report: dict[str, Any], console: Console) -> None:
         table.add_column(col, justify="left" if col == "phase" else "right")
     for name, p in report["phases"].items():
         # pipeline ops are sends and receive+deletes (and waits): no per-call figure
-        per_call = "-" if name == "pipeline" or not p["ops"] else \
+        per_call = "-" if name.endswith("pipeline") or not p["ops"] else \
             f"{p['messages'] / p['ops']:.1f}"
         table.add_row(name, f"{p['messages']:,}", f"{p['messages_per_s']:,.0f}",
                       f"{p['ops_per_s']:,.0f}", per_call,
                       f"{p['latency_ms']['p50']:.2f}", f"{p['latency_ms']['p99']:.2f}")
     console.print(table)
-    pipe = report.get("pipeline")
-    if not pipe:
-        return
+    for name in report["phases"]:  # a pipeline phase's figures: report[its name]
+        if name.endswith("pipeline") and report.get(name):
+            _render_pipeline(name, report[name], console)
+
+
+def _render_pipeline(name: str, pipe: dict[str, Any], console: Console) -> None:
     lat = pipe["e2e_latency_ms"]
-    table = Table(title=f"pipeline: {pipe['producers']} producer(s) + {pipe['consumers']} "
+    table = Table(title=f"{name}: {pipe['producers']} producer(s) + {pipe['consumers']} "
                   f"consumer(s) per process, at most {pipe['backlog_limit']} messages "
                   "queued per process", title_justify="left")
     for col in ("sent/s", "received+deleted/s", "e2e p50 ms", "e2e p95 ms", "e2e p99 ms",

@@ -162,8 +162,17 @@ def render(report: dict[str, Any], console: Console) -> None:
         f"{c['processes']} process(es)  {length} "
         f"(+{c['warmup']} s warm-up)  {host['nproc']} x {host['cpu_model']}")
     vs = report["vs_baseline"] if report["baseline"] is not None else None
-    s3 = c.get("protocol") == "s3"
-    console.print(_phase_table("engine, S3 REST" if s3 else "engine", report["phases"], vs))
+    engine, bare = _TITLES.get(c.get("protocol", "grpc"), _TITLES["grpc"])
+    console.print(_phase_table(engine, report["phases"], vs))
     if report["baseline"] is not None:
-        console.print(_phase_table("bare HTTP handler (/_engine/echo)" if s3
-                                   else "bare gRPC (Echo)", report["baseline"]))
+        console.print(_phase_table(bare, report["baseline"]))
+
+
+# --protocol -> the titles of the engine's and the baseline's tables
+_TITLES = {
+    "grpc": ("engine", "bare gRPC (Echo)"),
+    "s3": ("engine, S3 REST", "bare HTTP handler (/_engine/echo)"),
+    "sqs": ("engine, SQS JSON over HTTP", "bare HTTP handler (/_engine/echo)"),
+    "both": ("engine: gRPC, then SQS JSON over HTTP (sqs:)",
+             "bare gRPC (Echo), bare HTTP handler (http:unary, /_engine/echo)"),
+}

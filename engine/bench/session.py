@@ -24,7 +24,7 @@ from engine.bench.compare import compare, load_report, render_compare
 from engine.bench.progress import LiveProgress
 from engine.bench.report import render, write_json
 from engine.bench.runner import RunPlan, open_channel
-from engine.bench.workload import error_code
+from engine.bench.workload import OpError, error_code
 
 CONNECT_TIMEOUT_S = 10.0
 CONSOLE_WIDTH = 160  # columns of piped or captured output, so the tables do not wrap
@@ -154,6 +154,9 @@ def run_loop(main: Callable[[], Coroutine[Any, Any, T]], endpoint: str, err: Con
         raise NotRun(2) from None
     except grpc.aio.AioRpcError as exc:
         err.print(f"engine bench: {error_code(exc)}: {exc.details()}")
+        raise NotRun(2) from None
+    except OpError as exc:  # an untimed HTTP call (stocking, a queue's URL) failed
+        err.print(f"engine bench: {exc}")
         raise NotRun(2) from None
     except RuntimeError as exc:  # a worker process failed; its error is in the text
         err.print(f"engine bench: {exc}")

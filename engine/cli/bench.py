@@ -80,6 +80,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--pipeline-backlog", type=_positive, default=None, metavar="N",
                    help="pipeline producers wait while their process has N messages "
                         "queued (default: 10 per consumer)")
+    q.add_argument("--protocol", choices=("grpc", "sqs", "both"), default="grpc",
+                   help="sqs: load the node's HTTP port with SQS's JSON protocol (SigV4-"
+                        "signed), judged against its bare HTTP handler; both: gRPC, then "
+                        "SQS, in one report with their ratio (default: grpc)")
+    q.add_argument("--sqs-endpoint", default=None, metavar="HOST:PORT[,...]",
+                   help="with --protocol sqs or both: each --endpoint node's HTTP address, "
+                        "in the same order (default: 127.0.0.1:9000 for a single node)")
     q.set_defaults(run=run_queues)
     c = workloads.add_parser(
         "cache", help="cache tier GET / SET / MGET ops/s and object GETs via the read cache",

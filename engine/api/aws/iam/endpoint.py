@@ -13,7 +13,6 @@ the result as XML (query_xml.py). Every failure is the query protocol's XML erro
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -23,8 +22,9 @@ import grpc
 from aiohttp import web
 
 from engine.api.access_table import Target, accesses
-from engine.api.audit import AuditedCall, AuditLog, http_peer
-from engine.api.auth_interceptor import Decide, admit, authorize_all, missing_credentials
+from engine.api.audit import AuditedCall, AuditLog
+from engine.api.auth_interceptor import Decide, admit, authorize_all
+from engine.api.aws.caller import audited, authenticate
 from engine.api.aws.iam.errors import as_query_error, authentication_error
 from engine.api.aws.iam.shapes import IAM, STS, QueryApi
 from engine.api.aws.query_form import fields, members, read_body, tree
@@ -32,7 +32,6 @@ from engine.api.aws.query_unsigned import UnsignedQuery
 from engine.api.aws.query_xml import error_response, result_document, xml_response
 from engine.api.aws.service import UNSIGNED_QUERY, AwsService
 from engine.api.iam_servicer import Handler
-from engine.api.transport_keys import http_keys, with_keys
 from engine.errors import EngineError
 from engine.iam.authn import Authenticator
 from engine.iam.principal import Principal
@@ -82,8 +81,12 @@ class QueryApiService:
             whole = True
             form = _form(request, body)
             action = form.pop("Action", "") or "-"
-            audit = self._audited(action, request)
-            principal = self._authenticate(request, body, audit)
+            label = action if action in self.api.actions else "-"  # never the client's text
+            audit = audited(self.audit, f"{self.api.service}:Query.{label}", self.api.service,
+                            request)
+            principal = authenticate(self.authn, request, body, self.api.service,
+                                     secure=self.secure, audit=audit,
+                                     answer_as=authentication_error)
             self._check(action, form.pop("Version", ""))
             params = members(tree(form), self.api.form)
             answer = await self._call(action, params, principal, audit)
@@ -123,34 +126,6 @@ class QueryApiService:
             raise
         audit.finished(_Verdict(grpc.StatusCode.OK))  # type: ignore[arg-type]
         return answer
-
-    def _audited(self, action: str, request: web.Request) -> AuditedCall | None:
-        if self.audit is None:
-            return None
-        authorization = request.headers.get("authorization")
-        metadata = [("authorization", authorization)] if authorization else []
-        label = action if action in self.api.actions else "-"  # never the client's text
-        return AuditedCall(self.audit, f"{self.api.service}:Query.{label}", self.api.service,
-                           metadata, http_peer(request))
-
-    def _authenticate(self, request: web.Request, body: bytes,
-                      audit: AuditedCall | None) -> Principal:
-        raw_path, _, raw_query = request.raw_path.partition("?")
-        try:
-            signed = self.authn.http(request.method, raw_path, raw_query,
-                                     list(request.headers.items()), service=self.api.service,
-                                     payload_hash=hashlib.sha256(body).hexdigest())
-            if signed is None:
-                raise missing_credentials()
-        except EngineError as err:
-            answered = authentication_error(err)
-            if audit is not None:
-                audit.refused(answered)
-            raise answered from None
-        principal = with_keys(signed[0], http_keys(self.secure, request.remote))
-        if audit is not None:
-            audit.authenticated(principal)
-        return principal
 
 
 def _form(request: web.Request, body: bytes) -> dict[str, str]:

@@ -16,7 +16,6 @@ no thread is held while a request waits.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Callable
 from typing import Protocol
@@ -26,18 +25,17 @@ from aiohttp import web
 from google.protobuf.message import Message
 
 from engine.api.access_table import Target, accesses
-from engine.api.audit import AuditedCall, AuditLog, http_peer
-from engine.api.auth_interceptor import Decide, admit, authorize_all, missing_credentials
+from engine.api.audit import AuditLog
+from engine.api.auth_interceptor import Decide, admit, authorize_all
+from engine.api.aws.caller import audited, authenticate
 from engine.api.aws.query_form import read_body
 from engine.api.aws.sqs.errors import as_sqs_error
 from engine.api.aws.sqs.json_wire import JsonWire
 from engine.api.aws.sqs.operations import SqsOperation
 from engine.api.aws.sqs.query_wire import QueryWire
 from engine.api.queues_servicer import QueueApi
-from engine.api.transport_keys import http_keys, with_keys
 from engine.errors import EngineError
 from engine.iam.authn import Authenticator
-from engine.iam.principal import Principal
 from engine.observability import request_id
 
 _URL_FIELDS = ("queue_url", "queue_urls")
@@ -86,8 +84,10 @@ class SqsHttpService:
             call = wire(request, body, self._scheme)
             operation = call.operation()
             name = operation.name
-            audit = self._audited(f"{wire.protocol}.{name}", request)
-            principal = self._authenticate(request, body, audit)
+            audit = audited(self.audit, f"sqs:{wire.protocol}.{name}", "sqs", request)
+            principal = None if self.authn is None else authenticate(
+                self.authn, request, body, "sqs", secure=self.secure, audit=audit,
+                answer_as=_sqs_authentication_error)
             message = call.message(operation)
             if principal is not None:
                 admit(principal)
@@ -107,34 +107,9 @@ class SqsHttpService:
     def _scheme(self) -> str:
         return "https" if self.secure else "http"
 
-    def _audited(self, operation: str, request: web.Request) -> AuditedCall | None:
-        if self.audit is None:
-            return None
-        authorization = request.headers.get("authorization")
-        metadata = [("authorization", authorization)] if authorization else []
-        return AuditedCall(self.audit, f"sqs:{operation}", "sqs", metadata,
-                           http_peer(request))
 
-    def _authenticate(self, request: web.Request, body: bytes,
-                      audit: AuditedCall | None) -> Principal | None:
-        if self.authn is None:
-            return None
-        raw_path, _, raw_query = request.raw_path.partition("?")
-        try:
-            signed = self.authn.http(request.method, raw_path, raw_query,
-                                     list(request.headers.items()), service="sqs",
-                                     payload_hash=hashlib.sha256(body).hexdigest())
-            if signed is None:
-                raise missing_credentials()
-        except EngineError as err:
-            answered = as_sqs_error(err, "authentication")  # SQS's names for S3's codes
-            if audit is not None:
-                audit.refused(answered)
-            raise answered from None
-        principal = with_keys(signed[0], http_keys(self.secure, request.remote))
-        if audit is not None:
-            audit.authenticated(principal)
-        return principal
+def _sqs_authentication_error(err: EngineError) -> EngineError:
+    return as_sqs_error(err, "authentication")  # SQS's names for S3's codes
 
 
 def _rehost(message: Message, scheme: str, host: str) -> None:

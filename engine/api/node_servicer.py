@@ -113,13 +113,15 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
             request.bucket, request.key, request.version, versioning=request.versioning,
             if_match=request.if_match if request.HasField("if_match") else None,
             if_none_match=request.if_none_match if request.HasField("if_none_match") else None,
+            events=request.events,
         )
         return pb.NodeEmpty()
 
     @peer_unary
     async def DeleteEntry(self, request: pb.EntryRequest, context: Ctx
                           ) -> pb.DeleteEntryResponse:
-        existed = await self.drive(request.drive).delete_entry(request.bucket, request.key)
+        existed = await self.drive(request.drive).delete_entry(request.bucket, request.key,
+                                                               request.events)
         return pb.DeleteEntryResponse(existed=existed)
 
     @peer_unary
@@ -138,7 +140,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
     async def PatchVersion(self, request: pb.PatchVersionRequest, context: Ctx
                            ) -> pb.PatchVersionResponse:
         outcome = await self.drive(request.drive).patch_version(
-            request.bucket, request.key, request.patch)
+            request.bucket, request.key, request.patch, request.events)
         return pb.PatchVersionResponse(outcome=outcome)
 
     @peer_unary
@@ -164,7 +166,7 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
                              ) -> pb.NodeEmpty:
         await self.drive(request.drive).complete_upload(
             request.bucket, request.key, request.upload_id, request.version,
-            request.versioning)
+            request.versioning, request.events)
         return pb.NodeEmpty()
 
     @peer_unary
@@ -259,3 +261,16 @@ class NodeServicer(node_pb2_grpc.NodeServicer):
     @peer_unary
     async def GetDriveStatus(self, request: pb.DriveRef, context: Ctx) -> DriveStatus:
         return await self.drive(request.drive).status()
+
+    @peer_unary
+    async def DueEvents(self, request: pb.DueEventsRequest, context: Ctx
+                        ) -> pb.DueEventsResponse:
+        events = await self.drive(request.drive).due_events(request.now_ns, request.limit)
+        return pb.DueEventsResponse(events=events)
+
+    @peer_unary
+    async def DropEvents(self, request: pb.DropEventsRequest, context: Ctx
+                         ) -> pb.DropEventsResponse:
+        dropped = await self.drive(request.drive).drop_events(
+            [(k.due_ns, k.id) for k in request.keys])
+        return pb.DropEventsResponse(dropped=dropped)

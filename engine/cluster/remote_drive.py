@@ -10,7 +10,7 @@ so a sequential GET costs one round trip per window, not per block.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -25,6 +25,7 @@ from engine.v1 import node_pb2 as pb
 from engine.v1.admin_pb2 import DriveStatus
 from engine.v1.records_pb2 import (
     BucketRecord,
+    EventRecord,
     ObjectEntry,
     ObjectVersion,
     PartBody,
@@ -103,18 +104,21 @@ class RemoteDrive:
     async def write_version(
         self, bucket: str, key: str, version: ObjectVersion, *, versioning: str,
         if_match: str | None = None, if_none_match: str | None = None,
+        events: Sequence[EventRecord] = (),
     ) -> None:
         request = pb.WriteVersionRequest(drive=self.drive_index, bucket=bucket, key=key,
-                                         version=version, versioning=versioning)
+                                         version=version, versioning=versioning,
+                                         events=events)
         if if_match is not None:
             request.if_match = if_match
         if if_none_match is not None:
             request.if_none_match = if_none_match
         await self._call(self.peer.stub.WriteVersion, request)
 
-    async def delete_entry(self, bucket: str, key: str) -> bool:
-        r = await self._call(self.peer.stub.DeleteEntry,
-                             pb.EntryRequest(drive=self.drive_index, bucket=bucket, key=key))
+    async def delete_entry(self, bucket: str, key: str,
+                           events: Sequence[EventRecord] = ()) -> bool:
+        r = await self._call(self.peer.stub.DeleteEntry, pb.EntryRequest(
+            drive=self.drive_index, bucket=bucket, key=key, events=events))
         return r.existed
 
     async def list_entries(
@@ -125,9 +129,10 @@ class RemoteDrive:
             delimiter=delimiter, limit=limit))
         return [(i.name, None if i.common_prefix else i.entry) for i in r.items]
 
-    async def patch_version(self, bucket: str, key: str, patch: VersionPatch) -> str:
+    async def patch_version(self, bucket: str, key: str, patch: VersionPatch,
+                            events: Sequence[EventRecord] = ()) -> str:
         r = await self._call(self.peer.stub.PatchVersion, pb.PatchVersionRequest(
-            drive=self.drive_index, bucket=bucket, key=key, patch=patch))
+            drive=self.drive_index, bucket=bucket, key=key, patch=patch, events=events))
         return r.outcome
 
     # -- multipart uploads -----------------------------------------------------------
@@ -145,10 +150,11 @@ class RemoteDrive:
             drive=self.drive_index, bucket=bucket, upload_id=upload_id, part=part))
 
     async def complete_upload(self, bucket: str, key: str, upload_id: str,
-                              version: ObjectVersion, versioning: str) -> None:
+                              version: ObjectVersion, versioning: str,
+                              events: Sequence[EventRecord] = ()) -> None:
         await self._call(self.peer.stub.CompleteUpload, pb.CompleteUploadRequest(
             drive=self.drive_index, bucket=bucket, key=key, upload_id=upload_id,
-            version=version, versioning=versioning))
+            version=version, versioning=versioning, events=events))
 
     async def abort_upload(self, bucket: str, upload_id: str) -> bool:
         r = await self._call(self.peer.stub.AbortUpload, self._upload_ref(bucket, upload_id))
@@ -203,6 +209,17 @@ class RemoteDrive:
     async def status(self) -> DriveStatus:
         return await self._call(self.peer.stub.GetDriveStatus,
                                 pb.DriveRef(drive=self.drive_index))
+
+    async def due_events(self, now_ns: int, limit: int) -> list[EventRecord]:
+        r = await self._call(self.peer.stub.DueEvents, pb.DueEventsRequest(
+            drive=self.drive_index, now_ns=now_ns, limit=limit))
+        return list(r.events)
+
+    async def drop_events(self, keys: Sequence[tuple[int, str]]) -> int:
+        r = await self._call(self.peer.stub.DropEvents, pb.DropEventsRequest(
+            drive=self.drive_index,
+            keys=[pb.EventKey(due_ns=due, id=event_id) for due, event_id in keys]))
+        return r.dropped
 
 
 class RemoteShardWriter:

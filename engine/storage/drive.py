@@ -4,6 +4,10 @@ The object service talks to drives only through :class:`Drive`. :class:`LocalDri
 runs the blocking LMDB and file work in worker threads; the cluster adds a remote
 drive that speaks the same API over node.proto. Every method is idempotent or
 reports a definite outcome, which is what a quorum protocol needs.
+
+Methods that change an object take ``events``: event notifications put in the drive's
+outbox in the same transaction as the change, and only if the change happens (a
+delete of a key the drive does not hold, a patch that does not apply, record none).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,7 +23,7 @@ import lmdb
 
 from engine.clock import Clock, SystemClock
 from engine.storage.durable_dirs import make_durable_dirs
-from engine.storage.entries import add_version, check_expectation
+from engine.storage.entries import APPLIED, add_version, check_expectation
 from engine.storage.errors import BitrotError, ShardMissing
 from engine.storage.group_commit import GroupCommitter
 from engine.storage.metastore import GARBAGE, Listing, MetaStore
@@ -27,6 +31,7 @@ from engine.storage.shardstore import ShardReader, ShardStore, ShardWriter
 from engine.v1.admin_pb2 import DriveStatus
 from engine.v1.records_pb2 import (
     BucketRecord,
+    EventRecord,
     ObjectEntry,
     ObjectVersion,
     PartBody,
@@ -62,8 +67,10 @@ class Drive(Protocol):
     async def write_version(
         self, bucket: str, key: str, version: ObjectVersion, *, versioning: str,
         if_match: str | None = None, if_none_match: str | None = None,
+        events: Sequence[EventRecord] = (),
     ) -> None: ...
-    async def delete_entry(self, bucket: str, key: str) -> bool: ...
+    async def delete_entry(self, bucket: str, key: str,
+                           events: Sequence[EventRecord] = ()) -> bool: ...
     async def list_entries(
         self, bucket: str, prefix: str, after: str, delimiter: str, limit: int
     ) -> Listing: ...
@@ -71,7 +78,8 @@ class Drive(Protocol):
                           commit_intent: str | None = None) -> None:
         """Replace the key's whole entry (healing): None removes it."""
         ...
-    async def patch_version(self, bucket: str, key: str, patch: VersionPatch) -> str:
+    async def patch_version(self, bucket: str, key: str, patch: VersionPatch,
+                            events: Sequence[EventRecord] = ()) -> str:
         """Change one version in place: "applied", "missing" or "changed"."""
         ...
     async def create_upload(self, bucket: str, record: UploadRecord) -> None: ...
@@ -82,7 +90,8 @@ class Drive(Protocol):
         """Store or replace a part; UploadNotFound when the upload does not exist."""
         ...
     async def complete_upload(self, bucket: str, key: str, upload_id: str,
-                              version: ObjectVersion, versioning: str) -> None:
+                              version: ObjectVersion, versioning: str,
+                              events: Sequence[EventRecord] = ()) -> None:
         """Replace the upload by `version` of `key` in one commit; UploadNotFound."""
         ...
     async def abort_upload(self, bucket: str, upload_id: str) -> bool:
@@ -105,6 +114,14 @@ class Drive(Protocol):
         """Forget a write: its shard files and its intent record."""
         ...
     async def status(self) -> DriveStatus: ...
+    # -- event outbox ----------------------------------------------------------------
+
+    async def due_events(self, now_ns: int, limit: int) -> list[EventRecord]:
+        """Outbox events due at ``now_ns``, the earliest first."""
+        ...
+    async def drop_events(self, keys: Sequence[tuple[int, str]]) -> int:
+        """Forget delivered events by (due_ns, id); how many this drive held."""
+        ...
 
 
 class LocalShardWriter:
@@ -205,22 +222,36 @@ class LocalDrive:
     async def write_version(
         self, bucket: str, key: str, version: ObjectVersion, *, versioning: str,
         if_match: str | None = None, if_none_match: str | None = None,
+        events: Sequence[EventRecord] = (),
     ) -> None:
         def update(entry: ObjectEntry | None) -> ObjectEntry:
             check_expectation(entry, if_match, if_none_match)
             return add_version(entry, version, versioning)
 
         intent = version.layout.data_id if version.WhichOneof("body") == "layout" else None
-        await self._commit(lambda txn: self.meta.update_in(txn, bucket, key, update, intent))
 
-    async def delete_entry(self, bucket: str, key: str) -> bool:
+        def work(txn: lmdb.Transaction) -> list[str]:
+            garbage = self.meta.update_in(txn, bucket, key, update, intent)
+            self.meta.outbox.put_in(txn, events)
+            return garbage
+
+        await self._commit(work)
+
+    async def delete_entry(self, bucket: str, key: str,
+                           events: Sequence[EventRecord] = ()) -> bool:
         existed = False
 
         def update(entry: ObjectEntry | None) -> None:
             nonlocal existed
             existed = entry is not None
 
-        await self._commit(lambda txn: self.meta.update_in(txn, bucket, key, update))
+        def work(txn: lmdb.Transaction) -> list[str]:
+            garbage = self.meta.update_in(txn, bucket, key, update)
+            if existed:
+                self.meta.outbox.put_in(txn, events)
+            return garbage
+
+        await self._commit(work)
         return existed
 
     async def list_entries(
@@ -230,12 +261,15 @@ class LocalDrive:
             self.meta.list_entries, bucket, prefix, after, delimiter, limit
         )
 
-    async def patch_version(self, bucket: str, key: str, patch: VersionPatch) -> str:
+    async def patch_version(self, bucket: str, key: str, patch: VersionPatch,
+                            events: Sequence[EventRecord] = ()) -> str:
         outcome = ""
 
         def work(txn: lmdb.Transaction) -> list[str]:
             nonlocal outcome
             outcome, garbage = self.meta.patch_in(txn, bucket, key, patch)
+            if outcome == APPLIED:
+                self.meta.outbox.put_in(txn, events)
             return garbage
 
         await self._commit(work)
@@ -259,9 +293,15 @@ class LocalDrive:
         await self._commit(lambda txn: self.meta.put_part_in(txn, bucket, upload_id, part))
 
     async def complete_upload(self, bucket: str, key: str, upload_id: str,
-                              version: ObjectVersion, versioning: str) -> None:
-        await self._commit(lambda txn: self.meta.complete_upload_in(
-            txn, bucket, key, upload_id, version, versioning))
+                              version: ObjectVersion, versioning: str,
+                              events: Sequence[EventRecord] = ()) -> None:
+        def work(txn: lmdb.Transaction) -> list[str]:
+            garbage = self.meta.complete_upload_in(txn, bucket, key, upload_id, version,
+                                                   versioning)
+            self.meta.outbox.put_in(txn, events)
+            return garbage
+
+        await self._commit(work)
 
     async def abort_upload(self, bucket: str, upload_id: str) -> bool:
         existed = False
@@ -332,6 +372,14 @@ class LocalDrive:
 
     async def pending_writes(self, started_before_ns: int) -> list[tuple[str, str, str]]:
         return await asyncio.to_thread(self.meta.pending_writes, started_before_ns)
+
+    async def due_events(self, now_ns: int, limit: int) -> list[EventRecord]:
+        return await asyncio.to_thread(self.meta.outbox.due, now_ns, limit)
+
+    async def drop_events(self, keys: Sequence[tuple[int, str]]) -> int:
+        dropped: int = await self._committer.submit(
+            lambda txn: self.meta.outbox.drop_in(txn, keys))
+        return dropped
 
     async def status(self) -> DriveStatus:
         def run() -> DriveStatus:

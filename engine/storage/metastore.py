@@ -14,6 +14,7 @@ has been fsynced). Four sub-databases:
 - ``uploads``: multipart uploads in progress and their parts, one record each (see
   :mod:`engine.storage.keyspace`). A part's data is referenced by its part record until
   the upload completes (then by the object) or is aborted (then it becomes garbage).
+- ``outbox``: event notifications waiting for delivery (:mod:`engine.storage.outbox`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from engine.storage import keyspace
 from engine.storage.durable_dirs import durable_store_dir, make_durable_dirs
 from engine.storage.entries import APPLIED, MISSING, add_version, apply_patch, layouts
 from engine.storage.errors import UploadNotFound, VolumeExists, VolumeNotEmpty, VolumeNotFound
+from engine.storage.outbox import Outbox
 from engine.v1.records_pb2 import (
     BucketRecord,
     ObjectEntry,
@@ -69,7 +71,7 @@ class MetaStore:
     def __init__(self, path: Path, map_size: int) -> None:
         make_durable_dirs(path)
         self.env = lmdb.open(
-            str(path), map_size=map_size, max_dbs=5, sync=True, metasync=True,
+            str(path), map_size=map_size, max_dbs=6, sync=True, metasync=True,
             max_readers=256, readahead=False,
         )
         durable_store_dir(path)
@@ -77,6 +79,7 @@ class MetaStore:
         self._objects = self.env.open_db(b"objects")
         self._intents = self.env.open_db(b"intents")
         self._uploads = self.env.open_db(b"uploads")
+        self.outbox = Outbox(self.env, self.env.open_db(b"outbox"))
 
     def close(self) -> None:
         self.env.close()

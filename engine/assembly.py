@@ -49,10 +49,12 @@ from engine.iam.system import IdentitySystem
 from engine.objects.cluster_buckets import ClusterBucketRegistry
 from engine.objects.heal import Healer, RepairQueue
 from engine.objects.lifecycle_worker import LifecycleWorker
+from engine.objects.notifications.dispatcher import Notifier
 from engine.objects.read_cache import ObjectReadCache
 from engine.objects.service import ObjectService
 from engine.queues import names as queue_names
 from engine.queues.catalog import CatalogMachine, QueueCatalog
+from engine.queues.event_sink import QueueEventSink
 from engine.queues.groups import GroupSpec, plan_queue_groups, single_group
 from engine.queues.host import GroupHost
 from engine.queues.partition import PartitionMachine
@@ -301,7 +303,21 @@ async def assemble(config: NodeConfig, clock: Clock) -> Assembly:
         node = await cluster_node(config, clock)
     # S3's account-level settings (Block Public Access) live in the identity store.
     node.objects.account = S3AccountSettings(node.identity.store)
+    wire_notifications(node, config.region)
     return node
+
+
+def wire_notifications(node: Assembly, region: str) -> None:
+    """S3 event notifications into this node's queues; each node sweeps the outboxes
+    of its own drives."""
+    sink = QueueEventSink(node.queues)
+    mine = [(s, i) for s in node.objects.placement.sets()
+            for i, d in enumerate(s.drives) if any(d is local for local in node.local)]
+    notifier = Notifier(sink, node.clock, mine)
+    node.objects.event_sink = sink
+    node.objects.notifier = notifier
+    node.objects.region = region
+    node.background.append(notifier.sweep_forever)
 
 
 def start_background(assembly: Assembly) -> list[asyncio.Task[None]]:

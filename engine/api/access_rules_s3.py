@@ -312,6 +312,8 @@ RULES: dict[str, Rule] = {
     "PutBucketLifecycleConfiguration": bucket_rule("s3:PutLifecycleConfiguration"),
     "GetBucketLifecycleConfiguration": bucket_rule("s3:GetLifecycleConfiguration"),
     "DeleteBucketLifecycle": bucket_rule("s3:PutLifecycleConfiguration"),
+    "PutBucketNotificationConfiguration": bucket_rule("s3:PutBucketNotification"),
+    "GetBucketNotificationConfiguration": bucket_rule("s3:GetBucketNotification"),
     "GetObjectTagging": versioned_rule("s3:GetObjectTagging"),
     "DeleteObjectTagging": versioned_rule("s3:DeleteObjectTagging"),
     "PutBucketPolicy": bucket_rule("s3:PutBucketPolicy"),

@@ -40,11 +40,10 @@ from engine.iam.authn import Authenticator
 from engine.iam.authz import Authorizer
 from engine.iam.authz import denied as access_denied
 from engine.iam.policy import Decision
-from engine.iam.principal import Principal, anonymous
+from engine.iam.principal import CALLER, Principal, anonymous
 
 log = logging.getLogger("engine.api")
-_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
-    "engine_principal", default=None)
+_principal = CALLER
 _denied_items: contextvars.ContextVar[frozenset[int]] = contextvars.ContextVar(
     "engine_denied_items", default=frozenset())
 # Methods whose items are authorized one by one (S3 answers AccessDenied per key).

@@ -1,7 +1,9 @@
-"""Bucket configuration RPCs of ObjectStore (versioning, lifecycle): decode, call, encode.
+"""Bucket configuration RPCs of ObjectStore (versioning, lifecycle, notifications): decode,
+call, encode.
 
-The lifecycle message is shared by the API and the bucket record (lifecycle.proto), so
-it passes through unchanged; the service validates it.
+The lifecycle and notification messages are shared by the API and the bucket record
+(lifecycle.proto, records.proto), so they pass through unchanged; the service validates
+them.
 """
 
 from __future__ import annotations
@@ -51,3 +53,19 @@ class BucketConfigRpcs:
                                     context: Ctx) -> pb.DeleteBucketLifecycleResponse:
         await self.s.delete_bucket_lifecycle(request.bucket)
         return pb.DeleteBucketLifecycleResponse()
+
+    @unary
+    async def PutBucketNotificationConfiguration(
+        self, request: pb.PutBucketNotificationConfigurationRequest, context: Ctx
+    ) -> pb.PutBucketNotificationConfigurationResponse:
+        await self.s.put_bucket_notification(
+            request.bucket, request.configuration,
+            skip_destination_validation=request.skip_destination_validation)
+        return pb.PutBucketNotificationConfigurationResponse()
+
+    @unary
+    async def GetBucketNotificationConfiguration(
+        self, request: pb.GetBucketNotificationConfigurationRequest, context: Ctx
+    ) -> pb.GetBucketNotificationConfigurationResponse:
+        config = await self.s.get_bucket_notification(request.bucket)
+        return pb.GetBucketNotificationConfigurationResponse(configuration=config)

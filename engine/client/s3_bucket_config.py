@@ -1,4 +1,5 @@
-"""S3 bucket configuration methods (versioning, lifecycle) with boto3's shapes.
+"""S3 bucket configuration methods (versioning, lifecycle, notifications) with boto3's
+shapes.
 
 Mixed into :class:`engine.client.s3.S3Client`.
 """
@@ -8,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.client import lifecycle
+from engine.client import lifecycle, notification
 from engine.client.calls import Caller
 from engine.client.errors import response_metadata
 from engine.client.shapes import Struct, validate
@@ -20,7 +21,7 @@ VERSIONING_CONFIGURATION = Struct({"MFADelete": str, "Status": str})
 
 
 class BucketConfigMethods:
-    """put/get_bucket_versioning and the bucket lifecycle configuration."""
+    """put/get_bucket_versioning, the bucket lifecycle and notification configurations."""
 
     _calls: Caller
     _stub: objects_pb2_grpc.ObjectStoreStub
@@ -92,3 +93,36 @@ class BucketConfigMethods:
             pb.DeleteBucketLifecycleRequest(bucket=Bucket),
         )
         return {"ResponseMetadata": response_metadata(204)}
+
+    def put_bucket_notification_configuration(
+        self,
+        *,
+        Bucket: str,
+        NotificationConfiguration: Mapping[str, Any],
+        SkipDestinationValidation: bool = False,
+        ExpectedBucketOwner: str | None = None,
+    ) -> dict[str, Any]:
+        """Replace the bucket's rules (QueueConfigurations only); ``{}`` turns
+        notifications off. Each queue must exist and let the bucket send unless
+        ``SkipDestinationValidation``."""
+        config = notification.to_proto(NotificationConfiguration)
+        self._calls.unary(
+            "PutBucketNotificationConfiguration",
+            self._stub.PutBucketNotificationConfiguration,
+            pb.PutBucketNotificationConfigurationRequest(
+                bucket=Bucket, configuration=config,
+                skip_destination_validation=SkipDestinationValidation),
+        )
+        return {"ResponseMetadata": response_metadata(200)}
+
+    def get_bucket_notification_configuration(
+        self, *, Bucket: str, ExpectedBucketOwner: str | None = None
+    ) -> dict[str, Any]:
+        """The rules as boto3 returns them; no QueueConfigurations member when none."""
+        resp = self._calls.unary(
+            "GetBucketNotificationConfiguration",
+            self._stub.GetBucketNotificationConfiguration,
+            pb.GetBucketNotificationConfigurationRequest(bucket=Bucket),
+        )
+        return {"ResponseMetadata": response_metadata(200),
+                **notification.to_dict(resp.configuration)}

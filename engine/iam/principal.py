@@ -9,6 +9,7 @@ caller rather than to the operation (aws:SourceIp, aws:SecureTransport, aws:user
 from __future__ import annotations
 
 import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from engine.iam.policy import CompiledPolicy
@@ -49,3 +50,9 @@ def canonical_id(account: str) -> str:
 
 def anonymous(account: str) -> Principal:
     return Principal(ANONYMOUS, None, account)
+
+
+# The current request's caller, set by the endpoint that authenticated it (each request is
+# one asyncio task with its own context); read by whatever below needs to name the caller
+# (an ACL's writer, an event record's userIdentity).
+CALLER: ContextVar[Principal | None] = ContextVar("engine_principal", default=None)

@@ -28,6 +28,8 @@ from engine.objects.body_writer import BodyWriter, WrittenBody
 from engine.objects.buckets import BucketRegistry, Buckets, RequestMemo
 from engine.objects.checksums import Checksum
 from engine.objects.names import check_key
+from engine.objects.notifications.dispatcher import Notifier
+from engine.objects.notifications.emitter import Change, events_for
 from engine.objects.quorum import fan_out, first_agreement
 from engine.objects.read_cache import ObjectReadCache
 from engine.objects.storage_classes import plan_for
@@ -36,6 +38,7 @@ from engine.storage.errors import VolumeNotFound
 from engine.v1.records_pb2 import (
     BucketRecord,
     ContentRecord,
+    EventRecord,
     ObjectEntry,
     ObjectVersion,
     VersionPatch,
@@ -66,6 +69,7 @@ class WriteOptions:
     acl: AclRequest | None = None  # x-amz-acl / x-amz-grant-*: None sets none
     writer: Owner | None = None  # the owner where the writer owns (None: the bucket owner)
     requester: Denial | None = None  # names the caller in a Block Public Access refusal
+    event: str = "ObjectCreated:Put"  # the notification it raises (Copy, Post)
 
 
 def crc32c_b64(value: int) -> str:
@@ -100,6 +104,22 @@ class ObjectCore:
         self.read_cache: ObjectReadCache | None = None
         # The account's id and Block Public Access (the identity store's, once wired).
         self.account: AccountSettings = StaticAccount()
+        # Event notifications' delivery (None: events are not recorded at all).
+        self.notifier: Notifier | None = None
+        self.region = "us-east-1"  # the node's, for event records of region-less buckets
+
+    def _events(self, record: BucketRecord, change: Change) -> list[EventRecord]:
+        """The outbox records a change raises, to commit with it."""
+        if self.notifier is None or not record.notification.queues:
+            return []
+        return events_for(record, change, now_ns=self.clock.now_ns(), region=self.region,
+                          owner=self.account.account_id())
+
+    def _announce(self, eset: ErasureSet, events: list[EventRecord]) -> None:
+        """The change committed: deliver its events now (the outbox keeps them until
+        their queue has them)."""
+        if events and self.notifier is not None:
+            self.notifier.committed(eset, events)
 
     async def _update_bucket(self, record: BucketRecord,
                              change: Callable[[BucketRecord], object]) -> None:
@@ -215,8 +235,10 @@ class ObjectCore:
     async def _commit(
         self, eset: ErasureSet, bucket: str, key: str, version: ObjectVersion,
         versioning: str, options: WriteOptions | None = None, durable: tuple[int, ...] = (),
+        events: list[EventRecord] | None = None,
     ) -> None:
-        """Commit the version's metadata on `durable` drives (all drives when empty)."""
+        """Commit the version's metadata on `durable` drives (all drives when empty),
+        with its events in the same transaction on each."""
         drives = [eset.drives[i] for i in durable] if durable else list(eset.drives)
         if_match = options.if_match if options else None
         if_none_match = options.if_none_match if options else None
@@ -224,7 +246,8 @@ class ObjectCore:
             await fan_out(
                 drives,
                 lambda d: d.write_version(bucket, key, version, versioning=versioning,
-                                          if_match=if_match, if_none_match=if_none_match),
+                                          if_match=if_match, if_none_match=if_none_match,
+                                          events=events or ()),
                 eset.write_quorum,
             )
         except PreconditionMismatch as exc:
@@ -233,9 +256,12 @@ class ObjectCore:
             raise EngineError("PreconditionFailed", Condition=exc.header) from exc
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+        if events:
+            self._announce(eset, events)
 
     async def _patch(self, bucket: str, key: str, patch: VersionPatch,
-                     positions: tuple[int, ...] = ()) -> None:
+                     positions: tuple[int, ...] = (),
+                     events: list[EventRecord] | None = None) -> None:
         """Apply an in-place change to one version on a write quorum of its set (on the
         drives at `positions` only, when given: those holding a new body's shards).
 
@@ -245,11 +271,14 @@ class ObjectCore:
         eset = self.placement.set_for(bucket, key)
         drives = [eset.drives[i] for i in positions] if positions else list(eset.drives)
         try:
-            outcomes = await fan_out(drives, lambda d: d.patch_version(bucket, key, patch), 1)
+            outcomes = await fan_out(
+                drives, lambda d: d.patch_version(bucket, key, patch, events or ()), 1)
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
         tally = Counter(o for o in outcomes if o is not None)
         if tally["applied"] >= eset.write_quorum:
+            if events:
+                self._announce(eset, events)
             return
         if tally["missing"] >= tally["changed"] and tally["missing"]:
             raise EngineError("NoSuchVersion", Key=key, VersionId=patch.version_id)

@@ -37,6 +37,7 @@ from engine.objects.core import (
 )
 from engine.objects.listing import page_size
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
+from engine.objects.notifications.emitter import Change
 from engine.objects.pages import PartsPage, UploadsPage
 from engine.objects.quorum import fan_out
 from engine.objects.tagging import parse_tagging
@@ -262,13 +263,16 @@ class MultipartOps(ObjectCore):
         )
         _upload_checksum(version, upload, chosen)
         _check_object_checksum(version, object_checksum)
+        events = self._events(record, Change("ObjectCreated:CompleteMultipartUpload", key,
+                                             version))
         try:
             await fan_out(eset.drives, lambda d: d.complete_upload(
-                bucket, key, upload_id, version, record.versioning), eset.write_quorum)
+                bucket, key, upload_id, version, record.versioning, events), eset.write_quorum)
         except UploadNotFound as exc:
             raise EngineError("NoSuchUpload", UploadId=upload_id) from exc
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+        self._announce(eset, events)
         if watch is not None:
             watch.superseded(version)
         return version

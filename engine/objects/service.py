@@ -30,6 +30,8 @@ from engine.objects.core import (
 from engine.objects.listing import ListPage, decode_token, list_page, page_size
 from engine.objects.multipart import MultipartOps, check_part_number
 from engine.objects.names import check_key, check_storage_class, normalize_metadata
+from engine.objects.notifications.emitter import Change
+from engine.objects.notifications.ops import NotificationOps
 from engine.objects.pages import VersionPage
 from engine.objects.permissions import PermissionOps
 from engine.objects.quorum import fan_out
@@ -81,7 +83,7 @@ def part_range(version: ObjectVersion, number: int) -> ByteRange | None:
 
 
 class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsOps,
-                    ObjectCore):
+                    NotificationOps, ObjectCore):
     # -- reads -----------------------------------------------------------------------
 
     async def head_object(
@@ -192,9 +194,10 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
         else:
             assert written.layout is not None
             version.layout.CopyFrom(written.layout)
+        events = self._events(record, Change(options.event, key, version))
         await shielded_commit(
             lambda: self._commit(eset, bucket, key, version, record.versioning, options,
-                                 self._metadata_drives(eset, written)),
+                                 self._metadata_drives(eset, written), events),
             writer.discard,
         )
         if watch is not None:
@@ -218,8 +221,11 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
                 if entry else None
             if target is None:
                 return DeleteResult(version_id=version_id)
+            events = self._events(record, Change("ObjectRemoved:Delete", key,
+                                                 version_id=version_id))
             try:
-                await self._patch(bucket, key, VersionPatch(version_id=version_id, remove=True))
+                await self._patch(bucket, key, VersionPatch(version_id=version_id, remove=True),
+                                  events=events)
             except EngineError as exc:
                 if exc.code != "NoSuchVersion":
                     raise
@@ -233,12 +239,17 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
         if record.versioning:
             marker = ObjectVersion(version_id=self.new_version_id(record.versioning),
                                    delete_marker=True, mtime_ns=self.clock.now_ns())
-            await self._commit(eset, bucket, key, marker, record.versioning)
+            await self._commit(eset, bucket, key, marker, record.versioning, events=self._events(
+                record, Change("ObjectRemoved:DeleteMarkerCreated", key, marker)))
             return DeleteResult(True, marker.version_id)
+        events = self._events(record, Change("ObjectRemoved:Delete", key))
         try:
-            await fan_out(eset.drives, lambda d: d.delete_entry(bucket, key), eset.write_quorum)
+            existed = await fan_out(eset.drives, lambda d: d.delete_entry(bucket, key, events),
+                                    eset.write_quorum)
         except VolumeNotFound as exc:
             raise EngineError("NoSuchBucket", BucketName=bucket) from exc
+        if any(existed):  # S3 reports a removal only of something there
+            self._announce(eset, events)
         return DeleteResult()
 
     async def delete_objects(
@@ -304,6 +315,7 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
         else:
             options.storage_class = new_class
             options.tags = tags
+        options.event = "ObjectCreated:Copy"
         if source.checksum and source.checksum_type != "COMPOSITE":
             options.checksum = Checksum(source.checksum_algorithm, source.checksum)
         source_set = self.placement.set_for(source_bucket, source_key)

@@ -12,10 +12,18 @@ from engine.objects import lifecycle, restore
 from engine.objects.body_reader import BodyReader
 from engine.objects.core import ObjectCore
 from engine.objects.names import check_storage_class
+from engine.objects.notifications.emitter import Change
+from engine.objects.notifications.records import event_time
 from engine.objects.tagging import check_tags
 from engine.storage.entries import fingerprint, latest
 from engine.v1.lifecycle_pb2 import LifecycleConfiguration
-from engine.v1.records_pb2 import ObjectVersion, VersionPatch
+from engine.v1.records_pb2 import (
+    BucketRecord,
+    EventRecord,
+    ObjectVersion,
+    RestoreState,
+    VersionPatch,
+)
 
 VERSIONING_STATES = ("Enabled", "Suspended")
 
@@ -60,8 +68,12 @@ class SubresourceOps(ObjectCore):
                                  version_id: str = "") -> str:
         checked = check_tags(tags.items())
         version = await self._version(bucket, key, version_id)
+        events = self._events(await self.buckets.get(bucket, stale_ok=True),
+                              Change("ObjectTagging:Put", key, version,
+                                     sequencer_ns=self.clock.now_ns()))
         await self._patch(bucket, key, VersionPatch(version_id=version.version_id,
-                                                    set_tags=True, tags=checked))
+                                                    set_tags=True, tags=checked),
+                          events=events)
         return version.version_id
 
     async def get_object_tagging(self, bucket: str, key: str, *, version_id: str = ""
@@ -72,8 +84,11 @@ class SubresourceOps(ObjectCore):
     async def delete_object_tagging(self, bucket: str, key: str, *, version_id: str = "") -> str:
         version = await self._version(bucket, key, version_id)
         if version.tags:
+            events = self._events(await self.buckets.get(bucket, stale_ok=True),
+                                  Change("ObjectTagging:Delete", key, version,
+                                         sequencer_ns=self.clock.now_ns()))
             await self._patch(bucket, key, VersionPatch(version_id=version.version_id,
-                                                        set_tags=True))
+                                                        set_tags=True), events=events)
         return version.version_id
 
     # -- archive restore ---------------------------------------------------------------
@@ -86,8 +101,28 @@ class SubresourceOps(ObjectCore):
         state, already = restore.plan(version, days, tier, self.clock.now_ns(), self.day_ns)
         patch = VersionPatch(version_id=version.version_id, expect=fingerprint(version))
         patch.restore.CopyFrom(state)
-        await self._patch(bucket, key, patch)
+        record = await self.buckets.get(bucket, stale_ok=True)
+        await self._patch(bucket, key, patch, events=self._restore_events(
+            record, key, version, state, already))
         return already
+
+    def _restore_events(self, record: BucketRecord, key: str, version: ObjectVersion,
+                        state: RestoreState, already: bool) -> list[EventRecord]:
+        """Post now (a restore started), Completed when the copy is ready, Delete when
+        it expires (void if a later restore moves the expiry), as S3 sends them."""
+        now = self.clock.now_ns()
+        expiry = {"lifecycleRestorationExpiryTime": event_time(state.expiry_ns),
+                  "lifecycleRestoreStorageClass": version.storage_class or "GLACIER"}
+        changes = [] if already else [
+            Change("ObjectRestore:Post", key, version, sequencer_ns=now),
+            Change("ObjectRestore:Completed", key, version, sequencer_ns=state.ready_ns,
+                   due_ns=state.ready_ns,
+                   extra={"glacierEventData": {"restoreEventData": expiry}}),
+        ]
+        changes.append(Change("ObjectRestore:Delete", key, version,
+                              sequencer_ns=state.expiry_ns, due_ns=state.expiry_ns,
+                              restore_expiry_ns=state.expiry_ns))
+        return [e for change in changes for e in self._events(record, change)]
 
     # -- what lifecycle rules do -------------------------------------------------------
 
@@ -122,8 +157,13 @@ class SubresourceOps(ObjectCore):
             replacement.layout.CopyFrom(written.layout)
         patch = VersionPatch(version_id=version.version_id, expect=fingerprint(version))
         patch.body.CopyFrom(replacement)
+        events = self._events(await self.buckets.get(bucket, stale_ok=True), Change(
+            "LifecycleTransition", key, version, sequencer_ns=self.clock.now_ns(),
+            extra={"lifecycleEventData": {"transitionEventData": {
+                "destinationStorageClass": storage_class}}}))
         try:
-            await self._patch(bucket, key, patch, self._metadata_drives(eset, written))
+            await self._patch(bucket, key, patch, self._metadata_drives(eset, written),
+                              events)
         except EngineError as exc:
             await writer.discard()
             if exc.code in ("NoSuchVersion", "ConditionalRequestConflict"):
@@ -138,10 +178,14 @@ class SubresourceOps(ObjectCore):
         return entry is not None and any(fingerprint(v) == mark for v in entry.versions)
 
     async def remove_version(self, bucket: str, key: str, version: ObjectVersion) -> bool:
-        """Permanently delete `version` if it is still exactly what the caller saw."""
+        """Permanently delete `version` if it is still exactly what the caller saw
+        (lifecycle's expirations)."""
+        events = self._events(await self.buckets.get(bucket, stale_ok=True), Change(
+            "LifecycleExpiration:Delete", key, version, sequencer_ns=self.clock.now_ns()))
         try:
             await self._patch(bucket, key, VersionPatch(
-                version_id=version.version_id, remove=True, expect=fingerprint(version)))
+                version_id=version.version_id, remove=True, expect=fingerprint(version)),
+                events=events)
         except EngineError as exc:
             if exc.code in ("NoSuchVersion", "ConditionalRequestConflict"):
                 return False
@@ -160,5 +204,6 @@ class SubresourceOps(ObjectCore):
             return False
         marker = ObjectVersion(version_id=self.new_version_id(record.versioning),
                                delete_marker=True, mtime_ns=self.clock.now_ns())
-        await self._commit(eset, bucket, key, marker, record.versioning)
+        await self._commit(eset, bucket, key, marker, record.versioning, events=self._events(
+            record, Change("LifecycleExpiration:DeleteMarkerCreated", key, marker)))
         return True

@@ -198,6 +198,7 @@ class Cluster:
         self.peer_timeout = peer_timeout
         self.extra_args = tuple(extra_args)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.node_env: dict[str, dict[str, str]] = {}  # extra environment, by node id
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()  # sqs() may be called from worker threads
 
@@ -251,8 +252,9 @@ class Cluster:
         with open(self.log_path(node_id), "ab") as log:
             log.write(f"--- start {time.strftime('%H:%M:%S')}: {' '.join(cmd)}\n".encode())
             log.flush()
-            self.procs[node_id] = subprocess.Popen(cmd, stdout=log, stderr=log,
-                                                   stdin=subprocess.DEVNULL)
+            self.procs[node_id] = subprocess.Popen(
+                cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.node_env.get(node_id, {})})
 
     def start_impostor(self, node_id: str, topology: Topology, timeout: float = 60.0) -> int:
         """Run `node_id` from another topology file (say, another secret) in its place;

@@ -318,7 +318,7 @@ def test_a_method_a_resource_has_no_operation_for_is_405(node, bucket, method, t
     assert error_of(answer)[0] == "MethodNotAllowed"
 
 
-@pytest.mark.parametrize("subresource", ["logging", "notification", "replication",
+@pytest.mark.parametrize("subresource", ["logging", "replication",
                                          "encryption", "object-lock", "accelerate",
                                          "requestPayment", "analytics", "inventory",
                                          "metrics", "intelligent-tiering"])

@@ -255,6 +255,7 @@ async def post_object(ctx: S3Request) -> web.StreamResponse:
         convert.write_options(header.headers, dict(header.metadata), header.storage_class, ""),
         header.acl, ctx.objects.account, ctx.bucket, key)
     stored_headers(options.content, form)
+    options.event = "ObjectCreated:Post"
     version = await ctx.objects.put_object(ctx.bucket, key, _file(file_part, policy), options)
     while (rest := await reader.next()) is not None:  # fields after the file: ignored
         await rest.release()

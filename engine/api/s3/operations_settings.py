@@ -1,6 +1,6 @@
 """Every bucket and object configuration operation of the REST API, by S3's name, for
 app.py to merge: tagging, versioning and lifecycle, ACLs, policies, Block Public Access
-and Object Ownership, restores and attributes, CORS and website configuration."""
+and Object Ownership, restores and attributes, CORS, website and notification configuration."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from engine.api.s3 import (
     operations_acl,
     operations_attributes,
     operations_cors,
+    operations_notification,
     operations_policy,
     operations_public_access,
     operations_restore,
@@ -27,4 +28,5 @@ OPERATIONS: dict[str, Operation] = {
     **operations_attributes.OPERATIONS,
     **operations_cors.OPERATIONS,
     **operations_website.OPERATIONS,
+    **operations_notification.OPERATIONS,
 }

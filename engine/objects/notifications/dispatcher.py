@@ -2,8 +2,9 @@
 that catch whatever the coordinator did not deliver.
 
 Every event sits in the outbox of each drive its change committed on. The coordinator
-hands the events it just committed to :meth:`Notifier.committed`; a worker delivers each
-and then drops it from every drive of the set. Should the coordinator die first (or the
+hands the events it just committed to :meth:`Notifier.committed`; workers deliver them
+(what has piled up, in one batch) and then drop those delivered from every drive of the
+set, one outbox commit per drive per batch. Should the coordinator die first (or the
 queue refuse), the event stays on those drives: each node sweeps the outboxes of its own
 drives and delivers what has waited past a grace period, the drive at position p of its
 set waiting ``(p + 1) * grace`` so that one sweeper normally delivers and the others find
@@ -30,7 +31,8 @@ from engine.v1.records_pb2 import EventRecord, ObjectEntry
 log = logging.getLogger("engine.objects.notifications")
 GRACE_SECONDS = 2.0  # before a sweeper takes over from the coordinator (per position)
 SWEEP_SECONDS = 0.5
-SWEEP_BATCH = 100
+SWEEP_BATCH = 500  # due events read per drive per sweep
+BATCH = 64  # events a worker takes at once
 MAX_WAITING = 10_000  # undelivered events held in memory; beyond, the sweeps deliver them
 WORKERS = 4
 # Test hook: kill -9 this process right after an event's commit, before its delivery
@@ -75,34 +77,49 @@ class Notifier:
         self._workers = []
 
     async def _work(self) -> None:
+        """Take what is waiting (up to a batch), deliver it, drop it in one commit per
+        drive: under load the drops ride one group commit instead of one each."""
         while True:
-            eset, event = await self._waiting.get()
+            batch = [await self._waiting.get()]
+            while len(batch) < BATCH and not self._waiting.empty():
+                batch.append(self._waiting.get_nowait())
             try:
-                await self.deliver(eset, event)
-            except Exception as exc:  # left in the outboxes for a sweep
-                log.info("event %s to %s not delivered yet: %s", event.id, event.queue_arn,
-                         exc)
+                await self.deliver_all(batch)
             finally:
-                self._waiting.task_done()
+                for _ in batch:
+                    self._waiting.task_done()
 
     async def idle(self) -> None:
         """Wait until every event handed over so far was delivered or left to sweeps."""
         await self._waiting.join()
 
-    async def deliver(self, eset: ErasureSet, event: EventRecord) -> None:
-        """Send one event (unless it became void) and drop it from every drive of its
-        set. Raises when the queue may take it later; the event then stays."""
+    async def deliver_all(self, batch: Sequence[tuple[ErasureSet, EventRecord]]) -> int:
+        """Send each event (unless void) and drop those sent from every drive of their
+        set; how many left the outboxes. An event its queue could not take yet stays
+        (logged), for the next sweep."""
+        outcomes = await asyncio.gather(*(self._send(eset, e) for eset, e in batch),
+                                        return_exceptions=True)
+        done: dict[int, tuple[ErasureSet, list[tuple[int, str]]]] = {}
+        for (eset, event), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                log.info("event %s to %s not delivered yet: %s", event.id, event.queue_arn,
+                         outcome)
+                continue
+            done.setdefault(eset.index, (eset, []))[1].append((event.due_ns, event.id))
+        await asyncio.gather(*(_drop(eset.drives, keys) for eset, keys in done.values()))
+        return sum(len(keys) for _, keys in done.values())
+
+    async def _send(self, eset: ErasureSet, event: EventRecord) -> None:
         if event.restore_expiry_ns and not await self._restore_still_expires(eset, event):
             log.info("event %s void: the restore's expiry moved", event.id)
-        else:
-            try:
-                await self.sink.deliver(event.queue_arn, event.body)
-                self.delivered += 1
-            except DestinationGone as exc:
-                self.dropped += 1
-                log.warning("event %s for %s/%s dropped: %s", event.id, event.bucket,
-                            event.key, exc)
-        await _drop(eset.drives, [(event.due_ns, event.id)])
+            return
+        try:
+            await self.sink.deliver(event.queue_arn, event.body)
+            self.delivered += 1
+        except DestinationGone as exc:
+            self.dropped += 1
+            log.warning("event %s for %s/%s dropped: %s", event.id, event.bucket,
+                        event.key, exc)
 
     async def _restore_still_expires(self, eset: ErasureSet, event: EventRecord) -> bool:
         entries = await asyncio.gather(*(d.read_entry(event.bucket, event.key)
@@ -126,7 +143,7 @@ class Notifier:
 
     async def sweep(self) -> int:
         """Deliver the events of this node's drives that waited past their grace;
-        how many were delivered (or dropped)."""
+        how many left the outboxes."""
         done = 0
         now = self.clock.now_ns()
         for eset, position in self.local:
@@ -137,14 +154,8 @@ class Notifier:
             except Exception as exc:
                 log.warning("outbox of %s unreadable: %s", drive.name, exc)
                 continue
-            for event in due:
-                try:
-                    await self.deliver(eset, event)
-                    done += 1
-                except Exception as exc:
-                    log.info("event %s to %s not delivered yet: %s", event.id,
-                             event.queue_arn, exc)
-                    break  # the queue side is unwell: try again next sweep
+            if due:
+                done += await self.deliver_all([(eset, e) for e in due])
         return done
 
 

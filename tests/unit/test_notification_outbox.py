@@ -189,3 +189,33 @@ def test_restore_events_wait_for_their_time(world: World) -> None:
         assert world.sink.names().count("ObjectRestore:Delete") == 1
         assert await world.outbox() == 0
     asyncio.run(go())
+
+
+def test_a_failed_delivery_does_not_stop_the_next_ones(world: World) -> None:
+    async def go() -> None:
+        await world.configure("bkt", "s3:ObjectCreated:Put")
+        world.sink.failing = ConnectionError("no leader")
+        for n in range(10):  # more failures than there are workers
+            await world.svc.put_object("bkt", f"first{n}", body(b"x"), WriteOptions())
+            await world.notifier.idle()
+        world.sink.failing = None
+        await world.svc.put_object("bkt", "second", body(b"x"), WriteOptions())
+        await world.notifier.idle()  # delivered at once, by the same workers
+        assert [b["Records"][0]["s3"]["object"]["key"] for _, b in world.sink.sent[1:]] \
+            == ["second"]
+        assert await world.outbox() == 10  # the failed ones wait for a sweep
+    asyncio.run(go())
+
+
+def test_lifecycle_expiration_names_s3_and_reports_no_body(world: World) -> None:
+    async def go() -> None:
+        await world.configure("bkt", "s3:LifecycleExpiration:*")
+        version = await world.svc.put_object("bkt", "old", body(b"xyz"), WriteOptions())
+        assert await world.svc.remove_version("bkt", "old", version)
+        await world.notifier.idle()
+        (record,) = [b["Records"][0] for _, b in world.sink.sent[1:]]
+        assert record["eventName"] == "LifecycleExpiration:Delete"
+        assert record["userIdentity"] == {"principalId": "s3.amazonaws.com"}
+        assert record["awsRegion"] == "us-east-1"
+        assert set(record["s3"]["object"]) == {"key", "sequencer"}
+    asyncio.run(go())

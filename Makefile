@@ -28,7 +28,7 @@ serve: setup
 test: setup
 	$(VENV)/bin/ruff check engine tests bench
 	$(VENV)/bin/lint-imports --no-cache
-	bash deploy/ci/system-packages.sh  # libfuse for the power-loss tests; a no-op when present
+	bash deploy/ci/system-packages.sh  # libfuse, rclone, redis-tools; a no-op when present
 	$(PY) -m pytest tests
 
 bench: setup

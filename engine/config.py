@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_LISTEN = "127.0.0.1:50051"
 DEFAULT_HTTP_LISTEN = "127.0.0.1:9000"  # the S3 REST endpoint of `engine serve`
+DEFAULT_REDIS_LISTEN = "127.0.0.1:6379"  # the RESP (Redis) endpoint of `engine serve`
 DEFAULT_DATA_DIR = Path("engine-data")
 MIB = 1024 * 1024
 
@@ -81,6 +82,12 @@ class NodeConfig:
     # of <bucket>.<domain> names the site's bucket (else the Host itself, else the path).
     website_listen: str | None = None
     website_domains: tuple[str, ...] = ()
+    # The RESP (Redis) endpoint (engine/api/resp/): HOST:PORT, None: off; required as
+    # http_listen_required. Redis's maxclients and proto-max-bulk-len.
+    redis_listen: str | None = None
+    redis_listen_required: bool = False
+    redis_max_clients: int = 10000
+    redis_proto_max_bulk_len: int = 512 * MIB
 
     @property
     def lifecycle_interval(self) -> float:

@@ -30,6 +30,7 @@ from engine.api.objects_servicer import ObjectStoreServicer
 from engine.api.peer_port import PeerPortGuard
 from engine.api.queues_servicer import QueuesServicer
 from engine.api.resource_policies import ResourcePolicies
+from engine.api.resp.server import serve_resp
 from engine.api.s3.server import serve_s3
 from engine.api.s3.website.server import serve_website
 from engine.api.upload_stream import StreamLimits
@@ -177,6 +178,18 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         raise SystemExit(f"engine: cannot listen on {config.http_listen}: {exc.strerror}"
                          ) from None
     admin.http_address = s3.address if s3 is not None else ""
+    try:  # the RESP (Redis) endpoint on the cache tier
+        resp = await serve_resp(
+            config, node.cache, None if config.insecure_no_auth else node.identity.cache_users,
+            node.view.topology, node.node_id, node.view.liveness, clock)
+    except OSError as exc:
+        if s3 is not None:
+            await s3.stop()
+        await server.stop(None)
+        await node.close()
+        raise SystemExit(f"engine: cannot listen on {config.redis_listen}: {exc.strerror}"
+                         ) from None
+    admin.redis_address = resp.address if resp is not None else ""
     try:  # buckets' static websites, to anonymous browsers (off unless asked for)
         website = await serve_website(
             config, node.objects, None if config.insecure_no_auth else node.identity,
@@ -184,6 +197,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     except OSError as exc:
         if s3 is not None:
             await s3.stop()
+        if resp is not None:
+            await resp.stop()
         await server.stop(None)
         await node.close()
         raise SystemExit(f"engine: cannot listen on {config.website_listen}: {exc.strerror}"
@@ -210,6 +225,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         # refuses new calls
         stopping = asyncio.ensure_future(server.stop(config.shutdown_grace))
         s3_stopping = asyncio.ensure_future(s3.stop()) if s3 is not None else None
+        if resp is not None:  # RESP calls are short: cut the connections now
+            await resp.stop()
         website_stopping = asyncio.ensure_future(website.stop()) if website is not None \
             else None
         # Calls in flight get the grace period (consensus keeps running meanwhile); what

@@ -31,6 +31,7 @@ class ServerProcess:
     extra_args: tuple[str, ...] = ()
     proc: subprocess.Popen[bytes] | None = None
     http_port: int = 0  # the S3 REST endpoint; 0: left to `engine serve`'s default
+    redis_port: int = 0  # the RESP endpoint; 0: off (never the shared default 6379)
 
     @property
     def endpoint(self) -> str:
@@ -44,8 +45,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
         http = ["--http-listen", f"127.0.0.1:{self.http_port}"] if self.http_port else []
+        redis = ["--redis-listen", f"127.0.0.1:{self.redis_port}" if self.redis_port else "off"]
         cmd = [sys.executable, "-m", "engine", "serve", "--data", str(self.data_dir),
-               "--listen", self.endpoint, *http, *self.extra_args]
+               "--listen", self.endpoint, *http, *redis, *self.extra_args]
         log = open(self.data_dir.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=log)
         log.close()
@@ -87,7 +89,8 @@ def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
     def make(*extra: str, data_dir: Path | None = None) -> ServerProcess:
         d = data_dir or tmp_path / f"data-{len(started)}"
         d.mkdir(parents=True, exist_ok=True)
-        return Factory(data_dir=d, port=free_port(), extra_args=extra, http_port=free_port())
+        return Factory(data_dir=d, port=free_port(), extra_args=extra, http_port=free_port(),
+                       redis_port=free_port())
 
     yield make  # type: ignore[misc]
     for s in started:
@@ -107,7 +110,8 @@ def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
     """One server for a whole module, for tests that only need isolation by bucket name."""
     d = tmp_path_factory.mktemp("shared") / "data"
     d.mkdir()
-    s = ServerProcess(data_dir=d, port=free_port(), http_port=free_port()).start()
+    s = ServerProcess(data_dir=d, port=free_port(), http_port=free_port(),
+                      redis_port=free_port()).start()
     yield s
     s.stop()
     if os.environ.get("ENGINE_KEEP_DATA") is None and s.proc is not None:
@@ -125,7 +129,7 @@ def module_server_factory(tmp_path_factory: pytest.TempPathFactory
         d = tmp_path_factory.mktemp("module") / "data"
         d.mkdir()
         server = ServerProcess(data_dir=d, port=free_port(), http_port=free_port(),
-                               extra_args=extra)
+                               redis_port=free_port(), extra_args=extra)
         started.append(server)
         return server.start()
 

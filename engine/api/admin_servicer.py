@@ -62,9 +62,10 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
         self._started = time.monotonic()
         self._plan = node.view.layout
         self._peers = [Member(s.id, s.address, s.zone, tuple(str(d) for d in s.drives),
-                              s.http_address or "")
+                              s.http_address or "", s.redis_address or "")
                        for s in node.view.others]
         self.http_address = ""  # the S3 REST endpoint once it serves (engine/node.py)
+        self.redis_address = ""  # the RESP endpoint once it serves (engine/node.py)
         self._groups = node.queues.router.groups
         topology = node.view.topology
         self._secret = topology.secret if topology is not None else None
@@ -106,7 +107,7 @@ class AdminServicer(admin_pb2_grpc.AdminServicer):
             drives.append(drive)
         node = pb.NodeStatus(
             node_id=n.node_id, address=n.listen, zone=n.zone, version=__version__,
-            http_address=self.http_address,
+            http_address=self.http_address, redis_address=self.redis_address,
             uptime_seconds=time.monotonic() - self._started, reachable=True,
             healthy=all(d.online for d in drives), drives=drives,
             objects=sum(d.objects for d in drives), hotpath_backend=backend(),

@@ -40,12 +40,13 @@ class Member:
     zone: str
     drives: tuple[str, ...]
     http_address: str = ""
+    redis_address: str = ""
 
 
 def unreachable(member: Member, error: str) -> pb.NodeStatus:
     return pb.NodeStatus(
         node_id=member.node_id, address=member.address, zone=member.zone, reachable=False,
-        http_address=member.http_address,
+        http_address=member.http_address, redis_address=member.redis_address,
         healthy=False, error=error,
         drives=[pb.DriveStatus(path=path, index=i, online=False, error="node unreachable")
                 for i, path in enumerate(member.drives)])

@@ -31,12 +31,12 @@ import grpc
 from engine.cli.cluster import TOPOLOGY_FILE, Supervisor, check_ports_free, serve_command
 from engine.client import signed_channels
 from engine.cluster.layout import LayoutError, plan_erasure_sets
-from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, TopologyError, generate_local
+from engine.cluster.topology import REDIS_PORT_OFFSET, Topology, TopologyError, generate_local
 from engine.iam import names
 from engine.iam.bootstrap import ENV_KEY, ENV_SECRET
 from engine.v1 import objects_pb2, objects_pb2_grpc
 
-PORT_RANGE = (20_000, 60_000 - RAFT_PORT_OFFSET)
+PORT_RANGE = (20_000, 60_000 - REDIS_PORT_OFFSET)  # the highest offset generate_local uses
 PORT_TRIES = 50
 START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0

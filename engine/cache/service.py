@@ -150,6 +150,13 @@ class CacheService:
                 setattr(total, name, getattr(total, name) + getattr(s, name))
         return pb.CacheStatsResponse(nodes=nodes, total=total)
 
+    def read_local(self, call: rec.CacheCall) -> rec.CacheReply:
+        """A read on this node's own copy, never forwarded: a replica serving a RESP
+        client that sent READONLY (it may lag its primary by the replication delay)."""
+        if is_write(call):
+            raise EngineError("InvalidArgument", "only reads run on a replica's copy")
+        return execute(self.store, call)[0]
+
     # -- the object read cache (engine/objects/read_cache.py) ------------------------------
 
     async def object_get(self, key: bytes) -> bytes | None:

@@ -27,6 +27,7 @@ from engine.cluster.topology import (
     join_host_port,
     split_host_port,
     with_http,
+    with_redis,
     with_tls,
 )
 
@@ -158,19 +159,19 @@ def prepare_topology(args: argparse.Namespace) -> Topology:
 
 
 def _shape(t: Topology) -> tuple[NodeSpec, ...]:
-    """The nodes as data is laid out for them: TLS and HTTP change none of that."""
+    """The nodes as data is laid out for them: TLS, HTTP and RESP change none of that."""
     return tuple(dataclasses.replace(n, peer_address=None, tls_cert=None, tls_key=None,
-                                     http_address=None)
+                                     http_address=None, redis_address=None)
                  for n in t.nodes)
 
 
 def _with_http(topology: Topology) -> Topology:
-    """A cluster `cluster up` made before nodes served S3 over HTTP: every node gets its
-    endpoint (written back for the nodes to read)."""
-    if all(n.http_address for n in topology.nodes):
+    """A cluster `cluster up` made before nodes served S3 over HTTP or RESP: every node
+    gets its endpoints (written back for the nodes to read)."""
+    if all(n.http_address and n.redis_address for n in topology.nodes):
         return topology
     assert topology.path is not None
-    topology = with_http(topology)
+    topology = with_redis(with_http(topology))
     topology.dump(topology.path)
     return Topology.load(topology.path)
 
@@ -226,7 +227,7 @@ def check_ports_free(topology: Topology) -> None:
     """
     for node in topology.nodes:
         for address in (node.address, node.raft_address, node.peer_address,
-                        node.http_address):
+                        node.http_address, node.redis_address):
             if address is None:
                 continue
             host, port = split_host_port(address)

@@ -11,7 +11,13 @@ from pathlib import Path
 
 from engine.bench.sizes import size_arg
 from engine.cluster.topology import TopologyError, parse_listen
-from engine.config import DEFAULT_DATA_DIR, DEFAULT_HTTP_LISTEN, DEFAULT_LISTEN, NodeConfig
+from engine.config import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_HTTP_LISTEN,
+    DEFAULT_LISTEN,
+    DEFAULT_REDIS_LISTEN,
+    NodeConfig,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +51,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a website Host of BUCKET.DOMAIN names the bucket, e.g. "
                    "--website-domain s3-website.localhost (repeatable; without one, a Host "
                    "that is a bucket's name, else path style: /BUCKET/KEY)")
+    p.add_argument("--redis-listen", type=_http_address, metavar="HOST:PORT",
+                   help="RESP (Redis) endpoint for redis-cli, redis-py and other Redis "
+                   "clients; 'off' turns it off; port 0 picks a free one, logged at start "
+                   f"(default: {DEFAULT_REDIS_LISTEN}, skipped with a warning if taken; a "
+                   "cluster node: its redis_address in the topology file, else off)")
+    p.add_argument("--redis-maxclients", type=_count, default=10000, metavar="N",
+                   help="RESP connections held at once; beyond, a new one is told "
+                   "'max number of clients reached' and closed (default 10000)")
+    p.add_argument("--redis-proto-max-bulk-len", type=size_arg, default=512 * 1024 * 1024,
+                   metavar="BYTES", help="largest RESP bulk string a client may send, "
+                   "Redis's proto-max-bulk-len (default 512MiB)")
     p.add_argument("--cluster", type=Path, metavar="FILE",
                    help="topology file: run as one node of that cluster (needs --node)")
     p.add_argument("--node", metavar="ID", help="this node's id in the topology file")
@@ -136,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"engine serve: {problem}", file=sys.stderr)
         return 2
     http_listen, http_required = _http_listen(args)
+    redis_listen, redis_required = _redis_listen(args)
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
                      http_listen=http_listen, http_listen_required=http_required,
                      s3_domains=tuple(d.lower().strip(".") for d in args.s3_domain),
@@ -144,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
                      website_listen=None if args.website_listen in (None, "off")
                      else args.website_listen,
                      website_domains=tuple(d.lower().strip(".") for d in args.website_domain),
+                     redis_listen=redis_listen, redis_listen_required=redis_required,
+                     redis_max_clients=args.redis_maxclients,
+                     redis_proto_max_bulk_len=args.redis_proto_max_bulk_len,
                      tls_cert=args.tls_cert, tls_key=args.tls_key,
                      tls_client_ca=args.tls_client_ca,
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
@@ -177,6 +198,7 @@ def _auth_problem(args: argparse.Namespace) -> str:
         hosts = [args.listen] + ([args.metrics_listen] if args.metrics_listen else [])
         hosts += [args.http_listen] if args.http_listen not in (None, "off") else []
         hosts += [args.website_listen] if args.website_listen not in (None, "off") else []
+        hosts += [args.redis_listen] if args.redis_listen not in (None, "off") else []
         if args.cluster is not None or not all(_loopback(h) for h in hosts):
             return ("--insecure-no-auth serves everyone: it is refused for a cluster node "
                     "and for listen addresses other than loopback")
@@ -210,6 +232,22 @@ def _http_listen(args: argparse.Namespace) -> tuple[str | None, bool]:
         address = Topology.load(args.cluster).node(args.node).http_address
         return address, address is not None
     return DEFAULT_HTTP_LISTEN, False
+
+
+def _redis_listen(args: argparse.Namespace) -> tuple[str | None, bool]:
+    """(the RESP endpoint's address or None, whether failing to bind it stops the node),
+    decided as for --http-listen: the flag, else a cluster node's redis_address, else the
+    default."""
+    if args.redis_listen == "off":
+        return None, False
+    if args.redis_listen is not None:
+        return args.redis_listen, True
+    if args.cluster is not None:
+        from engine.cluster.topology import Topology
+
+        address = Topology.load(args.cluster).node(args.node).redis_address
+        return address, address is not None
+    return DEFAULT_REDIS_LISTEN, False
 
 
 def _http_address(text: str) -> str:

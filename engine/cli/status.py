@@ -10,9 +10,9 @@ itself never waits on it.
 ``--json`` prints the same information: the GetStatusResponse message of
 proto/engine/v1/admin.proto field for field (names as in the proto, integers as JSON
 numbers, an unset message or optional field as null). Top level: cluster_name,
-answered_by, nodes[] (node_id, address, http_address, zone, version, uptime_seconds,
-reachable, healthy, error, drives[], buckets, objects, hotpath_backend, queue_groups[],
-heal_passes[]), erasure_sets[] (index, data_shards, parity_shards, drives[], state,
+answered_by, nodes[] (node_id, address, http_address, redis_address, zone, version,
+uptime_seconds, reachable, healthy, error, drives[], buckets, objects, hotpath_backend,
+queue_groups[], heal_passes[]), erasure_sets[] (index, data_shards, parity_shards, drives[], state,
 objects, shards_degraded, drives_offline, last_heal), queue_groups[] (index, members,
 leader, term, members_reachable, has_quorum), queues[] (name, partitions[] of index,
 group, leader), queues_total, queues_error, cache (replicas, ranges[] of first, last,
@@ -140,7 +140,7 @@ def _table(title: str, *columns: str) -> Any:
 
 
 def _nodes(status: dict[str, Any]) -> Any:
-    table = _table("Nodes", "AZ", "node", "address", "S3 (HTTP)", "state", "uptime",
+    table = _table("Nodes", "AZ", "node", "address", "S3 (HTTP)", "RESP", "state", "uptime",
                    "version", "objects")
     by_zone: dict[str, list[dict[str, Any]]] = {}
     for n in status["nodes"]:
@@ -149,7 +149,8 @@ def _nodes(status: dict[str, Any]) -> Any:
         for i, n in enumerate(sorted(by_zone[zone], key=lambda n: n["node_id"])):
             if not n["reachable"]:
                 table.add_row(_e(zone) if i == 0 else "", _e(n["node_id"]), _e(n["address"]),
-                              _e(n.get("http_address") or "-"), "[red]unreachable[/red]", "-",
+                              _e(n.get("http_address") or "-"), _e(n.get("redis_address") or "-"),
+                              "[red]unreachable[/red]", "-",
                               "-", "-")
                 continue
             state = ("[green]healthy[/green]" if n["healthy"]
@@ -157,7 +158,8 @@ def _nodes(status: dict[str, Any]) -> Any:
             if not n["ready"]:
                 state = f"[yellow]not ready[/yellow]: {_e(n['not_ready'])}"
             table.add_row(_e(zone) if i == 0 else "", _e(n["node_id"]), _e(n["address"]),
-                          _e(n.get("http_address") or "-"), state,
+                          _e(n.get("http_address") or "-"), _e(n.get("redis_address") or "-"),
+                          state,
                           human_duration(n["uptime_seconds"]), _e(n["version"]),
                           str(n["objects"]))
         table.add_section()

@@ -376,6 +376,11 @@ class Supervisor:
               if n.spec.http_address]
         if s3:
             self.emit(f"S3 REST endpoints (boto3/aws-cli endpoint_url): {', '.join(s3)}")
+        resp = [f"{n.spec.redis_address} ({n.spec.id})" for n in self.nodes
+                if n.spec.redis_address]
+        if resp:
+            self.emit(f"RESP (Redis) endpoints (redis-cli -c, redis-py RedisCluster): "
+                      f"{', '.join(resp)}")
         creds = self.nodes[0].spec.drives[0].parent / "root-credentials"
         self.emit(f"root credentials (every node has a copy): "
                   f"export AWS_SHARED_CREDENTIALS_FILE={creds}")

@@ -13,6 +13,7 @@ sets, the Raft peer list) is computed identically everywhere without a coordinat
     zone = "az-1"
     drives = ["data/n1/d0"]           # relative paths are relative to the file
     http_address = "127.0.0.1:10001"  # optional: the S3 REST endpoint (none: not served)
+    redis_address = "127.0.0.1:11001" # optional: the RESP (Redis) endpoint (none: not served)
 
 A TLS cluster (docs/cluster.md, "TLS") adds the CA every node trusts and, per node, its
 certificate, key and the port its peers call it on (mutual TLS):
@@ -47,11 +48,12 @@ import tomli_w
 RAFT_PORT_OFFSET = 1000
 PEER_PORT_OFFSET = 2000  # TLS clusters: node-to-node gRPC (mutual TLS) on its own port
 HTTP_PORT_OFFSET = 3000  # `engine cluster up`: each node's S3 REST endpoint
+REDIS_PORT_OFFSET = 4000  # generated clusters: each node's RESP (Redis) endpoint
 MIN_SECRET_LEN = 16
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # also used as a log file name
 _TOP_KEYS = frozenset({"name", "secret", "az_latency_ms", "nodes", "tls"})
 _NODE_KEYS = frozenset({"id", "address", "raft_address", "zone", "drives", "peer_address",
-                        "tls_cert", "tls_key", "http_address"})
+                        "tls_cert", "tls_key", "http_address", "redis_address"})
 _TLS_KEYS = frozenset({"ca"})
 _NODE_TLS_KEYS = ("peer_address", "tls_cert", "tls_key")
 
@@ -110,6 +112,11 @@ def default_http_address(address: str) -> str:
     return _offset(address, HTTP_PORT_OFFSET, "http_address")
 
 
+def default_redis_address(address: str) -> str:
+    """Same host, gRPC port + 4000 (clusters `generate_local` makes)."""
+    return _offset(address, REDIS_PORT_OFFSET, "redis_address")
+
+
 def _offset(address: str, offset: int, key: str) -> str:
     host, port = split_host_port(address)
     if port + offset > 65535:
@@ -130,6 +137,7 @@ class NodeSpec:
     tls_cert: Path | None = None
     tls_key: Path | None = None
     http_address: str | None = None  # the S3 REST endpoint; None: the node serves none
+    redis_address: str | None = None  # the RESP endpoint; None: the node serves none
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _ID_RE.match(self.id):
@@ -142,6 +150,8 @@ class NodeSpec:
             addresses.append(("peer_address", self.peer_address))
         if self.http_address is not None:
             addresses.append(("http_address", self.http_address))
+        if self.redis_address is not None:
+            addresses.append(("redis_address", self.redis_address))
         for label, addr in addresses:
             if not isinstance(addr, str):
                 raise TopologyError(f"{where}: {label} must be a string")
@@ -181,7 +191,7 @@ class Topology:
         _unique("node id", (n.id for n in self.nodes))
         _unique("address", (a for n in self.nodes
                             for a in (n.address, n.raft_address, n.peer_address,
-                                      n.http_address) if a))
+                                      n.http_address, n.redis_address) if a))
         if self.tls_ca is not None:
             missing = [n.id for n in self.nodes if n.tls_cert is None]
             if missing:
@@ -279,7 +289,7 @@ def generate_local(nodes: int, azs: int, data_dir: Path, base_port: int,
         raise TopologyError(f"azs must be between 1 and the node count ({nodes}), not {azs}")
     if drives_per_node < 1:
         raise TopologyError("drives_per_node must be >= 1")
-    last = base_port + (PEER_PORT_OFFSET if tls_dir else RAFT_PORT_OFFSET) + nodes - 1
+    last = base_port + REDIS_PORT_OFFSET + nodes - 1
     if base_port < 1 or last > 65535:
         raise TopologyError(f"base_port {base_port}: ports up to {last} must be in 1..65535")
     data_dir = Path(data_dir).resolve()
@@ -292,6 +302,7 @@ def generate_local(nodes: int, azs: int, data_dir: Path, base_port: int,
             zone=f"az-{i % azs + 1}",
             drives=tuple(data_dir / node_id / f"d{j}" for j in range(drives_per_node)),
             raft_address=f"127.0.0.1:{base_port + RAFT_PORT_OFFSET + i}",
+            redis_address=f"127.0.0.1:{base_port + REDIS_PORT_OFFSET + i}",
         ))
     topology = Topology(name=name, secret=secrets.token_hex(16), nodes=tuple(specs))
     return with_tls(topology, tls_dir) if tls_dir is not None else topology
@@ -302,6 +313,15 @@ def with_http(topology: Topology) -> Topology:
     port + 3000 (how `engine cluster up` lays out the clusters it makes)."""
     nodes = tuple(dataclasses.replace(n, http_address=n.http_address
                                       or default_http_address(n.address))
+                  for n in topology.nodes)
+    return dataclasses.replace(topology, nodes=nodes)
+
+
+def with_redis(topology: Topology) -> Topology:
+    """The same cluster with a RESP endpoint on every node that has none: its gRPC port
+    + 4000 (a file written before nodes served RESP)."""
+    nodes = tuple(dataclasses.replace(n, redis_address=n.redis_address
+                                      or default_redis_address(n.address))
                   for n in topology.nodes)
     return dataclasses.replace(topology, nodes=nodes)
 
@@ -355,7 +375,8 @@ def _node_from_dict(i: int, raw: Mapping[str, Any], base_dir: Path, tls: bool) -
                      "tls_key": _path(raw, "tls_key", base_dir, where)}
         return NodeSpec(id=raw["id"], address=address, zone=raw["zone"], raft_address=raft,
                         drives=tuple((base_dir / Path(d).expanduser()).resolve() for d in drives),
-                        http_address=raw.get("http_address"), **extra)
+                        http_address=raw.get("http_address"),
+                        redis_address=raw.get("redis_address"), **extra)
     except TopologyError as exc:
         raise TopologyError(f"nodes[{i}]: {exc}") from None
 
@@ -368,6 +389,8 @@ def _node_to_dict(n: NodeSpec, base_dir: Path | None) -> dict[str, Any]:
                    tls_key=_relative(n.tls_key, base_dir))
     if n.http_address is not None:
         out["http_address"] = n.http_address
+    if n.redis_address is not None:
+        out["redis_address"] = n.redis_address
     return out
 
 

@@ -301,6 +301,7 @@ client|pause        admin,slow,dangerous,connection  -
 client|unpause      admin,slow,dangerous,connection  -
 client|unblock      admin,slow,dangerous,connection  -
 client|no-evict     admin,slow,dangerous,connection  -
+command             slow,connection                  -
 command|count       slow,connection                  -
 command|docs        slow,connection                  -
 command|getkeys     slow,connection                  -

@@ -31,7 +31,12 @@ from health import wait_healthy  # tests/health.py (tests/ is on sys.path)
 from engine.client import ClientError, signed_channels
 from engine.client import client as sdk_client
 from engine.cluster.layout import plan_erasure_sets
-from engine.cluster.topology import RAFT_PORT_OFFSET, Topology, generate_local
+from engine.cluster.topology import (
+    RAFT_PORT_OFFSET,
+    REDIS_PORT_OFFSET,
+    Topology,
+    generate_local,
+)
 from engine.cluster.wire import SECRET_HEADER
 from engine.storage.entries import layouts
 from engine.v1 import admin_pb2, admin_pb2_grpc, node_pb2, node_pb2_grpc
@@ -69,16 +74,19 @@ def _port_free(port: int) -> bool:
 
 
 def free_base_port(count: int) -> int:
-    """A base port P with P..P+count-1 (gRPC) and P+1000.. (consensus) free on loopback.
+    """A base port P with P..P+count-1 (gRPC), P+1000.. (consensus) and P+4000.. (RESP)
+    free on loopback.
 
     Chosen below the kernel's ephemeral range (32768+) so outgoing connections of other
     processes do not grab our ports between the check and the bind.
     """
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(12000, 31000 - RAFT_PORT_OFFSET - count)
+        base = rng.randrange(12000, 31000 - REDIS_PORT_OFFSET - count)
         raft = base + RAFT_PORT_OFFSET
-        ports = [*range(base, base + count), *range(raft, raft + count)]
+        resp = base + REDIS_PORT_OFFSET
+        ports = [*range(base, base + count), *range(raft, raft + count),
+                 *range(resp, resp + count)]
         if all(_port_free(p) for p in ports):
             return base
     raise RuntimeError("no free port range on 127.0.0.1")

@@ -123,6 +123,8 @@ def test_a_killed_node_is_reported_and_the_others_keep_serving(cluster_up):
     assert sorted(pids) == ["n1", "n2", "n3"]
     for node, pid in pids.items():  # the pid files agree with the table
         assert re.search(rf"^{node}\s+{endpoints[node]}\s+az-\d\s+{pid}\s", up.out(), re.M)
+    resp = ", ".join(f"{n.redis_address} ({n.id})" for n in up.topology.nodes)
+    assert f"RESP (Redis) endpoints (redis-cli -c, redis-py RedisCluster): {resp}" in up.out()
 
     psutil.Process(pids["n2"]).send_signal(signal.SIGKILL)
     up.wait_err(rf"^node n2 \(az-2, pid {pids['n2']}\) killed by SIGKILL after \S+; "

@@ -33,6 +33,7 @@ from engine.cluster.consensus.transport import MAGIC
 from engine.cluster.topology import (
     PEER_PORT_OFFSET,
     RAFT_PORT_OFFSET,
+    REDIS_PORT_OFFSET,
     Topology,
     generate_local,
     split_host_port,
@@ -50,8 +51,8 @@ def free_tls_base(count: int) -> int:
     """A base port whose gRPC, consensus and peer ranges are all free on loopback."""
     rng = random.Random()
     for _ in range(200):
-        base = rng.randrange(12000, 31000 - PEER_PORT_OFFSET - count)
-        ports = [p + off for off in (0, RAFT_PORT_OFFSET, PEER_PORT_OFFSET)
+        base = rng.randrange(12000, 31000 - REDIS_PORT_OFFSET - count)
+        ports = [p + off for off in (0, RAFT_PORT_OFFSET, PEER_PORT_OFFSET, REDIS_PORT_OFFSET)
                  for p in range(base, base + count)]
         if all(_port_free(p) for p in ports):
             return base

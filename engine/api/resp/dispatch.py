@@ -1,0 +1,81 @@
+"""One request, the way Redis 7's processCommand takes it: look the command up, check
+its arity, authentication (NOAUTH), the user's permissions (NOPERM), then in cluster
+mode the keys' slots (CROSSSLOT, MOVED, READONLY reads on a replica), then run it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.api.resp import errors
+from engine.api.resp.context import RespContext
+from engine.api.resp.errors import RespError
+from engine.api.resp.registry import SERVED, Served
+from engine.api.resp.session import UNCHECKED, Session
+from engine.cache.slots import key_slot
+from engine.iam.redis_commands import COMMANDS
+
+# Served before AUTH (Redis's no-auth commands, and RESET, which logs out anyway).
+BEFORE_AUTH = frozenset({"auth", "hello", "quit", "reset"})
+
+
+def lookup(argv: list[bytes]) -> Served:
+    """The command (or subcommand) ``argv`` runs, its arity checked."""
+    name = argv[0].decode("utf-8", "replace").lower()
+    served = SERVED.get(name)
+    if served is None:
+        raise errors.unknown_command(argv)
+    if served.subcommands and (len(argv) > 1 or served.handler is None):
+        if len(argv) < 2:
+            raise errors.wrong_args(name)
+        sub = argv[1].decode("utf-8", "replace").lower()
+        found = served.subcommands.get(sub)
+        if found is None:
+            raise errors.unknown_subcommand(name, argv[1])
+        served = found
+    arity = served.arity
+    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+        raise errors.wrong_args(served.name)
+    return served
+
+
+async def execute(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
+    served = lookup(argv)
+    name = served.name
+    session.last_command = name
+    if session.identity is None:
+        if name.split("|")[0] not in BEFORE_AUTH:
+            raise RespError(errors.NOAUTH)
+    elif ctx.users is not None and session.identity is not UNCHECKED:
+        denied = ctx.users.permits(session.identity, argv[0].decode("utf-8", "replace"),
+                                   argv[1:])
+        if denied is not None:
+            raise RespError(denied.reply)
+    session.local_read = False
+    if ctx.cluster is not None:
+        _route(ctx, session, name, argv)
+    assert served.handler is not None
+    return await served.handler(ctx, session, argv)
+
+
+def _route(ctx: RespContext, session: Session, name: str, argv: list[bytes]) -> None:
+    """Cluster mode: refuse keys of several slots, send keys another node serves there."""
+    spec = COMMANDS.get(name)
+    if spec is None or not spec.keys:
+        return
+    slot = -1
+    for key_spec in spec.keys:
+        for key in key_spec.where.pick(argv):
+            this = key_slot(key)
+            if slot not in (-1, this):
+                raise RespError(errors.CROSSSLOT)
+            slot = this
+    if slot < 0:
+        return
+    assert ctx.cluster is not None
+    if (session.readonly and "write" not in spec.categories
+            and ctx.cluster.me in ctx.cluster.slots.owners(slot)):
+        session.local_read = ctx.cluster.me != ctx.cluster.server_of(slot)
+        return
+    moved = ctx.cluster.moved(slot)
+    if moved is not None:
+        raise RespError(moved)

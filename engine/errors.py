@@ -422,6 +422,12 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
     "SyntaxError": (400, C.INVALID_ARGUMENT, "syntax error"),
     "ValueTooLarge": (400, C.INVALID_ARGUMENT, "string exceeds maximum allowed size"),
     "KeyTooLarge": (400, C.INVALID_ARGUMENT, "key exceeds maximum allowed size"),
+    # Redis's own prefix, not ERR: the message is the whole reply text after the "-".
+    "WrongType": (
+        400, C.FAILED_PRECONDITION,
+        "WRONGTYPE Operation against a key holding the wrong kind of value",
+    ),
+    "NotAFloat": (400, C.INVALID_ARGUMENT, "value is not a valid float"),
     "OOM": (
         400,
         C.RESOURCE_EXHAUSTED,

@@ -13,6 +13,7 @@ Both share the one byte budget.
 from __future__ import annotations
 
 from engine.cache.store import CacheStore
+from engine.cache.value_records import key_state, state_value
 from engine.v1 import cache_pb2 as pb
 from engine.v1 import cache_records_pb2 as rec
 
@@ -103,16 +104,7 @@ def call_keys(call: rec.CacheCall) -> list[bytes]:
 
 def key_states(store: CacheStore, keys: Written) -> list[rec.CacheKeyState]:
     """What a replica must hold for ``keys`` now (deduplicated, last write wins)."""
-    states = []
-    for key in dict.fromkeys(keys):
-        entry = store.peek(key)
-        if entry is None:
-            states.append(rec.CacheKeyState(key=key, present=False))
-        else:
-            value, at = entry
-            states.append(rec.CacheKeyState(key=key, present=True, value=value,
-                                            expire_at_ms=at or 0))
-    return states
+    return [key_state(key, store.peek(key)) for key in dict.fromkeys(keys)]
 
 
 def load(store: CacheStore, states: list[rec.CacheKeyState]) -> None:
@@ -120,7 +112,6 @@ def load(store: CacheStore, states: list[rec.CacheKeyState]) -> None:
     dropped (the store removes the key rather than keep an older value)."""
     for state in states:
         try:
-            store.load(state.key, state.value if state.present else None,
-                       state.expire_at_ms or None)
+            store.load(state.key, state_value(state), state.expire_at_ms or None)
         except Exception:
             continue

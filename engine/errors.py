@@ -428,6 +428,10 @@ CATALOGUE: dict[str, tuple[int, grpc.StatusCode, str]] = {
         "WRONGTYPE Operation against a key holding the wrong kind of value",
     ),
     "NotAFloat": (400, C.INVALID_ARGUMENT, "value is not a valid float"),
+    "CrossSlot": (
+        400, C.INVALID_ARGUMENT, "CROSSSLOT Keys in request don't hash to the same slot"
+    ),
+    "UnknownCommand": (400, C.INVALID_ARGUMENT, "unknown command"),
     "OOM": (
         400,
         C.RESOURCE_EXHAUSTED,

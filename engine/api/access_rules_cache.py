@@ -17,6 +17,7 @@ from typing import Protocol
 
 from engine.api.access_rules_iam import _AwsCall, params_of
 from engine.api.access_rules_types import Access, Rule, Target, rule
+from engine.iam.redis_commands import COMMANDS, resolve
 from engine.v1 import cache_pb2 as pb
 
 SERVICE = "elasticache"
@@ -57,6 +58,26 @@ def _mset(request: pb.CacheMSetRequest, target: Target) -> list[Access]:
     return on_keys(WRITE, (entry.key for entry in request.entries), target)
 
 
+def _command(request: pb.CacheCommand, target: Target) -> list[Access]:
+    """Cache.Command: by the command's key specs (Redis's), as the RESP endpoint asks
+    IAM for a key principal: ``ReadKeys`` for a key it reads, ``WriteKeys`` for one it
+    writes; a keyless command (KEYS, SCAN) the action of its category on ``key/*``."""
+    argv = list(request.argv)
+    if not argv:
+        return on_keys(READ, [], target)
+    spec = COMMANDS.get(resolve(argv[0].decode("utf-8", "replace"), argv[1:]))
+    if spec is None:  # refused as an unknown command by the service; needs no less
+        return on_keys(WRITE, [], target)
+    found: list[Access] = []
+    for key_spec in spec.keys:
+        for key in key_spec.where.pick(argv):
+            if key_spec.read or not key_spec.write:
+                found.append(Access(READ, key_arn(key, target)))
+            if key_spec.write:
+                found.append(Access(WRITE, key_arn(key, target)))
+    return found or on_keys(WRITE if "write" in spec.categories else READ, [], target)
+
+
 def _stats(request: pb.CacheStatsRequest, target: Target) -> list[Access]:
     return [Access("elasticache:DescribeCache", "*")]
 
@@ -75,6 +96,9 @@ RULES: dict[str, Rule] = {
     "Expire": single_rule(WRITE),
     "Delete": multi_rule(WRITE),
     "MSet": rule(SERVICE, f"`{WRITE}` on {KEY}, one per key", _mset),
+    "Command": rule(SERVICE, f"`{READ}` on {KEY} for each key the command reads, "
+                    f"`{WRITE}` for each it writes (Redis's key specs); a keyless one "
+                    "(KEYS, SCAN) on `key/*`", _command),
     "Stats": rule(SERVICE, "`elasticache:DescribeCache` on `*`", _stats),
     "FlushAll": rule(SERVICE, "`elasticache:FlushAll` on `*` (admin-level: empties every "
                      "key)", _flush_all),

@@ -37,6 +37,7 @@ class CacheApi(Protocol):
         self, request: pb.CacheFlushAllRequest
     ) -> pb.CacheFlushAllResponse: ...
     async def stats(self, request: pb.CacheStatsRequest) -> pb.CacheStatsResponse: ...
+    async def command(self, request: pb.CacheCommand) -> pb.CacheValue: ...
 
 
 class CacheServicer(cache_pb2_grpc.CacheServicer):
@@ -86,6 +87,12 @@ class CacheServicer(cache_pb2_grpc.CacheServicer):
     @unary
     async def MSet(self, request: pb.CacheMSetRequest, context: Ctx) -> pb.CacheMSetResponse:
         return await self._service.mset(request)
+
+    # -- any data command (hashes, lists, sets, sorted sets, ...) -------------------------
+
+    @unary
+    async def Command(self, request: pb.CacheCommand, context: Ctx) -> pb.CacheValue:
+        return await self._service.command(request)
 
     # -- the whole tier ----------------------------------------------------------------
 

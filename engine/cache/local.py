@@ -12,6 +12,10 @@ Both share the one byte budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from engine.cache import commands
+from engine.cache.commands.reply import to_proto
 from engine.cache.store import CacheStore
 from engine.cache.value_records import key_state, state_value
 from engine.v1 import cache_pb2 as pb
@@ -23,10 +27,15 @@ OBJECTS = b"o"
 Written = list[bytes]  # store keys (namespaced) whose state changed
 
 
-def execute(store: CacheStore, call: rec.CacheCall) -> tuple[rec.CacheReply, Written]:
-    """Run ``call`` on ``store``; EngineErrors (bad input) propagate unchanged."""
+def execute(store: CacheStore, call: rec.CacheCall,
+            owned: Callable[[bytes], bool] | None = None) -> tuple[rec.CacheReply, Written]:
+    """Run ``call`` on ``store``; EngineErrors (bad input) propagate unchanged.
+    ``owned``: for keyless reads (KEYS, SCAN, ...), which client keys this node serves."""
     ns = OBJECTS if call.objects else USER
     op = call.WhichOneof("op")
+    if op == "command":
+        reply, written = commands.run(store, list(call.command.argv), ns, owned)
+        return rec.CacheReply(value=to_proto(reply)), written
     if op == "get":
         value = store.get(ns + call.get.key)
         return rec.CacheReply(get=_found(value)), []
@@ -87,6 +96,8 @@ _WRITES = frozenset({"set", "delete", "incr_by", "mset", "expire"})
 
 def is_write(call: rec.CacheCall) -> bool:
     """Whether ``call`` may change a key (whether or not it ends up doing so)."""
+    if call.WhichOneof("op") == "command":
+        return commands.is_write(list(call.command.argv))
     return call.WhichOneof("op") in _WRITES
 
 
@@ -99,6 +110,8 @@ def call_keys(call: rec.CacheCall) -> list[bytes]:
         return [e.key for e in call.mset.entries]
     if op is None:
         return []
+    if op == "command":
+        return commands.keys_of(list(call.command.argv))
     return [getattr(call, op).key]
 
 

@@ -1,4 +1,7 @@
-"""The cache client: redis-py's ``redis.Redis`` string commands over gRPC.
+"""The cache client: redis-py's ``redis.Redis`` over gRPC. String commands have their own
+RPCs (below); hashes, lists, sets, sorted sets and the remaining key commands go through
+the generic ``Cache.Command`` RPC (cache_types.py, replies as redis-py gives them in
+cache_replies.py).
 
 Code written against ``redis.Redis()`` (with the default ``decode_responses=False``) for
 these commands runs unchanged against ``engine.client.client("cache", endpoint=...)``:
@@ -31,6 +34,8 @@ import grpc
 from google.protobuf.message import Message
 
 from engine.client.base import DEFAULT_TIMEOUT, ServiceClient
+from engine.client.cache_replies import convert
+from engine.client.cache_types import CacheTypeCommands
 from engine.client.calls import Caller
 from engine.client.credentials import DEFAULT_REGION
 from engine.client.errors import (
@@ -373,7 +378,7 @@ def stats_result(response: pb.CacheStatsResponse) -> dict[str, Any]:
 # -- the client ---------------------------------------------------------------------------
 
 
-class CacheClient(ServiceClient):
+class CacheClient(CacheTypeCommands, ServiceClient):
     """A cache client bound to one endpoint (redis.Redis's string commands); thread-safe,
     one gRPC channel, reusable, a context manager (``close()`` on exit).
 
@@ -403,6 +408,18 @@ class CacheClient(ServiceClient):
 
     def _call(self, rpc: str, request: Message) -> Any:
         return self._calls.unary(rpc, getattr(self._stub, rpc), request)
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        """Any data command as Redis takes it (``"HSET", "h", "f", "v"``) through the
+        Cache.Command RPC; the reply as redis-py's method for it returns it (``options``
+        are what its callback needs: ``withscores=True``, ...). The methods for hashes,
+        lists, sets and sorted sets (engine/client/cache_types.py) are built on it."""
+        argv = [encode(a, "Command") for a in args]
+        reply = self._call("Command", pb.CacheCommand(argv=argv))
+        return convert(argv[0].decode("utf-8", "replace") if argv else "", reply, options)
+
+    def _refuse(self, message: str, op: str) -> Exception:
+        return data_error(message, op)
 
     # -- strings -----------------------------------------------------------------------
 

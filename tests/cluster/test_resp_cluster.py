@@ -19,9 +19,10 @@ import redis
 from credentials import ROOT_KEY_ID, ROOT_SECRET
 from redis.cluster import RedisCluster
 
-from engine.cache.slots import SlotMap, key_slot
+from engine.cache.slots import key_slot
 
 from .conftest import Cluster, wait_until
+from .resp_nodes import key_owned_by, node_client, resp_address, slot_map
 
 
 @pytest.fixture(scope="module")
@@ -35,24 +36,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         c.close()
 
 
-def resp_address(cluster: Cluster, node_id: str) -> tuple[str, int]:
-    host, port = cluster.topology.node(node_id).redis_address.rsplit(":", 1)
-    return host, int(port)
 
 
-def node_client(cluster: Cluster, node_id: str, **kw) -> redis.Redis:
-    host, port = resp_address(cluster, node_id)
-    return redis.Redis(host=host, port=port, username=ROOT_KEY_ID, password=ROOT_SECRET, **kw)
 
 
-def slot_map(cluster: Cluster) -> SlotMap:
-    return SlotMap.build([(n.id, n.zone) for n in cluster.topology.nodes], replicas=1)
 
 
-def key_owned_by(cluster: Cluster, node_id: str, prefix: str) -> str:
-    slots = slot_map(cluster)
-    return next(k for k in (f"{prefix}{i}" for i in range(10_000))
-                if slots.owners(key_slot(k.encode()))[0] == node_id)
 
 
 def test_cluster_slots_shards_and_nodes_describe_the_slot_map(cluster):

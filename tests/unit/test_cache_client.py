@@ -561,7 +561,7 @@ def test_cache_codes_are_in_the_catalogue_as_client_errors():
 RPCS = {
     "Get": "get", "Set": "set", "Delete": "delete", "Exists": "exists", "IncrBy": "incr_by",
     "MGet": "mget", "MSet": "mset", "Expire": "expire", "Ttl": "ttl",
-    "FlushAll": "flush_all", "Stats": "stats",
+    "FlushAll": "flush_all", "Stats": "stats", "Command": "command",
 }
 SERVICE = pb.DESCRIPTOR.services_by_name["Cache"]
 

@@ -14,7 +14,7 @@ MAX_CLIENTS = "ERR max number of clients reached"
 
 # Engine codes whose message already is Redis's text after "ERR ".
 _PREFIXED = {"OOM": "OOM", "WrongType": "WRONGTYPE", "TryAgain": "TRYAGAIN",
-             "ServiceUnavailable": "CLUSTERDOWN"}
+             "ServiceUnavailable": "CLUSTERDOWN", "CrossSlot": "CROSSSLOT"}
 
 
 class RespError(Exception):

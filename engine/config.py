@@ -88,6 +88,12 @@ class NodeConfig:
     redis_listen_required: bool = False
     redis_max_clients: int = 10000
     redis_proto_max_bulk_len: int = 512 * MIB
+    # The memcached endpoint (engine/api/memcached/): HOST:PORT, None: off. No
+    # authentication exists in memcached's protocol: loopback unless the operator says
+    # otherwise (engine serve --memcached-allow-remote). Item size limit and connections.
+    memcached_listen: str | None = None
+    memcached_max_item: int = 1 * MIB
+    memcached_max_connections: int = 1024
 
     @property
     def lifecycle_interval(self) -> float:

@@ -62,6 +62,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--redis-proto-max-bulk-len", type=size_arg, default=512 * 1024 * 1024,
                    metavar="BYTES", help="largest RESP bulk string a client may send, "
                    "Redis's proto-max-bulk-len (default 512MiB)")
+    p.add_argument("--memcached-listen", type=_http_address, metavar="HOST:PORT",
+                   help="memcached text and meta protocol on this node's own cache share, "
+                   "for pymemcache and other memcached clients; no authentication, so "
+                   "loopback only unless --memcached-allow-remote; port 0 picks a free "
+                   "one, logged at start (default: off)")
+    p.add_argument("--memcached-allow-remote", action="store_true",
+                   help="let --memcached-listen bind an address other than loopback: "
+                   "anyone who reaches it reads and writes every memcached item, so only "
+                   "on a private network (as ElastiCache for Memcached)")
+    p.add_argument("--memcached-max-item", type=_memcached_item, default=1024 * 1024,
+                   metavar="BYTES", help="largest memcached item (key + value + 48 "
+                   "bytes), memcached's -I, from 1KiB to 8MiB (default 1MiB)")
+    p.add_argument("--memcached-max-connections", type=_count, default=1024, metavar="N",
+                   help="memcached connections held at once, memcached's -c (default "
+                   "1024)")
     p.add_argument("--cluster", type=Path, metavar="FILE",
                    help="topology file: run as one node of that cluster (needs --node)")
     p.add_argument("--node", metavar="ID", help="this node's id in the topology file")
@@ -154,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     http_listen, http_required = _http_listen(args)
     redis_listen, redis_required = _redis_listen(args)
+    memcached_listen, problem = _memcached_listen(args)
+    if problem:
+        print(f"engine serve: {problem}", file=sys.stderr)
+        return 2
     serve(NodeConfig(data_dir=args.data, listen=args.listen, node_id=args.node or "node-1",
                      http_listen=http_listen, http_listen_required=http_required,
                      s3_domains=tuple(d.lower().strip(".") for d in args.s3_domain),
@@ -165,6 +184,9 @@ def run(args: argparse.Namespace) -> int:
                      redis_listen=redis_listen, redis_listen_required=redis_required,
                      redis_max_clients=args.redis_maxclients,
                      redis_proto_max_bulk_len=args.redis_proto_max_bulk_len,
+                     memcached_listen=memcached_listen,
+                     memcached_max_item=args.memcached_max_item,
+                     memcached_max_connections=args.memcached_max_connections,
                      tls_cert=args.tls_cert, tls_key=args.tls_key,
                      tls_client_ca=args.tls_client_ca,
                      cluster_file=args.cluster, peer_timeout=args.peer_timeout,
@@ -250,6 +272,19 @@ def _redis_listen(args: argparse.Namespace) -> tuple[str | None, bool]:
     return DEFAULT_REDIS_LISTEN, False
 
 
+def _memcached_listen(args: argparse.Namespace) -> tuple[str | None, str]:
+    """(the memcached endpoint's address or None, why it may not run: empty when it may).
+    memcached's protocol has no authentication, so an address other than loopback is
+    served only when the operator says so with --memcached-allow-remote."""
+    if args.memcached_listen in (None, "off"):
+        return None, ""
+    if not (args.memcached_allow_remote or _loopback(args.memcached_listen)):
+        return None, (f"memcached has no authentication: --memcached-listen "
+                      f"{args.memcached_listen} is not loopback; add "
+                      "--memcached-allow-remote to serve it there (a private network only)")
+    return args.memcached_listen, ""
+
+
 def _http_address(text: str) -> str:
     return text if text == "off" else _address(text)
 
@@ -296,6 +331,16 @@ def _audit_size(text: str) -> int:
     value = size_arg(text)
     if value < 1:
         raise argparse.ArgumentTypeError("the audit log rotates at a size of 1 byte or more")
+    return value
+
+
+def _memcached_item(text: str) -> int:
+    """memcached's -I bounds, capped by the store's largest value (8 MiB)."""
+    from engine.cache.store import MAX_VALUE_BYTES
+
+    value = size_arg(text)
+    if not 1024 <= value <= MAX_VALUE_BYTES:
+        raise argparse.ArgumentTypeError("a memcached item limit is from 1KiB to 8MiB")
     return value
 
 

@@ -23,7 +23,10 @@ from pathlib import Path
 from engine.api.cache_node_servicer import CacheNodeServicer
 from engine.api.heal_passes import RecordingHealer
 from engine.api.node_servicer import NodeServicer
+from engine.api.pubsub_node_servicer import PubSubNodeServicer
 from engine.api.queue_node_servicer import QueueNodeServicer
+from engine.cache.pubsub import Broker
+from engine.cache.pubsub_fanout import Fanout, peer_sender
 from engine.cache.service import CacheService
 from engine.cache.slots import SlotMap
 from engine.cache.store import MAX_KEY_BYTES, CacheStore
@@ -88,6 +91,8 @@ class Assembly:
     node_servicer: NodeServicer | None = None
     queue_node_servicer: QueueNodeServicer | None = None
     cache_node_servicer: CacheNodeServicer | None = None
+    pubsub_node_servicer: PubSubNodeServicer | None = None
+    pubsub: Broker = field(default_factory=Broker)  # RESP pub/sub, cluster-wide
     raft: tuple[RaftListener, RaftSender] | None = None  # cluster only: consensus traffic
     peers: PeerPool | None = None  # cluster only: channels to the other nodes
     secret: str | None = None  # cluster only: peers' calls carry it
@@ -277,6 +282,8 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         SlotMap.build([(n.id, n.zone) for n in topology.nodes], config.cache_replicas),
         peer=peer, all_nodes=[n.id for n in topology.nodes])
     objects.read_cache = ObjectReadCache.build(cache, config.object_cache_max)
+    fanout = Fanout(me.id, [n.id for n in topology.nodes], peer_sender(peer))
+    pubsub = Broker(fanout.forward)
     view = NodeView(me.id, me.zone, me.address, topology.name, placement, list(plan), topology,
                     pool, Liveness([peer(n.id) for n in topology.nodes if n.id != me.id]))
     return Assembly(
@@ -286,12 +293,13 @@ async def cluster_node(config: NodeConfig, clock: Clock) -> Assembly:
         node_servicer=NodeServicer(me.id, me.zone, local, topology.secret),
         queue_node_servicer=QueueNodeServicer(hosts, topology.secret),
         cache_node_servicer=CacheNodeServicer(cache, topology.secret),
+        pubsub_node_servicer=PubSubNodeServicer(pubsub, topology.secret), pubsub=pubsub,
         raft=(listener, sender),
         background=[reconcile, repairs.run, scan, apply_lifecycle, queues.sweep_forever,
                     cache.sweep_forever, cache.run_replication, view.liveness.run,
                     identity.flush_forever],
         closers=[close_drives, consensus.close, listener.close, sender.close, cache.close,
-                 pool.close],
+                 pool.close, fanout.close],
         peers=pool, lifecycle=lifecycle, secret=topology.secret,
     )
 

@@ -26,6 +26,7 @@ from engine.api.decode_interceptor import DecodeInterceptor
 from engine.api.echo_servicer import EchoServicer
 from engine.api.elasticache_servicer import ElastiCacheServicer
 from engine.api.iam_servicer import IamServicer, StsServicer
+from engine.api.memcached.server import serve_memcached
 from engine.api.objects_servicer import ObjectStoreServicer
 from engine.api.peer_port import PeerPortGuard
 from engine.api.queues_servicer import QueuesServicer
@@ -56,6 +57,8 @@ from engine.v1 import (
     node_pb2_grpc,
     objects_pb2,
     objects_pb2_grpc,
+    pubsub_pb2,
+    pubsub_pb2_grpc,
     queue_records_pb2,
     queue_records_pb2_grpc,
     queues_pb2,
@@ -144,6 +147,9 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         cache_records_pb2_grpc.add_CacheNodeServicer_to_server(node.cache_node_servicer,
                                                                server)
         names.append(cache_records_pb2.DESCRIPTOR.services_by_name["CacheNode"].full_name)
+    if node.pubsub_node_servicer is not None:
+        pubsub_pb2_grpc.add_PubSubNodeServicer_to_server(node.pubsub_node_servicer, server)
+        names.append(pubsub_pb2.DESCRIPTOR.services_by_name["PubSubNode"].full_name)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME],
@@ -181,7 +187,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     try:  # the RESP (Redis) endpoint on the cache tier
         resp = await serve_resp(
             config, node.cache, None if config.insecure_no_auth else node.identity.cache_users,
-            node.view.topology, node.node_id, node.view.liveness, clock)
+            node.view.topology, node.node_id, node.view.liveness, clock, node.pubsub)
     except OSError as exc:
         if s3 is not None:
             await s3.stop()
@@ -190,6 +196,17 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         raise SystemExit(f"engine: cannot listen on {config.redis_listen}: {exc.strerror}"
                          ) from None
     admin.redis_address = resp.address if resp is not None else ""
+    try:  # the memcached endpoint on this node's own store (off unless asked for)
+        memcached = await serve_memcached(config, node.cache.store, clock)
+    except OSError as exc:
+        if s3 is not None:
+            await s3.stop()
+        if resp is not None:
+            await resp.stop()
+        await server.stop(None)
+        await node.close()
+        raise SystemExit(f"engine: cannot listen on {config.memcached_listen}: "
+                         f"{exc.strerror}") from None
     try:  # buckets' static websites, to anonymous browsers (off unless asked for)
         website = await serve_website(
             config, node.objects, None if config.insecure_no_auth else node.identity,
@@ -199,6 +216,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
             await s3.stop()
         if resp is not None:
             await resp.stop()
+        if memcached is not None:
+            await memcached.stop()
         await server.stop(None)
         await node.close()
         raise SystemExit(f"engine: cannot listen on {config.website_listen}: {exc.strerror}"
@@ -227,6 +246,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         s3_stopping = asyncio.ensure_future(s3.stop()) if s3 is not None else None
         if resp is not None:  # RESP calls are short: cut the connections now
             await resp.stop()
+        if memcached is not None:  # so are memcached's
+            await memcached.stop()
         website_stopping = asyncio.ensure_future(website.stop()) if website is not None \
             else None
         # Calls in flight get the grace period (consensus keeps running meanwhile); what

@@ -4,7 +4,7 @@ method is: what the server interceptor asks IAM after decoding a request.
 One table for every public service, so a policy written for AWS ("s3:GetObject" on
 "arn:aws:s3:::photos/*") means the same here, and a test checks it against the generated
 descriptors so a new RPC cannot go unauthorized. The node-to-node services (Node,
-CacheNode, QueueNode), health and reflection have no rule: the interceptor treats them.
+CacheNode, QueueNode, PubSubNode), health and reflection have no rule: the interceptor treats them.
 
 ``python -m engine.api.access_table`` prints docs/iam-actions.md.
 """

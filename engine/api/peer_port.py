@@ -3,7 +3,7 @@ cluster CA signed, so holding the secret alone no longer lets a caller in.
 
 gRPC serves every service on every port, and a node's client port has no client
 certificate to show (or one from the clients' CA): this interceptor refuses the
-node-to-node services (Node, QueueNode, CacheNode) unless the connection presented a
+node-to-node services (Node, QueueNode, CacheNode, PubSubNode) unless the connection presented a
 certificate issued by the cluster CA, which is what the peer port requires
 (engine/cluster/tls.py). The secret check of each servicer still follows.
 """
@@ -17,7 +17,8 @@ import grpc
 
 from engine.cluster.tls import ClusterTls
 
-PEER_SERVICES = ("/engine.v1.Node/", "/engine.v1.QueueNode/", "/engine.v1.CacheNode/")
+PEER_SERVICES = ("/engine.v1.Node/", "/engine.v1.QueueNode/", "/engine.v1.CacheNode/",
+                 "/engine.v1.PubSubNode/")
 REFUSED = ("node-to-node calls need a certificate signed by the cluster CA, on the "
            "node's peer_address")
 MAX_REMEMBERED = 256  # peer certificates already checked (a cluster has few)

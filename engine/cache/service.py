@@ -25,12 +25,14 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from engine.cache import commands
 from engine.cache.lease import LEASE_SECONDS, POLL_SECONDS, RENEW_TIMEOUT, LeaseKeeper, StandIn
-from engine.cache.local import call_keys, execute, is_write, key_states, load
+from engine.cache.local import OBJECTS, USER, call_keys, execute, is_write, key_states, load
 from engine.cache.replicator import Replicator
 from engine.cache.resync import ResyncSource, ResyncTarget
 from engine.cache.slots import SlotMap, key_slot
 from engine.cache.store import CacheStore
+from engine.cache.tier_keys import keyless
 from engine.cluster.peers import Peer
 from engine.errors import EngineError
 from engine.v1 import cache_pb2 as pb
@@ -47,6 +49,9 @@ SWEEP_LIMIT = 1000  # keys per sweep call; repeated while a call fills its limit
 # (even an unexpected one) must not split writes between the two copies.
 _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                 grpc.StatusCode.CANCELLED}
+
+
+_REPLICATED = (USER, OBJECTS)
 
 
 class CacheService:
@@ -123,6 +128,46 @@ class CacheService:
         await asyncio.gather(*(part(owners, idx) for owners, idx in groups.items()))
         return pb.CacheMSetResponse()
 
+    async def command(self, request: pb.CacheCommand, *,
+                      whole_tier: bool = True) -> pb.CacheValue:
+        """Any data command (engine/cache/commands/). Its keys must share a slot on a
+        cluster (CROSSSLOT, as Redis Cluster) and run on the slot's owner like GET/SET.
+        Keyless reads (KEYS, SCAN, RANDOMKEY, DBSIZE) merge every node's answer for its
+        primary slots (tier_keys.py), or with ``whole_tier`` False (RESP, as a Redis
+        Cluster node) give this node's."""
+        argv = list(request.argv)
+        spec = commands.lookup(argv)  # unknown command, arity: refused before routing
+        keys = commands.keys_of(argv)
+        call = rec.CacheCall(command=request)
+        if not keys:
+            if whole_tier and self._others:
+                return await keyless(spec.name, argv, [self.node_id, *self._others],
+                                     self._keyless_on)
+            return self._keyless_here(call)
+        slots = {key_slot(k) for k in keys}
+        if len(slots) > 1 and self._others:
+            raise EngineError("CrossSlot")
+        return (await self._run(self.slots.owners(slots.pop()), call)).value
+
+    def _primary_here(self, key: bytes) -> bool:
+        return self.slots.primary(key_slot(key)) == self.node_id
+
+    def _keyless_here(self, call: rec.CacheCall) -> pb.CacheValue:
+        owned = self._primary_here if self._others else None
+        return execute(self.store, call, owned)[0].value
+
+    async def _keyless_on(self, node_id: str, argv: list[bytes]) -> pb.CacheValue | None:
+        call = rec.CacheCall(command=pb.CacheCommand(argv=argv))
+        if node_id == self.node_id:
+            return self._keyless_here(call)
+        try:
+            reply = await self._call(node_id, "Execute", call, FORWARD_SECONDS)
+        except EngineError as err:
+            if err.code == "ServiceUnavailable" or err.grpc_status in _UNREACHABLE:
+                return None
+            raise
+        return reply.value
+
     async def flush_all(self, request: pb.CacheFlushAllRequest) -> pb.CacheFlushAllResponse:
         """Every reachable node empties its store (a node that is down comes back empty)."""
         self.store.flushall()
@@ -155,6 +200,8 @@ class CacheService:
         client that sent READONLY (it may lag its primary by the replication delay)."""
         if is_write(call):
             raise EngineError("InvalidArgument", "only reads run on a replica's copy")
+        if call.WhichOneof("op") == "command":
+            commands.lookup(list(call.command.argv))
         return execute(self.store, call)[0]
 
     # -- the object read cache (engine/objects/read_cache.py) ------------------------------
@@ -181,6 +228,8 @@ class CacheService:
 
     async def execute_forwarded(self, call: rec.CacheCall) -> rec.CacheReply:
         keys = call_keys(call)
+        if not keys and call.WhichOneof("op") == "command":  # KEYS, SCAN, ... of a tier scan
+            return rec.CacheReply(value=self._keyless_here(call))
         owners = self.slots.owners(key_slot(keys[0])) if keys else (self.node_id,)
         try:
             return await self._local(owners, call)
@@ -331,8 +380,11 @@ class CacheService:
         return key_states(self.store, keys)
 
     def _keys_of(self, owners: tuple[str, ...]) -> list[bytes]:
-        """Stored keys (either namespace) of the slots these nodes own."""
-        return [k for k in self.store.stored_keys() if self.slots.owners(key_slot(k[1:])) == owners]
+        """Stored keys of the slots these nodes own, in the namespaces the tier
+        replicates (clients' and the object read cache's): memcached items (another
+        prefix) belong to the node that took them and never travel."""
+        return [k for k in self.store.stored_keys()
+                if k[:1] in _REPLICATED and self.slots.owners(key_slot(k[1:])) == owners]
 
     async def _lease_call(self, replica: str, request: rec.CacheLeaseRequest
                           ) -> rec.CacheLeaseReply:

@@ -18,7 +18,7 @@ from engine.queues.move_tasks import encode_handle
 from engine.v1 import cache_pb2, iam_pb2, objects_pb2, queues_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERNAL = {"Node", "CacheNode", "QueueNode"}  # node to node, not the public API
+INTERNAL = {"Node", "CacheNode", "QueueNode", "PubSubNode"}  # node to node, not the public API
 TARGET = Target(account="123456789012", region="us-east-2")
 OS = "/engine.v1.ObjectStore/"
 

@@ -112,6 +112,8 @@ async def hello(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
 async def ping(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
     if len(argv) > 2:
         raise errors.wrong_args("ping")
+    if session.subscribed:  # RESP2 subscribed mode: Redis answers in a message's shape
+        return [b"pong", argv[1] if len(argv) == 2 else b""]
     return argv[1] if len(argv) == 2 else Simple("PONG")
 
 
@@ -128,6 +130,8 @@ async def quit_(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
 
 @command("reset", 1)
 async def reset(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
+    if session.pubsub is not None:
+        session.pubsub.drop_all()
     session.proto = 2
     session.name = ""
     session.readonly = False

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from engine.api.resp.cluster_view import ClusterView
 from engine.api.resp.session import Session
+from engine.api.resp.subscriber import PUBSUB_LIMIT, OutputLimit
+from engine.cache.pubsub import Broker
 from engine.cache.service import CacheService
 from engine.clock import Clock, SystemClock
 from engine.iam.cache_users import CacheUsers
@@ -24,6 +26,8 @@ class RespContext:
     clock: Clock = field(default_factory=SystemClock)
     max_clients: int = 10000
     max_bulk: int = 512 * 1024 * 1024
+    pubsub: Broker = field(default_factory=Broker)  # the node's (cluster fan-out in it)
+    pubsub_limit: OutputLimit = PUBSUB_LIMIT  # client-output-buffer-limit pubsub
     port: int = 0
     started: float = field(default_factory=time.monotonic)
     # connected clients: id -> (session, close it)
@@ -31,6 +35,7 @@ class RespContext:
     next_id: int = 1
     connections_received: int = 0
     rejected_connections: int = 0
+    output_limit_disconnections: int = 0
     commands_processed: int = 0
     run_id: str = field(default_factory=lambda: secrets.token_hex(20))
 

@@ -1,6 +1,7 @@
 """One request, the way Redis 7's processCommand takes it: look the command up, check
 its arity, authentication (NOAUTH), the user's permissions (NOPERM), then in cluster
-mode the keys' slots (CROSSSLOT, MOVED, READONLY reads on a replica), then run it."""
+mode the keys' slots (CROSSSLOT, MOVED, READONLY reads on a replica), then RESP2's
+subscribed context, then run it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from engine.iam.redis_commands import COMMANDS
 
 # Served before AUTH (Redis's no-auth commands, and RESET, which logs out anyway).
 BEFORE_AUTH = frozenset({"auth", "hello", "quit", "reset"})
+# What a RESP2 connection with subscriptions may run (Redis's subscribed context).
+SUBSCRIBED = frozenset({"subscribe", "psubscribe", "ssubscribe", "unsubscribe",
+                        "punsubscribe", "sunsubscribe", "ping", "quit", "reset"})
 
 
 def lookup(argv: list[bytes]) -> Served:
@@ -53,6 +57,9 @@ async def execute(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
     session.local_read = False
     if ctx.cluster is not None:
         _route(ctx, session, name, argv)
+    if session.subscribed and name not in SUBSCRIBED:
+        raise RespError(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
+                        "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
     assert served.handler is not None
     return await served.handler(ctx, session, argv)
 

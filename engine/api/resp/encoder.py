@@ -4,8 +4,8 @@ Handlers return plain values and the connection's protocol version decides the b
 ``bytes`` is a bulk string, ``int`` an integer, ``None`` a null, ``list`` an array,
 ``dict`` a map (RESP2: a flat array), ``float`` a double (RESP2: a bulk string),
 ``bool`` a boolean (RESP2: 1 or 0); :class:`Simple`, :class:`Error`, :class:`Verbatim`
-(RESP2: a bulk string), :class:`RespSet` (RESP2: an array) and :data:`NULL_ARRAY` say
-what plain values cannot. Specification: https://redis.io/docs/latest/develop/reference/protocol-spec/
+(RESP2: a bulk string), :class:`RespSet` (RESP2: an array), :class:`Push` (RESP2: an
+array), :class:`Several` and :data:`NULL_ARRAY` say what plain values cannot. Specification: https://redis.io/docs/latest/develop/reference/protocol-spec/
 """
 
 from __future__ import annotations
@@ -40,6 +40,20 @@ class Verbatim:
 @dataclass(frozen=True, slots=True)
 class RespSet:
     items: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """Out-of-band data (pub/sub messages and confirmations): RESP3's ``>``, RESP2's array."""
+
+    items: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Several:
+    """More than one reply to one command (SUBSCRIBE a b: one confirmation each)."""
+
+    replies: list[Any]
 
 
 class _NullArray:
@@ -99,6 +113,13 @@ def _write(out: bytearray, value: Any, proto: int) -> None:
     elif isinstance(value, RespSet):
         out += (b"~%d\r\n" if proto >= 3 else b"*%d\r\n") % len(value.items)
         for item in value.items:
+            _write(out, item, proto)
+    elif isinstance(value, Push):
+        out += (b">%d\r\n" if proto >= 3 else b"*%d\r\n") % len(value.items)
+        for item in value.items:
+            _write(out, item, proto)
+    elif isinstance(value, Several):
+        for item in value.replies:
             _write(out, item, proto)
     elif value is NULL_ARRAY:
         out += b"_\r\n" if proto >= 3 else b"*-1\r\n"

@@ -54,7 +54,9 @@ def _section(ctx: RespContext, name: str) -> str:
                   ("uptime_in_days", uptime // 86400), ("engine_node_id", ctx.node_id)]
     elif name == "clients":
         fields = [("connected_clients", len(ctx.clients)), ("maxclients", ctx.max_clients),
-                  ("blocked_clients", 0), ("pubsub_clients", 0)]
+                  ("blocked_clients", 0),
+                  ("pubsub_clients", sum(1 for session, _ in ctx.clients.values()
+                                         if session.pubsub is not None and session.pubsub.total))]
     elif name == "memory":
         fields = [("used_memory", stats.bytes_used), ("used_memory_human",
                                                       _human(stats.bytes_used)),
@@ -65,7 +67,12 @@ def _section(ctx: RespContext, name: str) -> str:
                   ("total_commands_processed", ctx.commands_processed),
                   ("rejected_connections", ctx.rejected_connections),
                   ("expired_keys", stats.expirations), ("evicted_keys", stats.evictions),
-                  ("keyspace_hits", stats.hits), ("keyspace_misses", stats.misses)]
+                  ("keyspace_hits", stats.hits), ("keyspace_misses", stats.misses),
+                  ("pubsub_channels", len(ctx.pubsub.channels("channel"))),
+                  ("pubsub_patterns", ctx.pubsub.numpat()),
+                  ("pubsubshard_channels", len(ctx.pubsub.channels("shard"))),
+                  ("client_output_buffer_limit_disconnections",
+                   ctx.output_limit_disconnections)]
     elif name == "keyspace":
         count = len(user_keys(ctx))
         fields = [("db0", f"keys={count},expires=0,avg_ttl=0")] if count else []

@@ -5,7 +5,9 @@ replies to everything one read brought written back at once (pipelining).
 Memory per client is bounded: a client that pipelines faster than its commands run
 stops being read once BACKLOG requests wait, and one that does not read its replies
 stops being served (and read) until the transport's buffer drains. Past ``maxclients``
-a new connection is told so and closed, as Redis does.
+a new connection is told so and closed, as Redis does. A subscriber's messages are
+written the moment they are published, under the pubsub output buffer limit
+(subscriber.py).
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from engine.api.resp import (  # noqa: F401  (the command modules register thems
     cluster_commands,
     command_info,
     connection_commands,
+    data_commands,
     encoder,
     errors,
+    pubsub_commands,
     server_commands,
     string_commands,
 )
@@ -35,7 +39,9 @@ from engine.api.resp.encoder import Error
 from engine.api.resp.errors import RespError
 from engine.api.resp.parser import ProtocolError, RequestParser
 from engine.api.resp.session import Session
+from engine.api.resp.subscriber import RespSubscriber
 from engine.api.s3.server import https_context
+from engine.cache.pubsub import Broker
 from engine.cache.service import CacheService
 from engine.clock import Clock
 from engine.cluster.liveness import Liveness
@@ -61,6 +67,7 @@ class RespProtocol(asyncio.Protocol):
         self.writable = asyncio.Event()
         self.writable.set()
         self.reading = True
+        self.out: bytearray | None = None  # the replies of the batch being served
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -76,6 +83,9 @@ class RespProtocol(asyncio.Protocol):
                           _address(transport.get_extra_info("sockname")))
         session.identity = initial_identity(ctx)
         self.session = session
+        session.pubsub = RespSubscriber(session, ctx.pubsub, ctx.clock,
+                                        lambda: ctx.pubsub_limit, self._push,
+                                        transport.get_write_buffer_size, self._kill)
         self.parser = RequestParser(ctx.max_bulk, lambda: session.identity is not None)
         ctx.clients[session.id] = (session, self.close)
 
@@ -107,10 +117,29 @@ class RespProtocol(asyncio.Protocol):
         self.error = None
         if self.session is not None:
             self.ctx.clients.pop(self.session.id, None)
+            if self.session.pubsub is not None:
+                self.session.pubsub.drop_all()
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+    def _push(self, frame: bytes) -> None:
+        """A pub/sub message, now: after the replies already made, before the next."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if self.out:
+            transport.write(bytes(self.out))
+            self.out.clear()
+        transport.write(frame)
+
+    def _kill(self) -> None:
+        """Over its output buffer limit: dropped at once, unsent output with it."""
+        self.ctx.output_limit_disconnections += 1
+        self.pending.clear()
+        if self.transport is not None:
+            self.transport.abort()
 
     def _pause_reading(self) -> None:
         if self.reading and self.transport is not None:
@@ -123,7 +152,7 @@ class RespProtocol(asyncio.Protocol):
         assert transport is not None and session is not None
         try:
             while self.pending or self.error is not None:
-                out = bytearray()
+                self.out = out = bytearray()
                 while self.pending and not transport.is_closing():
                     reply = await self._run(self.pending.popleft())
                     if not self.pending and self.parser.held:  # the next one, now
@@ -152,6 +181,7 @@ class RespProtocol(asyncio.Protocol):
                     transport.resume_reading()
         finally:
             self.task = None
+            self.out = None
 
     async def _run(self, argv: list[bytes]) -> Any:
         ctx, session = self.ctx, self.session
@@ -209,12 +239,13 @@ class RespServer:
 
 async def serve_resp(config: NodeConfig, cache: CacheService, users: CacheUsers | None,
                      topology: Topology | None, node_id: str, liveness: Liveness | None,
-                     clock: Clock) -> RespServer | None:
+                     clock: Clock, pubsub: Broker | None = None) -> RespServer | None:
     """The node's RESP endpoint, serving; None when it is off or the default address is
     taken (said in the log). OSError when an address the operator chose cannot be bound.
     ``users`` None: --insecure-no-auth. A cluster node (``topology``) runs in cluster
-    mode: MOVED redirects, CLUSTER commands. TLS when the node serves its clients TLS
-    (the same certificate as gRPC and HTTP)."""
+    mode: MOVED redirects, CLUSTER commands. ``pubsub``: the node's broker (its cluster
+    fan-out included); None: one of this endpoint's own. TLS when the node serves its
+    clients TLS (the same certificate as gRPC and HTTP)."""
     if config.redis_listen is None:
         return None
     view = None
@@ -225,7 +256,8 @@ async def serve_resp(config: NodeConfig, cache: CacheService, users: CacheUsers 
         view = ClusterView(topology, node_id, cache.slots, is_up)
     ctx = RespContext(cache, users, view, node_id, clock=clock,
                       max_clients=config.redis_max_clients,
-                      max_bulk=config.redis_proto_max_bulk_len)
+                      max_bulk=config.redis_proto_max_bulk_len,
+                      pubsub=pubsub if pubsub is not None else Broker())
     tls = https_context(config.tls_cert, config.tls_key, config.tls_client_ca, topology,
                         node_id)
     server = RespServer(ctx, tls)

@@ -20,6 +20,8 @@ def _config(ctx: RespContext) -> dict[str, str]:
             "maxmemory": str(ctx.cache.store.budget), "maxmemory-policy": "allkeys-lru",
             "maxclients": str(ctx.max_clients), "proto-max-bulk-len": str(ctx.max_bulk),
             "port": str(ctx.port),
+            "client-output-buffer-limit": "normal 0 0 0 slave 268435456 67108864 60 "
+                                          f"pubsub {ctx.pubsub_limit.describe()}",
             "cluster-enabled": "yes" if ctx.cluster is not None else "no"}
 
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from engine.iam.cache_users import CacheIdentity
+
+if TYPE_CHECKING:
+    from engine.api.resp.subscriber import RespSubscriber
 
 # The identity of every connection when the node runs with --insecure-no-auth.
 UNCHECKED = CacheIdentity("default")
@@ -28,6 +32,12 @@ class Session:
     created: float = field(default_factory=time.monotonic)
     active: float = field(default_factory=time.monotonic)
     close_after_reply: bool = False
+    pubsub: RespSubscriber | None = None  # its subscriptions (set up by the connection)
+
+    @property
+    def subscribed(self) -> bool:
+        """RESP2 subscribed mode: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET are run."""
+        return self.proto == 2 and self.pubsub is not None and self.pubsub.total > 0
 
     @property
     def user(self) -> str:
@@ -36,9 +46,13 @@ class Session:
     def describe(self) -> str:
         """The CLIENT LIST / CLIENT INFO line (without its newline), Redis 7's fields."""
         now = time.monotonic()
+        names = self.pubsub.names if self.pubsub is not None else None
+        sub, psub, ssub = ((len(names["channel"]), len(names["pattern"]), len(names["shard"]))
+                           if names is not None else (0, 0, 0))
+        flags = ("r" if self.readonly else "") + ("P" if sub + psub + ssub else "")
         return (f"id={self.id} addr={self.addr} laddr={self.laddr} fd=-1 name={self.name} "
                 f"age={int(now - self.created)} idle={int(now - self.active)} "
-                f"flags={'r' if self.readonly else 'N'} db=0 sub=0 psub=0 ssub=0 multi=-1 "
+                f"flags={flags or 'N'} db=0 sub={sub} psub={psub} ssub={ssub} multi=-1 "
                 f"qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 "
                 f"tot-mem=0 events=r cmd={self.last_command} user={self.user} redir=-1 "
                 f"resp={self.proto} lib-name={self.lib_name} lib-ver={self.lib_ver}")

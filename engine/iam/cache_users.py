@@ -126,6 +126,8 @@ class CacheUsers:
         if identity.principal is None:
             return Denied("command", f"User {identity.name} has no permissions to run the "
                           f"'{resolve(command, list(args))}' command")
+        if identity.principal.is_root:
+            return None  # no policy restricts the account root (as in IAM): skip the ARNs
         return self._iam(identity, command, list(args))
 
     def _iam(self, identity: CacheIdentity, command: str, args: list[bytes]) -> Denied | None:

@@ -98,6 +98,7 @@ class KeyCommands(Keyspace):
 
     def flushall(self) -> None:
         """FLUSHALL: drop every key; counters keep counting."""
+        self.watches.touched_all()
         self._data.clear()
         self._expires.clear()
         self._heap.clear()

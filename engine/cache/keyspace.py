@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from engine.cache.types.values import Collection, Value
+from engine.cache.watches import KeyWatch, Watches
 from engine.clock import Clock
 from engine.errors import EngineError
 
@@ -121,6 +122,30 @@ class Keyspace:
         self._misses = 0
         self._evictions = 0
         self._expirations = 0
+        self.watches = Watches()  # WATCH: only watched keys are tracked (watches.py)
+
+    # -- WATCH ---------------------------------------------------------------------------
+
+    def watch(self, watch: KeyWatch, keys: list[bytes]) -> None:
+        """Watch ``keys`` for any change from now on (a key already expired counts as
+        missing, as in Redis, so its expiry does not dirty the watch)."""
+        now = self._now_ms()
+        for key in keys:
+            self._live(key, now)
+            self.watches.add(watch, key)
+
+    def watch_intact(self, watch: KeyWatch) -> bool:
+        """No watched key changed since WATCH; a key that expired since counts as
+        changed (Redis 7 checks this at EXEC)."""
+        now = self._now_ms()
+        for key in watch.keys:
+            self._live(key, now)
+        return not watch.dirty
+
+    def _modified(self, key: bytes) -> None:
+        """The one hook every change of a key passes through (WATCH's signal)."""
+        if self.watches.by_key:
+            self.watches.touched(key)
 
     # -- typed access --------------------------------------------------------------------
 
@@ -261,7 +286,9 @@ class Keyspace:
 
     def _evict(self, keep: bytes) -> None:
         """Free space until within budget: expired keys first, then the LRU end. ``keep``
-        (just written, most recently used, fits alone) is never chosen."""
+        (just written, most recently used, fits alone) is never chosen. Every write ends
+        here, so this is where it signals WATCH."""
+        self._modified(keep)
         if self._used <= self.budget:
             return
         now = self._now_ms()
@@ -287,16 +314,19 @@ class Keyspace:
         return False
 
     def _set_ttl(self, key: bytes, at: int) -> None:
+        self._modified(key)
         self._expires[key] = at
         heapq.heappush(self._heap, (at, key))
         self._compact_heap()
 
     def _clear_ttl(self, key: bytes) -> None:
         if self._expires.pop(key, None) is not None:
+            self._modified(key)
             self._compact_heap()
 
     def _remove(self, key: bytes) -> None:
         value = self._data.pop(key)
+        self._modified(key)
         self._last_use.pop(key, None)
         self._used -= charge(key, value)
         self._clear_ttl(key)

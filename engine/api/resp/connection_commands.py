@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.api.resp import errors
+from engine.api.resp import errors, transactions
 from engine.api.resp.context import RespContext
 from engine.api.resp.encoder import OK, Simple
 from engine.api.resp.errors import RespError
@@ -132,6 +132,7 @@ async def quit_(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
 async def reset(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
     if session.pubsub is not None:
         session.pubsub.drop_all()
+    transactions.forget(ctx, session)
     session.proto = 2
     session.name = ""
     session.readonly = False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.api.resp import errors
+from engine.api.resp import errors, transactions
 from engine.api.resp.context import RespContext
 from engine.api.resp.errors import RespError
 from engine.api.resp.registry import SERVED, Served
@@ -43,6 +43,20 @@ def lookup(argv: list[bytes]) -> Served:
 
 
 async def execute(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
+    try:
+        served, slot = _admit(ctx, session, argv)
+    except RespError:
+        transactions.flag(session)  # inside MULTI: EXEC will answer EXECABORT
+        raise
+    if session.multi is not None and served.name.split("|")[0] not in transactions.RUN_NOW:
+        return transactions.queue(session, served, argv, slot)
+    assert served.handler is not None
+    return await served.handler(ctx, session, argv)
+
+
+def _admit(ctx: RespContext, session: Session, argv: list[bytes]) -> tuple[Served, int]:
+    """Every check before a command runs or is queued; the slot of its keys (-1: none,
+    or not in cluster mode)."""
     served = lookup(argv)
     name = served.name
     session.last_command = name
@@ -55,20 +69,19 @@ async def execute(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
         if denied is not None:
             raise RespError(denied.reply)
     session.local_read = False
-    if ctx.cluster is not None:
-        _route(ctx, session, name, argv)
+    slot = _route(ctx, session, name, argv) if ctx.cluster is not None else -1
     if session.subscribed and name not in SUBSCRIBED:
         raise RespError(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
                         "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-    assert served.handler is not None
-    return await served.handler(ctx, session, argv)
+    return served, slot
 
 
-def _route(ctx: RespContext, session: Session, name: str, argv: list[bytes]) -> None:
-    """Cluster mode: refuse keys of several slots, send keys another node serves there."""
+def _route(ctx: RespContext, session: Session, name: str, argv: list[bytes]) -> int:
+    """Cluster mode: refuse keys of several slots, send keys another node serves there;
+    the keys' slot (-1: no key)."""
     spec = COMMANDS.get(name)
     if spec is None or not spec.keys:
-        return
+        return -1
     slot = -1
     for key_spec in spec.keys:
         for key in key_spec.where.pick(argv):
@@ -77,12 +90,13 @@ def _route(ctx: RespContext, session: Session, name: str, argv: list[bytes]) -> 
                 raise RespError(errors.CROSSSLOT)
             slot = this
     if slot < 0:
-        return
+        return -1
     assert ctx.cluster is not None
     if (session.readonly and "write" not in spec.categories
             and ctx.cluster.me in ctx.cluster.slots.owners(slot)):
         session.local_read = ctx.cluster.me != ctx.cluster.server_of(slot)
-        return
+        return slot
     moved = ctx.cluster.moved(slot)
     if moved is not None:
         raise RespError(moved)
+    return slot

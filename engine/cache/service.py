@@ -33,6 +33,7 @@ from engine.cache.resync import ResyncSource, ResyncTarget
 from engine.cache.slots import SlotMap, key_slot
 from engine.cache.store import CacheStore
 from engine.cache.tier_keys import keyless
+from engine.cache.waiters import Waiters
 from engine.cluster.peers import Peer
 from engine.errors import EngineError
 from engine.v1 import cache_pb2 as pb
@@ -62,6 +63,7 @@ class CacheService:
                  all_nodes: Sequence[str] = ()) -> None:
         self.store = store
         self.node_id = node_id
+        self.waiters = Waiters(store)  # clients blocked on keys (BLPOP, ...)
         self.slots = slots
         self.object_hits = 0
         self.object_misses = 0
@@ -224,6 +226,35 @@ class CacheService:
                                  objects=True)
             await self._run(owners, call)
 
+    # -- transactions (engine/api/resp/transactions.py) -------------------------------------
+
+    async def hold_slot(self, slot: int | None) -> tuple[str, ...] | None:
+        """The owners of ``slot`` (None: no key) when this node is its primary and holds
+        its lease, so that a transaction may run here with :meth:`run_here` back to back;
+        None when it must go through the tier command by command instead."""
+        owners = self.slots.owners(slot) if slot is not None else (self.node_id,)
+        if owners[0] != self.node_id:
+            return None
+        if len(owners) > 1 and not await self._leases.ensure(owners[1], ENSURE_SECONDS):
+            return None
+        return owners
+
+    def run_here(self, argv: list[bytes]) -> tuple[pb.CacheValue, list[bytes]]:
+        """One data command on this node's store at once (no await, so nothing else runs
+        in between): its reply and the store keys it wrote. EngineErrors propagate."""
+        call = rec.CacheCall(command=pb.CacheCommand(argv=argv))
+        reply, written = execute(self.store, call, self._primary_here if self._others else None)
+        return reply.value, written
+
+    async def replicate(self, owners: tuple[str, ...], written: list[bytes]) -> None:
+        """Copy the final state of keys :meth:`run_here` wrote to the slot's replica."""
+        if written and self.waiters:  # clients blocked on them: served after EXEC, as Redis
+            written = written + self.waiters.serve(written)
+        if written and self._replicator is not None and len(owners) > 1:
+            lease = self._leases.leases[owners[1]]
+            await self._replicator.copy(owners[1], key_states(self.store, written),
+                                        self.node_id, lease.token)
+
     # -- served to peers (engine/api/cache_node_servicer.py) ---------------------------------
 
     async def execute_forwarded(self, call: rec.CacheCall) -> rec.CacheReply:
@@ -366,6 +397,8 @@ class CacheService:
                     raise _TryAgain(primary)
                 stand_in.take_over()
         reply, written = execute(self.store, call)
+        if written and self.waiters:  # the blocked clients the write serves
+            written += self.waiters.serve(written)
         if written and stand_in is not None:
             stand_in.wrote(written)
             self._resync.fresh(primary, written)

@@ -54,7 +54,8 @@ def _section(ctx: RespContext, name: str) -> str:
                   ("uptime_in_days", uptime // 86400), ("engine_node_id", ctx.node_id)]
     elif name == "clients":
         fields = [("connected_clients", len(ctx.clients)), ("maxclients", ctx.max_clients),
-                  ("blocked_clients", 0),
+                  ("blocked_clients", sum(1 for session, _ in ctx.clients.values()
+                                          if session.unblock is not None)),
                   ("pubsub_clients", sum(1 for session, _ in ctx.clients.values()
                                          if session.pubsub is not None and session.pubsub.total))]
     elif name == "memory":

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from engine.api.resp import (  # noqa: F401  (the command modules register themselves)
+    blocking,
     client_commands,
     cluster_commands,
     command_info,
@@ -30,6 +31,7 @@ from engine.api.resp import (  # noqa: F401  (the command modules register thems
     pubsub_commands,
     server_commands,
     string_commands,
+    transactions,
 )
 from engine.api.resp.cluster_view import ClusterView
 from engine.api.resp.connection_commands import initial_identity
@@ -117,6 +119,9 @@ class RespProtocol(asyncio.Protocol):
         self.error = None
         if self.session is not None:
             self.ctx.clients.pop(self.session.id, None)
+            if self.session.unblock is not None:  # a blocked client leaves the registry
+                self.session.unblock(None)
+            transactions.forget(self.ctx, self.session)
             if self.session.pubsub is not None:
                 self.session.pubsub.drop_all()
 

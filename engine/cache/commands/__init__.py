@@ -9,6 +9,7 @@ from engine.cache.commands import (  # noqa: F401  (each module registers its co
     lists,
     sets,
     strings,
+    zmpop,
     zranges,
     zsets,
 )

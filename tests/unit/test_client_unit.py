@@ -1455,7 +1455,8 @@ class FakeTransferClient:
             time.sleep(self.part_delay)
             if PartNumber == self.fail_part:
                 raise OSError(f"part {PartNumber} failed")
-            self.parts[PartNumber] = data
+            with self.lock:  # CountingReader sums the parts from another thread
+                self.parts[PartNumber] = data
             self._log("part", PartNumber, len(data))
             return {"ETag": f'"p{PartNumber}"'}
         finally:

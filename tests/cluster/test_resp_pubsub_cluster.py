@@ -19,6 +19,7 @@ from redis.cluster import RedisCluster
 from engine.cache.slots import SlotMap, key_slot
 
 from .conftest import Cluster
+from .resp_nodes import node_client, resp_address
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +33,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 def port_of(cluster: Cluster, node_id: str) -> int:
-    return int(cluster.topology.node(node_id).redis_address.rsplit(":", 1)[1])
-
-
-def node_client(cluster: Cluster, node_id: str, **kw) -> redis.Redis:
-    return redis.Redis(port=port_of(cluster, node_id), username=ROOT_KEY_ID,
-                       password=ROOT_SECRET, **kw)
+    return resp_address(cluster, node_id)[1]
 
 
 def messages(p: redis.client.PubSub, count: int, timeout: float = 10.0) -> list[dict]:

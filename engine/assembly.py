@@ -121,7 +121,8 @@ class Assembly:
 
 def cache_store(config: NodeConfig, clock: Clock) -> CacheStore:
     # Stored keys carry a one-byte namespace (engine/cache/local.py): allow for it.
-    return CacheStore(config.cache_bytes, clock, max_key_bytes=MAX_KEY_BYTES + 1)
+    return CacheStore(config.cache_bytes, clock, max_key_bytes=MAX_KEY_BYTES + 1,
+                      policy=config.cache_eviction_policy)
 
 
 def consensus_host(config: NodeConfig, node_id: str, directory: Path,

@@ -39,6 +39,7 @@ class NodeConfig:
     manual_clock: bool = False  # tests: the engine clock moves only via Admin.AdvanceClock
     queue_partitions: int = 6  # partitions of each new standard queue
     cache_bytes: int = 256 * MIB  # this node's share of the cache tier (keys+values+overhead)
+    cache_eviction_policy: str = "allkeys-lru"  # Redis's maxmemory-policy (cache/eviction.py)
     cache_replicas: int = 0  # 1: every cache slot also has a replica in another AZ
     object_cache_max: int = 1 * MIB  # largest object GET body the read cache keeps; 0: off
     metrics_listen: str | None = None  # HOST:PORT of the Prometheus endpoint; None: off

@@ -104,6 +104,7 @@ class KeyCommands(Keyspace):
         self._heap.clear()
         self._last_use.clear()
         self._used = 0
+        self._forget_all()
 
     def type(self, key: bytes) -> str:
         """TYPE: "string", "hash", "list", "set", "zset", or "none"."""

@@ -1,4 +1,5 @@
-"""One node's share of the cache tier: Redis's data types over an exact LRU in bytes.
+"""One node's share of the cache tier: Redis's data types in a byte budget with a maxmemory
+policy (engine/cache/eviction.py; exact LRU by default).
 
 :class:`CacheStore` holds keys of Redis's five types (string, hash, list, set, sorted
 set) with Redis 7.0's semantics and error texts, TTLs on the engine clock (tests move time
@@ -10,15 +11,21 @@ together and adds what replication and the node's upkeep need.
 Invariants (each has a unit test):
 
 - The budget is never exceeded: after any call returns, ``bytes_used <= budget``. A write
-  evicts least-recently-used entries until it fits; an entry that cannot fit even in an
-  empty store is refused with ``OOM`` and changes nothing.
+  evicts entries as the maxmemory policy picks them (least recently used by default)
+  until it fits; an entry that cannot fit even in an empty store is refused with ``OOM``
+  and changes nothing, and so is a write that grows memory when the policy cannot free
+  enough (noeviction; volatile-* short of keys with a TTL). Two exceptions, as in Redis:
+  lowering the budget (:meth:`set_budget`) under such a policy keeps the data, and
+  :meth:`load` (a replica's copy, as Redis's replica-ignore-maxmemory) is never refused
+  by the policy; both leave the store over budget until keys go.
 - An expired key is never returned. Expiry is lazy (checked on every access) and active
   (:meth:`CacheStore.sweep`, driven by the node's timer), so expired keys do not keep
   holding memory. As in Redis a key with expiry ``T`` (Unix ms) is live while
   ``now_ms <= T``; SET/EXPIRE with a time at or before now delete the key at once.
 - LRU order is exact (an ``OrderedDict`` moved to the end on each use), not Redis's
-  sampled approximation: eviction always removes the least recently used key. Before
-  evicting live data, already-expired keys are dropped first (they count as expirations).
+  sampled approximation: allkeys-lru always removes the least recently used key, and the
+  other policies are exact too (eviction.py). Before evicting live data, already-expired
+  keys are dropped first (they count as expirations).
 - A command on a key of another type raises WRONGTYPE and changes nothing; a collection
   left empty is deleted, as Redis deletes it.
 
@@ -34,6 +41,7 @@ shared across threads.
 
 from __future__ import annotations
 
+from engine.cache.eviction import Lfu
 from engine.cache.keys import KeyCommands
 from engine.cache.keyspace import (
     DEFAULT_BUDGET,
@@ -53,6 +61,11 @@ from engine.cache.types.sets import SetCommands
 from engine.cache.types.values import Value
 from engine.cache.types.zsets import ZSetCommands
 from engine.errors import EngineError
+
+LFU_NOT_SELECTED = (
+    "An LFU maxmemory policy is not selected, access frequency not tracked. Please note "
+    "that when switching between policies at runtime LRU and LFU data will take some "
+    "time to adjust.")
 
 __all__ = [
     "DEFAULT_BUDGET", "ENTRY_OVERHEAD", "INT64_MAX", "INT64_MIN", "MAX_KEY_BYTES",
@@ -76,6 +89,16 @@ class CacheStore(StringCommands, KeyCommands, HashCommands, ListCommands, SetCom
         while removed < limit and self._pop_expired(now):
             removed += 1
         return removed
+
+    def object_freq(self, key: bytes) -> int | None:
+        """OBJECT FREQ: the key's LFU counter, decayed to now (None: no such key). Only
+        an LFU policy tracks it; otherwise Redis's error (after the lookup, as Redis)."""
+        now = self._now_ms()
+        if self._live(key, now) is None:
+            return None
+        if not isinstance(self._policy, Lfu):
+            raise EngineError("InvalidArgument", LFU_NOT_SELECTED)
+        return self._policy.counter(key, now)
 
     def stats(self) -> CacheStats:
         return CacheStats(

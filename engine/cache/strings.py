@@ -121,7 +121,7 @@ class StringCommands(Keyspace):
         expire_at: int | None = None
         if px is not None or pxat is not None:
             expire_at = self._set_expiry(px, pxat, now)
-        self._check_fits(size)
+        self._check_fits(size, key)
         old = self._live(key, now)
         if get:
             old = _string(old)
@@ -150,11 +150,9 @@ class StringCommands(Keyspace):
         for index, (key, _) in enumerate(pairs):
             last.pop(key, None)  # re-insert so the dict follows last-occurrence order
             last[key] = index
-        self._check_fits(sum(sizes[index] for index in last.values()))
         # Writing only each key's last pair, in order of last occurrence, gives the same
         # values and LRU order as writing every pair, without evicting for doomed values.
-        for key, index in last.items():
-            self._write(key, pairs[index][1], sizes[index], None)
+        self._write_many([(key, pairs[index][1], sizes[index]) for key, index in last.items()])
 
     def msetnx(self, pairs: Sequence[tuple[bytes, bytes]]) -> bool:
         """MSETNX: MSET only if none of the keys exists (of any type); whether it did."""
@@ -179,7 +177,7 @@ class StringCommands(Keyspace):
             raise fail("Overflow")
         value = str(result).encode()
         size = len(key) + len(value) + ENTRY_OVERHEAD
-        self._check_fits(size)
+        self._check_fits(size, key)
         self._write(key, value, size, self._expires.get(key))
         return result
 
@@ -198,7 +196,7 @@ class StringCommands(Keyspace):
             raise fail("InvalidArgument", "increment would produce NaN or Infinity")
         value = FloatText(format_long_double(total))  # type: ignore[arg-type]
         size = self._entry_size(key, value)
-        self._check_fits(size)
+        self._check_fits(size, key)
         self._write(key, value, size, self._expires.get(key))
         return bytes(value)
 
@@ -209,11 +207,11 @@ class StringCommands(Keyspace):
         old = _string(self._live(key, now))
         if old is None:
             size = self._entry_size(key, value)
-            self._check_fits(size)
+            self._check_fits(size, key)
             self._write(key, value, size, None)
             return len(value)
         self._check_value(len(old) + len(value))
-        self._check_fits(len(key) + len(old) + len(value) + ENTRY_OVERHEAD)
+        self._check_fits(len(key) + len(old) + len(value) + ENTRY_OVERHEAD, key)
         grown = old if isinstance(old, bytearray) else bytearray(old)
         self._used -= len(old)
         grown += value
@@ -237,7 +235,7 @@ class StringCommands(Keyspace):
         length = max(len(old) if old is not None else 0, offset + len(value))
         if offset + len(value) > self.max_value_bytes:
             raise fail("ValueTooLarge", "string exceeds maximum allowed size (proto-max-bulk-len)")
-        self._check_fits(len(key) + length + ENTRY_OVERHEAD)
+        self._check_fits(len(key) + length + ENTRY_OVERHEAD, key)
         grown = bytearray(old) if old is not None else bytearray()
         if len(grown) < offset:
             grown += bytes(offset - len(grown))

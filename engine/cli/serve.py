@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from engine.bench.sizes import size_arg
+from engine.cache.eviction import DEFAULT_POLICY, POLICIES
 from engine.cluster.topology import TopologyError, parse_listen
 from engine.config import (
     DEFAULT_DATA_DIR,
@@ -96,6 +97,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-bytes", type=size_arg, default=256 * 1024 * 1024, metavar="BYTES",
                    help="memory budget of this node's cache share, counting keys, values "
                    "and per-entry overhead, e.g. 64MiB (default 256MiB)")
+    p.add_argument("--cache-eviction-policy", choices=POLICIES, default=DEFAULT_POLICY,
+                   metavar="NAME", help="which keys go when the cache share is full, as "
+                   "Redis's maxmemory-policy: " + ", ".join(POLICIES) + "; noeviction "
+                   "refuses growing writes with OOM instead (default allkeys-lru; CONFIG SET "
+                   "maxmemory-policy changes it at run time)")
     p.add_argument("--cache-replicas", type=int, choices=[0, 1], default=0,
                    help="1: give every cache slot a replica in another AZ (cluster only; "
                    "every node must agree) (default 0)")
@@ -194,6 +200,7 @@ def run(args: argparse.Namespace) -> int:
                      scan_interval=args.scan_interval, scan_rate=args.scan_rate,
                      day_seconds=args.day_seconds, manual_clock=args.manual_clock,
                      queue_partitions=args.queue_partitions, cache_bytes=args.cache_bytes,
+                     cache_eviction_policy=args.cache_eviction_policy,
                      cache_replicas=args.cache_replicas,
                      object_cache_max=args.object_cache_max,
                      metrics_listen=args.metrics_listen,

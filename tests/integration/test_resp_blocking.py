@@ -7,18 +7,14 @@ the waiter in the same loop step), so no test sleeps; timeouts are short."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 from credentials import ROOT_KEY_ID, ROOT_SECRET
-from ports import free_port
-
-SERVER = shutil.which("redis-server")
+from reference_redis import reference_redis
 
 
 def reply_end(buf: bytes, pos: int) -> int | None:
@@ -304,24 +300,8 @@ CASES: list[tuple[int, list[list[str]]]] = [
 
 @pytest.fixture(scope="module")
 def redis_port() -> Iterator[int]:
-    if SERVER is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    proc = subprocess.Popen(
-        [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(500):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.01)  # waiting for redis-server to listen, not for time
+    with reference_redis() as port:
         yield port
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.parametrize(("proto", "lines"), CASES, ids=["resp2", "resp3"])

@@ -5,20 +5,17 @@ bytes of the edge cases compared with a real redis-server (docs/cache.md,
 
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
 import threading
 from collections.abc import Iterator
 
 import pytest
 import redis
 from credentials import ROOT_KEY_ID, ROOT_SECRET
-from ports import free_port
+from reference_redis import reference_redis
 
 from engine.client import client
 
-SERVER = shutil.which("redis-server")
 END = b"$7\r\n__end__\r\n"
 
 
@@ -220,21 +217,8 @@ def _session(port: int, proto: int, auth: bool) -> bytes:
 
 @pytest.fixture(scope="module")
 def redis_port() -> Iterator[int]:
-    if SERVER is None:
-        pytest.skip("redis-server is not installed")
-    port = free_port()
-    proc = subprocess.Popen(
-        [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        with redis.Redis(port=port, retry_on_error=[redis.ConnectionError],
-                         retry=redis.retry.Retry(redis.backoff.ConstantBackoff(0.01), 500)) as c:
-            c.ping()
+    with reference_redis() as port:
         yield port
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.mark.parametrize("proto", [2, 3])

@@ -4,18 +4,14 @@ errors (the endpoint's parsing in engine/cache/commands/, not only the store's).
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 from credentials import ROOT_KEY_ID, ROOT_SECRET
-from ports import free_port
+from reference_redis import needs_redis_server, reference_redis
 
-SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(SERVER is None, reason="redis-server is not installed")
+pytestmark = needs_redis_server
 
 LINES = """
 SET s hello
@@ -195,27 +191,14 @@ UNORDERED = {b"SMEMBERS", b"KEYS", b"SINTER", b"SUNION", b"SDIFF"}
 
 def connect(port: int, **kw) -> redis.Connection:
     conn = redis.Connection(host="127.0.0.1", port=port, socket_timeout=5, protocol=2, **kw)
-    for _ in range(500):
-        try:
-            conn.connect()
-            return conn
-        except redis.ConnectionError:
-            time.sleep(0.01)  # waiting for redis-server to listen, not for time
-    raise AssertionError("redis-server did not start")
+    conn.connect()
+    return conn
 
 
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[redis.Connection]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with reference_redis() as port:
         yield connect(port)
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")

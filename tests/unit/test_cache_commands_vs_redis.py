@@ -7,30 +7,31 @@ arity, namespacing."""
 
 from __future__ import annotations
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cache.commands import run
-from engine.cache.commands.reply import Members, Status
+from engine.cache.commands.reply import NULL_ARRAY, Members, Status
 from engine.cache.local import USER
 from engine.cache.store import CacheStore
 from engine.cache.types.numbers import format_double
 from engine.clock import ManualClock
 from engine.errors import EngineError
+from tests.reference_redis import needs_redis_server
 from tests.unit.test_cache_types_vs_redis import (  # noqa: F401  (server: a fixture)
     COMMAND,
-    SERVER,
     normalise,
     redis_reply,
     server,
 )
 
-pytestmark = pytest.mark.skipif(SERVER is None, reason="redis-server is not installed")
+pytestmark = needs_redis_server
 
 
 def resp2(reply: object) -> object:
     """A handler's plain reply as redis-py's raw RESP2 reader gives redis-server's."""
+    if reply is NULL_ARRAY:  # *-1: redis-py reads it as None
+        return None
     if isinstance(reply, bool):
         return int(reply)
     if isinstance(reply, float):

@@ -782,10 +782,16 @@ class Model:
         return value
 
     def write(self, key: bytes, value: bytes, at: int | None) -> None:
+        self.put(key, value, at)
+        self.evict()
+
+    def put(self, key: bytes, value: bytes, at: int | None) -> None:
         if key in self.data:
             self.order.remove(key)
         self.data[key] = (value, at)
         self.order.append(key)
+
+    def evict(self) -> None:
         while self.used() > self.budget:
             expired = sorted((a, k) for k, (_, a) in self.data.items()
                              if a is not None and a < self.now())
@@ -834,8 +840,9 @@ class Model:
             final.pop(key, None)
             final[key] = value
         self.oom(sum(cost(k, v) for k, v in final.items()))
-        for key, value in final.items():
-            self.write(key, value, None)
+        for key, value in final.items():  # every key written, then evicted for all at once
+            self.put(key, value, None)
+        self.evict()
 
     def delete(self, keys):
         n = 0

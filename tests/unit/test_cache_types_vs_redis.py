@@ -11,9 +11,6 @@ After each sequence a replica loaded from the key states must answer as the prim
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -24,13 +21,12 @@ from engine.cache.local import key_states, load
 from engine.cache.store import CacheStore
 from engine.clock import ManualClock
 from engine.errors import EngineError
-from tests.ports import free_port
+from tests.reference_redis import needs_redis_server, reference_redis
 from tests.unit.helpers_redis_dispatch import run
 
 redis = pytest.importorskip("redis")
 
-SERVER = shutil.which("redis-server")
-pytestmark = pytest.mark.skipif(SERVER is None, reason="redis-server is not installed")
+pytestmark = needs_redis_server
 
 KEYS = [b"a", b"b", b"c"]
 LEX = b"lz"  # only ever scored 0, so lex ranges are well defined
@@ -185,30 +181,19 @@ def normalise(argv: list[bytes], reply: object) -> object:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[object]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    conn = redis.Connection(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
-    try:
-        for _ in range(500):
-            try:
-                conn.connect()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.01)  # waiting for the server process to listen, not for time
-        conn.send_command("INFO", "server")
-        info = conn.read_response().decode()
-        version = next(line.split(":")[1] for line in info.splitlines()
-                       if line.startswith("redis_version:"))
-        if not version.startswith("7.0."):  # 7.2 changed how doubles are written
-            pytest.skip(f"the store answers as Redis 7.0 does; this redis-server is {version}")
-        yield conn
-    finally:
-        conn.disconnect()
-        proc.kill()
-        proc.wait()
+    with reference_redis() as port:
+        conn = redis.Connection(host="127.0.0.1", port=port, socket_timeout=5, protocol=2)
+        try:
+            conn.send_command("INFO", "server")
+            info = conn.read_response().decode()
+            version = next(line.split(":")[1] for line in info.splitlines()
+                           if line.startswith("redis_version:"))
+            if not version.startswith("7.0."):  # 7.2 changed how doubles are written
+                pytest.skip(f"the store answers as Redis 7.0 does; this redis-server is "
+                            f"{version}")
+            yield conn
+        finally:
+            conn.disconnect()
 
 
 def redis_reply(conn: object, argv: list[bytes]) -> tuple[str, object]:

@@ -88,7 +88,8 @@ def settings(ctx: MemcachedContext) -> list[tuple[str, object]]:
         ("udpport", 0),
         ("inter", ctx.interface),
         ("verbosity", ctx.verbosity),
-        ("evictions", "on"),
+        # memcached -M's "off": refuse stores when full (the store's noeviction policy)
+        ("evictions", "off" if ctx.items.store.policy == "noeviction" else "on"),
         ("cas_enabled", "yes"),
         ("binding_protocol", "ascii"),
         ("auth_enabled_sasl", "no"),

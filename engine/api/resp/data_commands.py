@@ -1,16 +1,16 @@
-"""Every data command the endpoint does not serve itself (hashes, lists, sets, sorted sets,
-the rest of the string and key commands) goes through the cache tier's one command path
-(engine/cache/commands/, ``CacheService.command``): routing, replication and failover
-as for GET/SET. The reply comes back as a ``CacheValue`` and is written here in the
-connection's protocol: RESP2 doubles as Redis's ``%.17g`` text, RESP3 natively."""
+"""Every data command (the shared table, engine/cache/commands/, strings and keys
+included) goes through the cache tier's one command path (``CacheService.command``):
+routing, replication and failover as for the gRPC SDK. The reply comes back as a
+``CacheValue`` and is written here in the connection's protocol: RESP2 doubles as
+Redis's ``%.17g`` text, RESP3 natively."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.api.resp import server_commands, string_commands  # noqa: F401  (theirs first)
+from engine.api.resp import flush_commands, server_commands  # noqa: F401  (theirs first)
 from engine.api.resp.context import RespContext
-from engine.api.resp.encoder import Error, RespSet, Simple
+from engine.api.resp.encoder import NULL_ARRAY, Error, RespSet, Simple
 from engine.api.resp.errors import RespError
 from engine.api.resp.registry import SERVED, command
 from engine.api.resp.session import Session
@@ -52,7 +52,7 @@ def resp_value(value: pb.CacheValue, proto: int) -> Any:
     if kind == "map":
         flat = _items(value.map.items, proto)
         return dict(zip(flat[0::2], flat[1::2], strict=True)) if proto >= 3 else flat
-    return None
+    return NULL_ARRAY if value.null_array else None
 
 
 def _items(items: Any, proto: int) -> list[Any]:

@@ -62,7 +62,7 @@ def _section(ctx: RespContext, name: str) -> str:
         fields = [("used_memory", stats.bytes_used), ("used_memory_human",
                                                       _human(stats.bytes_used)),
                   ("maxmemory", stats.budget), ("maxmemory_human", _human(stats.budget)),
-                  ("maxmemory_policy", "allkeys-lru")]
+                  ("maxmemory_policy", ctx.cache.store.policy)]
     elif name == "stats":
         fields = [("total_connections_received", ctx.connections_received),
                   ("total_commands_processed", ctx.commands_processed),

@@ -28,9 +28,9 @@ from engine.api.resp import (  # noqa: F401  (the command modules register thems
     data_commands,
     encoder,
     errors,
+    flush_commands,
     pubsub_commands,
     server_commands,
-    string_commands,
     transactions,
 )
 from engine.api.resp.cluster_view import ClusterView

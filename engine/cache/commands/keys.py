@@ -39,10 +39,8 @@ def type_(c: Call, a: Argv) -> Reply:
 
 
 def _expire(c: Call, a: Argv, unit: int, absolute: bool) -> Reply:
+    """Redis's order: the options and their clashes, then the time, then its range."""
     name = a[0].decode("utf-8", "replace").lower()
-    value = integer(a[2])
-    if unit > 1 and not INT64_MIN // unit <= value <= INT64_MAX // unit:
-        raise EngineError("InvalidExpireTime", f"invalid expire time in '{name}' command")
     flags: dict[str, bool] = {}
     for raw in a[3:]:
         option = raw.decode("utf-8", "replace").lower()
@@ -50,8 +48,22 @@ def _expire(c: Call, a: Argv, unit: int, absolute: bool) -> Reply:
             shown = raw.decode("utf-8", "replace")
             raise EngineError("SyntaxError", f"Unsupported option {shown}")
         flags[option] = True
+    if flags.get("nx") and len(flags) > 1:
+        raise EngineError("SyntaxError",
+                          "NX and XX, GT or LT options at the same time are not compatible")
+    if flags.get("gt") and flags.get("lt"):
+        raise EngineError("SyntaxError", "GT and LT options at the same time are not compatible")
+    value = integer(a[2])
+    invalid = EngineError("InvalidExpireTime", f"invalid expire time in '{name}' command")
+    if unit > 1 and not INT64_MIN // unit <= value <= INT64_MAX // unit:
+        raise invalid
     ms = value * unit
-    done = c.store.expire(a[1], **({"pxat": ms} if absolute else {"px": ms}), **flags)
+    try:
+        done = c.store.expire(a[1], **({"pxat": ms} if absolute else {"px": ms}), **flags)
+    except EngineError as err:
+        if err.code == "InvalidExpireTime":  # the store names EXPIRE whatever was sent
+            raise invalid from None
+        raise
     return int(done)
 
 
@@ -174,6 +186,11 @@ def object_encoding(c: Call, a: Argv) -> Reply:
 @command("object|idletime", 3)
 def object_idletime(c: Call, a: Argv) -> Reply:
     return c.store.object_idletime(a[2])
+
+
+@command("object|freq", 3)
+def object_freq(c: Call, a: Argv) -> Reply:
+    return c.store.object_freq(a[2])
 
 
 @command("memory|usage", -3)

@@ -4,7 +4,7 @@ LSET, LINSERT, LREM, LTRIM, LPOS (RANK/COUNT/MAXLEN), LMOVE, RPOPLPUSH, LMPOP.""
 from __future__ import annotations
 
 from engine.cache.commands.args import integer, numkeys, positive, syntax, word
-from engine.cache.commands.reply import OK
+from engine.cache.commands.reply import NULL_ARRAY, OK
 from engine.cache.commands.table import Argv, Call, Reply, command
 from engine.errors import EngineError
 
@@ -35,7 +35,7 @@ def _pop(c: Call, a: Argv, method: str) -> Reply:
     count = positive(a[2]) if len(a) == 3 else None
     popped = getattr(c.store, method)(a[1], count)
     if count is not None and popped is None:
-        return None  # a null array in RESP2
+        return NULL_ARRAY
     return popped
 
 
@@ -61,12 +61,24 @@ def lrange(c: Call, a: Argv) -> Reply:
 
 @command("lindex", 3)
 def lindex(c: Call, a: Argv) -> Reply:
-    return c.store.lindex(a[1], integer(a[2]))
+    try:
+        index = integer(a[2])
+    except EngineError:
+        if c.store.llen(a[1]) == 0:  # Redis looks the key up (and its type) first
+            return None
+        raise
+    return c.store.lindex(a[1], index)
 
 
 @command("lset", 4)
 def lset(c: Call, a: Argv) -> Reply:
-    c.store.lset(a[1], integer(a[2]), a[3])
+    try:
+        index = integer(a[2])
+    except EngineError:
+        if c.store.llen(a[1]) == 0:  # Redis looks the key up (and its type) first
+            raise EngineError("NoSuchKey", "no such key") from None
+        raise
+    c.store.lset(a[1], index, a[3])
     return OK
 
 
@@ -89,6 +101,10 @@ def ltrim(c: Call, a: Argv) -> Reply:
     return OK
 
 
+_RANK_ZERO = ("RANK can't be zero: use 1 to start from the first match, 2 from the second "
+              "... or use negative to start from the end of the list")
+
+
 @command("lpos", -3)
 def lpos(c: Call, a: Argv) -> Reply:
     opts: dict[str, int] = {}
@@ -97,9 +113,19 @@ def lpos(c: Call, a: Argv) -> Reply:
         option = word(a[i])
         if option not in ("RANK", "COUNT", "MAXLEN") or i + 1 >= len(a):
             raise syntax()
-        value = integer(a[i + 1])
-        if option == "RANK" and value == -(2**63):
-            raise EngineError("InvalidArgument", "value is out of range")
+        if option == "RANK":
+            value = integer(a[i + 1])
+            if value == 0:
+                raise EngineError("InvalidArgument", _RANK_ZERO)
+            if value == -(2**63):
+                raise EngineError("InvalidArgument", "value is out of range")
+        else:  # each checked where it stands, as Redis does (a non-number: the same text)
+            try:
+                value = integer(a[i + 1])
+            except EngineError:
+                value = -1
+            if value < 0:
+                raise EngineError("InvalidArgument", f"{option} can't be negative")
         opts[option.lower()] = value
         i += 2
     return c.store.lpos(a[1], a[2], **opts)  # type: ignore[arg-type]
@@ -139,5 +165,5 @@ def lmpop(c: Call, a: Argv) -> Reply:
         raise syntax()
     found = c.store.lmpop(keys, where, count)
     if found is None:
-        return None
+        return NULL_ARRAY
     return [c.out(found[0]), found[1]]

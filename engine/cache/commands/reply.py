@@ -5,7 +5,8 @@ between nodes and to gRPC clients.
 text with ``format_double``), ``bool`` a boolean (RESP2 1/0), :class:`Status` a simple
 string (``OK``), ``list`` an array, ``tuple`` an array that RESP2 splices into the
 array around it (ZRANGE WITHSCORES's (member, score)), ``dict`` a map (RESP2 a flat
-array), :class:`Members` a set (RESP2 an array).
+array), :class:`Members` a set (RESP2 an array), :data:`NULL_ARRAY` a null where an
+array was expected (RESP2 ``*-1``, RESP3 ``_``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,20 @@ class Members(list):  # type: ignore[type-arg]
     """A set reply (SMEMBERS, SINTER, ...): RESP3 ``~``, RESP2 an array."""
 
 
+class _NullArray:
+    """Redis's null array: what LPOP key count, LMPOP and ZMPOP answer when they find
+    nothing (RESP2 tells it from a null bulk string)."""
+
+
 OK = Status("OK")
+NULL_ARRAY = _NullArray()
 
 
 def to_proto(value: Any) -> pb.CacheValue:
     if value is None:
         return pb.CacheValue(null=True)
+    if value is NULL_ARRAY:
+        return pb.CacheValue(null=True, null_array=True)
     if isinstance(value, bool):
         return pb.CacheValue(boolean=value)
     if isinstance(value, int):

@@ -101,10 +101,13 @@ def sintercard(c: Call, a: Argv) -> Reply:
     n = numkeys(a[1], len(a) - 2)
     rest = a[2 + n:]
     limit = 0
-    if rest:
-        if len(rest) != 2 or word(rest[0]) != "LIMIT":
+    for i in range(0, len(rest), 2):  # LIMIT may repeat: the last one counts
+        if word(rest[i]) != "LIMIT" or i + 1 >= len(rest):
             raise syntax()
-        limit = integer(rest[1])
+        try:
+            limit = integer(rest[i + 1])
+        except EngineError:
+            limit = -1  # Redis: the same text for a non-number
         if limit < 0:
             raise EngineError("InvalidArgument", "LIMIT can't be negative")
     return c.store.sintercard(a[2:2 + n], limit)

@@ -17,31 +17,58 @@ def get(c: Call, a: Argv) -> Reply:
 
 @command("set", -3)
 def set_(c: Call, a: Argv) -> Reply:
-    opts: dict[str, object] = {}
-    i = 3
-    while i < len(a):
-        option = word(a[i])
-        has_next = i + 1 < len(a)
-        if option == "NX" and "xx" not in opts:
-            opts["nx"] = True
-        elif option == "XX" and "nx" not in opts:
-            opts["xx"] = True
-        elif option == "GET":
-            opts["get"] = True
-        elif option == "KEEPTTL" and not ({"px", "pxat"} & set(opts)):
-            opts["keepttl"] = True
-        elif (option in ("EX", "PX", "EXAT", "PXAT") and has_next
-              and not ({"px", "pxat", "keepttl"} & set(opts))):
-            ms = expire_ms(a[i + 1], 1000 if option in ("EX", "EXAT") else 1, "set")
-            opts["px" if option in ("EX", "PX") else "pxat"] = ms
-            i += 1
-        else:
-            raise syntax()
-        i += 1
+    if len(a) == 3:  # no options: most SETs
+        c.store.set(a[1], a[2])
+        return OK
+    opts = _string_options(a, 3, "set")
     written, old = c.store.set(a[1], a[2], **opts)  # type: ignore[arg-type]
     if opts.get("get"):
         return old
     return OK if written else None
+
+
+_UNITS = ("EX", "PX", "EXAT", "PXAT")
+
+
+def _string_options(a: Argv, start: int, command: str) -> dict[str, object]:
+    """SET's and GETEX's options as Redis's parseExtendedStringArgumentsOrReply reads
+    them: an option may repeat (its last time counts) but not meet one it excludes, and
+    the time is checked only after every word was read."""
+    opts, unit, raw = _string_words(a, start, command)
+    if unit is not None:
+        ms = expire_ms(raw, 1000 if unit in ("EX", "EXAT") else 1, command)
+        opts["px" if unit in ("EX", "PX") else "pxat"] = ms
+    return opts
+
+
+def _string_words(a: Argv, start: int, command: str
+                  ) -> tuple[dict[str, object], str | None, bytes]:
+    """The option words: (flags, the time's unit word or None, the time as sent)."""
+    is_set = command == "set"
+    opts: dict[str, object] = {}
+    unit: str | None = None
+    raw = b""
+    i = start
+    while i < len(a):
+        option = word(a[i])
+        if is_set and option == "NX" and "xx" not in opts:
+            opts["nx"] = True
+        elif is_set and option == "XX" and "nx" not in opts:
+            opts["xx"] = True
+        elif is_set and option == "GET":
+            opts["get"] = True
+        elif is_set and option == "KEEPTTL" and unit is None:
+            opts["keepttl"] = True
+        elif not is_set and option == "PERSIST" and unit is None:
+            opts["persist"] = True
+        elif (option in _UNITS and i + 1 < len(a) and unit in (None, option)
+              and "keepttl" not in opts and "persist" not in opts):
+            unit, raw = option, a[i + 1]
+            i += 1
+        else:
+            raise syntax()
+        i += 1
+    return opts, unit, raw
 
 
 @command("setnx", 3)
@@ -51,13 +78,22 @@ def setnx(c: Call, a: Argv) -> Reply:
 
 @command("setex", 4)
 def setex(c: Call, a: Argv) -> Reply:
-    c.store.set(a[1], a[3], px=expire_ms(a[2], 1000, "setex"))
-    return OK
+    return _set_for(c, a, expire_ms(a[2], 1000, "setex"), "setex")
 
 
 @command("psetex", 4)
 def psetex(c: Call, a: Argv) -> Reply:
-    c.store.set(a[1], a[3], px=expire_ms(a[2], 1, "psetex"))
+    return _set_for(c, a, expire_ms(a[2], 1, "psetex"), "psetex")
+
+
+def _set_for(c: Call, a: Argv, px: int, name: str) -> Reply:
+    """SET with a TTL of ``px`` ms; a time past the end of the clock names ``name``."""
+    try:
+        c.store.set(a[1], a[3], px=px)
+    except EngineError as err:
+        if err.code == "InvalidExpireTime":  # the store names SET
+            raise EngineError(err.code, f"invalid expire time in '{name}' command") from None
+        raise
     return OK
 
 
@@ -89,19 +125,12 @@ def getdel(c: Call, a: Argv) -> Reply:
 
 @command("getex", -2)
 def getex(c: Call, a: Argv) -> Reply:
-    opts: dict[str, object] = {}
-    i = 2
-    while i < len(a):
-        option = word(a[i])
-        if option == "PERSIST" and not opts:
-            opts["persist"] = True
-        elif option in ("EX", "PX", "EXAT", "PXAT") and i + 1 < len(a) and not opts:
-            ms = expire_ms(a[i + 1], 1000 if option in ("EX", "EXAT") else 1, "getex")
-            opts["px" if option in ("EX", "PX") else "pxat"] = ms
-            i += 1
-        else:
-            raise syntax()
-        i += 1
+    try:
+        opts = _string_options(a, 2, "getex")
+    except EngineError as err:
+        if err.code != "SyntaxError" and c.store.get(a[1]) is None:
+            return None  # Redis looks the key up (a missing key, WRONGTYPE) before the time
+        raise
     return c.store.getex(a[1], **opts)  # type: ignore[arg-type]
 
 

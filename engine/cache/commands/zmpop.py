@@ -4,6 +4,7 @@ BZMPOP run when they find data or are woken (engine/cache/waiters.py)."""
 from __future__ import annotations
 
 from engine.cache.commands.args import integer, numkeys, syntax, word
+from engine.cache.commands.reply import NULL_ARRAY
 from engine.cache.commands.table import Argv, Call, Reply, command
 from engine.errors import EngineError
 
@@ -29,4 +30,4 @@ def zmpop(c: Call, a: Argv) -> Reply:
         popped = pop(key, count)
         if popped:
             return [c.out(key), [[member, score] for member, score in popped]]
-    return None
+    return NULL_ARRAY

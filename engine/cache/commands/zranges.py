@@ -25,7 +25,7 @@ def _options(args: Argv, *, modern: bool, withscores: bool, store: bool = False
             i += 2
         elif modern and option in ("BYSCORE", "BYLEX") and "by" not in opts:
             opts["by"] = option[2:].lower()
-        elif modern and option == "REV":
+        elif modern and option == "REV" and "rev" not in opts:
             opts["rev"] = True
         else:
             raise syntax()

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from engine.cache.commands.args import integer, positive, scan_options, syntax, word
 from engine.cache.commands.table import Argv, Call, Reply, command
-from engine.cache.types.numbers import format_double
+from engine.cache.keyspace import wrong_type
+from engine.cache.types.numbers import format_double, parse_double
 from engine.cache.types.scan import parse_cursor
 from engine.errors import EngineError
 
@@ -89,6 +90,12 @@ def zpopmax(c: Call, a: Argv) -> Reply:
     return _pop(c, a, "zpopmax")
 
 
+def _check_sources(c: Call, keys: Argv) -> None:
+    """WRONGTYPE for a source that is neither a sorted set nor a set."""
+    if any(c.store.type(key) not in ("none", "zset", "set") for key in keys):
+        raise wrong_type()
+
+
 def _store(c: Call, a: Argv, method: str) -> Reply:
     count = integer(a[2])
     if count < 1:
@@ -97,22 +104,39 @@ def _store(c: Call, a: Argv, method: str) -> Reply:
     if count > len(a) - 3:
         raise syntax()
     keys = a[3:3 + count]
-    weights: list[bytes] | None = None
-    aggregate = "SUM"
-    i = 3 + count
-    while i < len(a):
-        option = word(a[i])
-        if method != "zdiffstore" and option == "WEIGHTS" and len(a) - i - 1 >= count:
-            weights = a[i + 1:i + 1 + count]
-            i += 1 + count
-        elif method != "zdiffstore" and option == "AGGREGATE" and i + 1 < len(a):
-            aggregate = a[i + 1].decode("utf-8", "replace")
-            i += 2
-        else:
-            raise syntax()
+    try:
+        weights, aggregate = _store_options(a[3 + count:], count, method)
+    except EngineError:
+        _check_sources(c, keys)  # Redis reads the sources before the options
+        raise
     if method == "zdiffstore":
         return c.store.zdiffstore(a[1], keys)
     return getattr(c.store, method)(a[1], keys, weights=weights, aggregate=aggregate)
+
+
+def _store_options(args: Argv, count: int, method: str) -> tuple[list[bytes] | None, str]:
+    """[WEIGHTS w...] [AGGREGATE SUM|MIN|MAX], each checked where it stands, as Redis."""
+    weights: list[bytes] | None = None
+    aggregate = "SUM"
+    i = 0
+    while i < len(args):
+        option = word(args[i])
+        if method != "zdiffstore" and option == "WEIGHTS" and len(args) - i - 1 >= count:
+            weights = args[i + 1:i + 1 + count]
+            for weight in weights:
+                try:
+                    parse_double(weight)
+                except EngineError:
+                    raise EngineError("NotAFloat", "weight value is not a float") from None
+            i += 1 + count
+        elif method != "zdiffstore" and option == "AGGREGATE" and i + 1 < len(args):
+            aggregate = word(args[i + 1])
+            if aggregate not in ("SUM", "MIN", "MAX"):
+                raise syntax()
+            i += 2
+        else:
+            raise syntax()
+    return weights, aggregate
 
 
 @command("zunionstore", -4)

@@ -10,7 +10,7 @@ import random
 from collections.abc import Sequence
 
 from engine.cache.glob import glob_match
-from engine.cache.keyspace import INT64_MAX, INT64_MIN, Keyspace, fail
+from engine.cache.keyspace import INT64_MAX, INT64_MIN, fail
 from engine.cache.types.numbers import (
     add_long_double,
     format_long_double,
@@ -19,6 +19,7 @@ from engine.cache.types.numbers import (
     parse_redis_int,
 )
 from engine.cache.types.scan import check_count, page
+from engine.cache.types.settle import SettleIfChanged
 from engine.cache.types.values import HASH_FIELD_COST, HashValue
 from engine.errors import EngineError
 
@@ -29,7 +30,7 @@ def arity(command: str) -> Exception:
     return fail("SyntaxError", f"wrong number of arguments for '{command}' command")
 
 
-class HashCommands(Keyspace):
+class HashCommands(SettleIfChanged):
     """HSET, HSETNX, HGET, HMGET, HDEL, HLEN, HEXISTS, HKEYS, HVALS, HGETALL, HINCRBY,
     HINCRBYFLOAT, HSTRLEN, HRANDFIELD, HSCAN."""
 
@@ -78,7 +79,7 @@ class HashCommands(Keyspace):
             return 0
         before = found.nbytes
         removed = sum(found.drop(field) for field in fields)
-        self._settle(key, found, before)
+        self._settle_if(key, found, before, removed > 0)
         return removed
 
     def hlen(self, key: bytes) -> int:

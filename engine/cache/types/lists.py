@@ -122,7 +122,7 @@ class ListCommands(Keyspace):
         at = index + len(found) if index < 0 else index
         if not 0 <= at < len(found):
             raise fail("InvalidArgument", "index out of range")
-        self._check_fits(charge(key, found) + len(value))
+        self._check_fits(charge(key, found) + len(value), key)
         before = found.nbytes
         found.charge([found.items[at]], -1)
         found.items[at] = value
@@ -140,7 +140,7 @@ class ListCommands(Keyspace):
             at = found.items.index(pivot)
         except ValueError:
             return -1
-        self._check_fits(charge(key, found) + LIST_ITEM_COST + len(value))
+        self._check_fits(charge(key, found) + LIST_ITEM_COST + len(value), key)
         was = found.nbytes
         found.items.insert(at if before else at + 1, value)
         found.charge([value], 1)
@@ -239,11 +239,12 @@ class ListCommands(Keyspace):
         assert target is not None
         before = found.nbytes
         (found.items.popleft if from_head else found.items.pop)()
+        if target is found:  # a rotation of one list: never empty between, its TTL kept
+            (found.items.appendleft if to_head else found.items.append)(element)
+            self._settle(source, found, before)
+            return element
         found.charge([element], -1)
         self._settle(source, found, before)
-        if target is found and not len(found):  # a one-element list onto itself
-            target = self._grow(dest, ListValue, LIST_ITEM_COST + len(element))
-            assert target is not None
         was = target.nbytes
         (target.items.appendleft if to_head else target.items.append)(element)
         target.charge([element], 1)

@@ -12,8 +12,9 @@ import random
 from collections.abc import Sequence
 
 from engine.cache.glob import glob_match
-from engine.cache.keyspace import Keyspace, fail
+from engine.cache.keyspace import fail
 from engine.cache.types.scan import check_count, page
+from engine.cache.types.settle import SettleIfChanged
 from engine.cache.types.values import SET_MEMBER_COST, SetValue
 
 
@@ -22,7 +23,7 @@ def _need_keys(keys: Sequence[bytes]) -> None:
         raise fail("InvalidArgument", "numkeys should be greater than 0")
 
 
-class SetCommands(Keyspace):
+class SetCommands(SettleIfChanged):
     """SADD, SREM, SMEMBERS, SISMEMBER, SMISMEMBER, SCARD, SPOP, SRANDMEMBER, SMOVE,
     SINTER, SUNION, SDIFF, SINTERSTORE, SUNIONSTORE, SDIFFSTORE, SINTERCARD, SSCAN."""
 
@@ -36,7 +37,7 @@ class SetCommands(Keyspace):
         assert found is not None
         before = found.nbytes
         added = sum(found.add(member) for member in members)
-        self._settle(key, found, before)
+        self._settle_if(key, found, before, added > 0)
         return added
 
     def srem(self, key: bytes, members: Sequence[bytes]) -> int:
@@ -45,7 +46,7 @@ class SetCommands(Keyspace):
             return 0
         before = found.nbytes
         removed = sum(found.drop(member) for member in members)
-        self._settle(key, found, before)
+        self._settle_if(key, found, before, removed > 0)
         return removed
 
     def smembers(self, key: bytes) -> list[bytes]:
@@ -77,7 +78,7 @@ class SetCommands(Keyspace):
         before = found.nbytes
         for member in picked:
             found.drop(member)
-        self._settle(key, found, before)
+        self._settle_if(key, found, before, bool(picked))
         return (picked[0] if picked else None) if count is None else picked
 
     def srandmember(self, key: bytes, count: int | None = None
@@ -106,6 +107,7 @@ class SetCommands(Keyspace):
             return True
         self._check_key(dest)
         if target is None or member not in target.members:
+            self._pending.add(source)  # not evicted while the destination settles
             target = self._grow(dest, SetValue, SET_MEMBER_COST + len(member))
             assert target is not None
             was = target.nbytes

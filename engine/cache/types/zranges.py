@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from itertools import islice
 
-from engine.cache.keyspace import Keyspace, fail
+from engine.cache.keyspace import fail
 from engine.cache.types.numbers import parse_redis_int
+from engine.cache.types.settle import SettleIfChanged
 from engine.cache.types.values import ZSetValue
 from engine.cache.types.zbounds import lex_range, lex_slice, rank_slice, score_range, score_slice
 
@@ -26,7 +27,7 @@ def _int(raw: Bound) -> int:
     raise fail("NotAnInteger")
 
 
-class ZRangeCommands(Keyspace):
+class ZRangeCommands(SettleIfChanged):
     """ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX,
     ZRANGESTORE, ZCOUNT, ZLEXCOUNT, ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX."""
 
@@ -150,7 +151,7 @@ class ZRangeCommands(Keyspace):
         before = found.nbytes
         for member in doomed:
             found.drop(member)
-        self._settle(key, found, before)
+        self._settle_if(key, found, before, bool(doomed))
         return len(doomed)
 
     def zremrangebyrank(self, key: bytes, start: int, stop: int) -> int:

@@ -85,7 +85,7 @@ class ZSetCommands(ZRangeCommands, ZAlgebraCommands, Keyspace):
                     found.put(member, new)
                     changed += 1
         finally:
-            self._settle(key, found, before)
+            self._settle_if(key, found, before, added + changed > 0)
         if incr:
             return result
         return added + changed if ch else added
@@ -102,7 +102,7 @@ class ZSetCommands(ZRangeCommands, ZAlgebraCommands, Keyspace):
             return 0
         before = found.nbytes
         removed = sum(found.drop(member) for member in members)
-        self._settle(key, found, before)
+        self._settle_if(key, found, before, removed > 0)
         return removed
 
     def zcard(self, key: bytes) -> int:

@@ -39,4 +39,4 @@ lint: setup
 	$(VENV)/bin/lint-imports --no-cache
 
 clean:
-	rm -rf $(VENV) build *.egg-info engine/_hotpath*.so native/*.c engine/v1/*_pb2*.py engine/v1/*_pb2.pyi
+	rm -rf $(VENV) build *.egg-info engine/_hotpath*.so engine/_resp_scan*.so native/*.c engine/v1/*_pb2*.py engine/v1/*_pb2.pyi

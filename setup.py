@@ -53,7 +53,12 @@ extensions = [
         sources=["native/hotpath.pyx"],
         include_dirs=["native"],
         extra_compile_args=["-O3"],
-    )
+    ),
+    Extension(
+        "engine._resp_scan",
+        sources=["native/resp_scan.pyx"],
+        extra_compile_args=["-O3"],
+    ),
 ]
 
 setup(

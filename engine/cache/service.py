@@ -53,6 +53,8 @@ _UNREACHABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
 
 
 _REPLICATED = (USER, OBJECTS)
+# Writes run_now ran whose copies the caller awaits: (the slot's owners, store keys).
+Copies = list[tuple[tuple[str, ...], list[bytes]]]
 
 
 class CacheService:
@@ -150,6 +152,48 @@ class CacheService:
         if len(slots) > 1 and self._others:
             raise EngineError("CrossSlot")
         return (await self._run(self.slots.owners(slots.pop()), call)).value
+
+    def run_now(self, argv: list[bytes], slot: int, *, on_copy: bool = False,
+                copies: Copies | None = None) -> tuple[Any, list[bytes]] | None:
+        """A data command (engine/cache/commands/) run on this node's store at once, no
+        protobuf and no await: its reply as plain values (commands/reply.py) and the store
+        keys it wrote; None when it must take :meth:`command`'s path instead.
+
+        That is when another node serves ``slot`` (-1: no key, or not in cluster mode), or
+        this primary's lease has lapsed (its renewal is awaited), or the command writes a
+        slot that has a replica and ``copies`` is None. With ``copies``, such a write runs
+        and adds (owners, keys written) there: the caller must ``await
+        copy_all(copies)`` before it answers, as :meth:`command` awaits the copy (so a
+        pipeline's writes wait for their copies once, together). ``on_copy``: a read on
+        this replica's own copy (READONLY), wherever the slot's primary is. EngineErrors
+        (bad input) propagate unchanged, as from :meth:`command`."""
+        owned = None
+        owners: tuple[str, ...] = ()
+        if self._others:
+            owned = self._primary_here
+            if slot >= 0 and not on_copy:
+                owners = self.slots.owners(slot)
+                if owners[0] != self.node_id:
+                    return None
+                if len(owners) > 1 and (not self._leases.serving(owners[1]) or (
+                        copies is None and commands.is_write(argv))):
+                    return None
+        reply, written = commands.run(self.store, argv, USER, owned)
+        if written and self.waiters:  # the blocked clients it serves, in this loop step
+            written = written + self.waiters.serve(written)
+        if written and len(owners) > 1:
+            assert copies is not None
+            copies.append((owners, written))
+        return reply, written
+
+    async def copy_all(self, copies: Copies) -> None:
+        """Send the final state of the keys :meth:`run_now` wrote to their replicas, one
+        copy per replica."""
+        by_replica: dict[tuple[str, ...], dict[bytes, None]] = {}
+        for owners, written in copies:
+            by_replica.setdefault(owners[:2], {}).update(dict.fromkeys(written))
+        await asyncio.gather(*(self._copy(owners, list(keys))
+                               for owners, keys in by_replica.items()))
 
     def _primary_here(self, key: bytes) -> bool:
         return self.slots.primary(key_slot(key)) == self.node_id
@@ -250,6 +294,9 @@ class CacheService:
         """Copy the final state of keys :meth:`run_here` wrote to the slot's replica."""
         if written and self.waiters:  # clients blocked on them: served after EXEC, as Redis
             written = written + self.waiters.serve(written)
+        await self._copy(owners, written)
+
+    async def _copy(self, owners: tuple[str, ...], written: list[bytes]) -> None:
         if written and self._replicator is not None and len(owners) > 1:
             lease = self._leases.leases[owners[1]]
             await self._replicator.copy(owners[1], key_states(self.store, written),
@@ -402,11 +449,8 @@ class CacheService:
         if written and stand_in is not None:
             stand_in.wrote(written)
             self._resync.fresh(primary, written)
-        elif (written and self._replicator is not None and len(owners) > 1
-              and primary == self.node_id):
-            lease = self._leases.leases[owners[1]]
-            await self._replicator.copy(owners[1], key_states(self.store, written),
-                                        self.node_id, lease.token)
+        elif primary == self.node_id:
+            await self._copy(owners, written)
         return reply
 
     def _snapshot(self, keys: list[bytes]) -> list[rec.CacheKeyState]:

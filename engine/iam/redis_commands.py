@@ -281,6 +281,7 @@ ping                fast,connection                  -
 echo                fast,connection                  -
 quit                fast,connection                  -
 reset               fast,connection                  -
+asking              fast,connection                  -
 readonly            fast,connection                  -
 readwrite           fast,connection                  -
 client|id           slow,connection                  -

@@ -110,6 +110,7 @@ def test_errors_carry_redis_texts(r):
         (lambda: r.execute_command("CLUSTER", "SLOTS"),
          "This instance has cluster support disabled"),
         (lambda: r.execute_command("READONLY"), "This instance has cluster support disabled"),
+        (lambda: r.execute_command("ASKING"), "This instance has cluster support disabled"),
     ]
     for call, text in cases:
         with pytest.raises(redis.ResponseError) as err:

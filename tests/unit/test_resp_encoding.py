@@ -92,11 +92,38 @@ def test_pipelined_requests_mix_arrays_and_inline_lines_and_may_split_anywhere()
     (b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length"),
     (b"*1\r\n:5\r\n", "ERR Protocol error: expected '$', got ':'"),
     (b"*2\r\n$3\r\nGET\r\n+a\r\n", "ERR Protocol error: expected '$', got '+'"),
+    # Headers are integers as Redis's string2ll reads them (redis-server 7.0 answers each
+    # of these so): no leading zero, no plus sign, no space, no overflow, no "-0".
+    (b"*01\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*+1\r\n$4\r\nPING\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*1 \r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*99999999999999999999\r\n", "ERR Protocol error: invalid multibulk length"),
+    (b"*1\r\n$03\r\nabc\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*1\r\n$+3\r\nabc\r\n", "ERR Protocol error: invalid bulk length"),
+    (b"*1\r\n$-0\r\n", "ERR Protocol error: invalid bulk length"),
     (b'SET k "v\r\n', "ERR Protocol error: unbalanced quotes in request"),
     (b"x" * (64 * 1024 + 1), "ERR Protocol error: too big inline request"),
 ])
 def test_malformed_requests_get_redis_protocol_errors(data, text):
     assert feed(RequestParser(1024), data) == ([], text)
+
+
+def test_a_negative_count_is_an_empty_request_as_in_redis():
+    assert feed(RequestParser(1024), b"*-5\r\nPING\r\n") == ([[b"PING"]], None)
+
+
+def test_a_request_arriving_in_pieces_keeps_its_finished_arguments_and_counts_them():
+    """Its finished arguments leave the read buffer but still count towards the query
+    buffer limit, so a request cannot outgrow it by arriving slowly."""
+    parser = RequestParser(1 << 20, query_limit=1000)
+    head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$600\r\n"
+    assert parser.feed(head + b"x" * 300) == ([], None)
+    commands, error = parser.feed(b"x" * 300 + b"\r\n")
+    assert (commands, error) == ([[b"SET", b"k", b"x" * 600]], None)
+    parser = RequestParser(1 << 20, query_limit=1000)
+    big = b"*3\r\n$3\r\nSET\r\n$700\r\n" + b"k" * 700 + b"\r\n$600\r\n"
+    commands, error = parser.feed(big + b"x" * 400)
+    assert commands == [] and error is not None and error.text is None
 
 
 def test_requests_before_the_error_still_run():

@@ -161,6 +161,15 @@ async def readonly(ctx: RespContext, session: Session, argv: list[bytes]) -> Any
     return OK
 
 
+@command("asking", 1)
+async def asking(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
+    """Accepted for clients that send it, with nothing to do: this node never answers
+    -ASK, since no slot is ever migrating (engine/cache/slots.py)."""
+    if ctx.cluster is None:
+        raise RespError(errors.NO_CLUSTER)
+    return OK
+
+
 @command("readwrite", 1)
 async def readwrite(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
     if ctx.cluster is None:

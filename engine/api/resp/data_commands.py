@@ -1,8 +1,12 @@
-"""Every data command (the shared table, engine/cache/commands/, strings and keys
-included) goes through the cache tier's one command path (``CacheService.command``):
-routing, replication and failover as for the gRPC SDK. The reply comes back as a
-``CacheValue`` and is written here in the connection's protocol: RESP2 doubles as
-Redis's ``%.17g`` text, RESP3 natively."""
+"""Every data command (the shared table, engine/cache/commands/) on the RESP endpoint.
+
+One this node can run at once (CacheService.run_now: it serves the key and need not
+wait for a lease or a replica's copy) runs on the store from dispatch.execute_now, its
+plain reply turned into the encoder's values by :func:`plain`. The others go through the
+cache tier's one command path (``CacheService.command``: routing, replication and
+failover as for the gRPC SDK); the reply comes back as a ``CacheValue`` and
+:func:`resp_value` writes it in the connection's protocol. RESP2 doubles are Redis's
+``%.17g`` text, RESP3's native."""
 
 from __future__ import annotations
 
@@ -11,10 +15,13 @@ from typing import Any
 from engine.api.resp import flush_commands, server_commands  # noqa: F401  (theirs first)
 from engine.api.resp.context import RespContext
 from engine.api.resp.encoder import NULL_ARRAY, Error, RespSet, Simple
+from engine.api.resp.encoder import OK as SIMPLE_OK
 from engine.api.resp.errors import RespError
 from engine.api.resp.registry import SERVED, command
 from engine.api.resp.session import Session
 from engine.cache.commands import TABLE, keys_of, lookup
+from engine.cache.commands.reply import NULL_ARRAY as TABLE_NULL_ARRAY
+from engine.cache.commands.reply import OK, Members, Status
 from engine.cache.types.numbers import format_double
 from engine.errors import EngineError
 from engine.v1 import cache_pb2 as pb
@@ -28,6 +35,42 @@ async def run(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
     else:
         value = await ctx.cache.command(request, whole_tier=False)
     return resp_value(value, session.proto)
+
+
+def plain(value: Any, proto: int) -> Any:
+    """A reply of the command table (plain values, engine/cache/commands/reply.py) in the
+    encoder's terms for RESP ``proto``: what :func:`resp_value` makes of its CacheValue."""
+    kind = type(value)
+    if kind is bytes or kind is int or value is None:  # most replies, as they are
+        return value
+    if value is OK:
+        return SIMPLE_OK
+    if isinstance(value, Status):
+        return Simple(str(value))
+    if kind is float:
+        return value if proto >= 3 else format_double(value)
+    if isinstance(value, Members):
+        return RespSet(_plain_items(value, proto))
+    if isinstance(value, dict):
+        flat = _plain_items([x for kv in value.items() for x in kv], proto)
+        return dict(zip(flat[0::2], flat[1::2], strict=True)) if proto >= 3 else flat
+    if isinstance(value, list | tuple):
+        return _plain_items(value, proto)
+    if isinstance(value, bytearray | str):
+        return value if kind is not bytearray else bytes(value)
+    if value is TABLE_NULL_ARRAY:
+        return NULL_ARRAY
+    return value  # bool
+
+
+def _plain_items(items: Any, proto: int) -> list[Any]:
+    out: list[Any] = []
+    for item in items:
+        if type(item) is tuple and proto < 3:
+            out += _plain_items(item, proto)  # RESP2 flattens (member, score)
+        else:
+            out.append(plain(item, proto))
+    return out
 
 
 def resp_value(value: pb.CacheValue, proto: int) -> Any:

@@ -9,9 +9,12 @@ from typing import Any
 
 from engine.api.resp import errors, transactions
 from engine.api.resp.context import RespContext
+from engine.api.resp.data_commands import plain
 from engine.api.resp.errors import RespError
 from engine.api.resp.registry import SERVED, Served
-from engine.api.resp.session import UNCHECKED, Session
+from engine.api.resp.session import Session
+from engine.cache.commands import TABLE
+from engine.cache.service import Copies
 from engine.cache.slots import key_slot
 from engine.iam.redis_commands import COMMANDS
 
@@ -22,24 +25,50 @@ SUBSCRIBED = frozenset({"subscribe", "psubscribe", "ssubscribe", "unsubscribe",
                         "punsubscribe", "sunsubscribe", "ping", "quit", "reset"})
 
 
+# Commands without subcommands by their name as sent, in lower or upper case (filled as
+# they are first seen), so that the common spellings skip decoding.
+_BY_RAW: dict[bytes, Served] = {}
+
+
 def lookup(argv: list[bytes]) -> Served:
     """The command (or subcommand) ``argv`` runs, its arity checked."""
-    name = argv[0].decode("utf-8", "replace").lower()
-    served = SERVED.get(name)
+    served = _BY_RAW.get(argv[0])
     if served is None:
-        raise errors.unknown_command(argv)
+        name = argv[0].decode("utf-8", "replace").lower()
+        served = SERVED.get(name)
+        if served is None:
+            raise errors.unknown_command(argv)
+        if not served.subcommands and argv[0] in (name.encode(), name.upper().encode()):
+            _BY_RAW[argv[0]] = served
     if served.subcommands and (len(argv) > 1 or served.handler is None):
         if len(argv) < 2:
-            raise errors.wrong_args(name)
+            raise errors.wrong_args(served.name)
         sub = argv[1].decode("utf-8", "replace").lower()
         found = served.subcommands.get(sub)
         if found is None:
-            raise errors.unknown_subcommand(name, argv[1])
+            raise errors.unknown_subcommand(served.name, argv[1])
         served = found
     arity = served.arity
     if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
         raise errors.wrong_args(served.name)
     return served
+
+
+LATER = object()  # execute_now: the command needs the loop (an await); run it with execute
+
+
+def execute_now(ctx: RespContext, session: Session, argv: list[bytes],
+                copies: Copies | None = None) -> Any:
+    """The reply, as plain values (engine/cache/commands/reply.py), of a data command this
+    node runs on its own store at once (CacheService.run_now); LATER for every other
+    command. Outside MULTI only (the caller checks). ``copies``: see
+    CacheService.run_now (the caller awaits them before it answers). RespError/EngineError:
+    the reply is that error, as from :func:`execute`."""
+    served, slot = _admit(ctx, session, argv)
+    if served.name not in TABLE:
+        return LATER
+    done = ctx.cache.run_now(argv, slot, on_copy=session.local_read, copies=copies)
+    return LATER if done is None else plain(done[0], session.proto)
 
 
 async def execute(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
@@ -63,14 +92,14 @@ def _admit(ctx: RespContext, session: Session, argv: list[bytes]) -> tuple[Serve
     if session.identity is None:
         if name.split("|")[0] not in BEFORE_AUTH:
             raise RespError(errors.NOAUTH)
-    elif ctx.users is not None and session.identity is not UNCHECKED:
+    elif ctx.users is not None and not session.unrestricted:
         denied = ctx.users.permits(session.identity, argv[0].decode("utf-8", "replace"),
                                    argv[1:])
         if denied is not None:
             raise RespError(denied.reply)
     session.local_read = False
     slot = _route(ctx, session, name, argv) if ctx.cluster is not None else -1
-    if session.subscribed and name not in SUBSCRIBED:
+    if name not in SUBSCRIBED and session.subscribed:
         raise RespError(f"ERR Can't execute '{name}': only (P|S)SUBSCRIBE / "
                         "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
     return served, slot

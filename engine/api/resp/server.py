@@ -1,5 +1,5 @@
 """The node's RESP listener: an asyncio Protocol per client on the node's own loop (no
-thread per client), requests parsed by hiredis (parser.py), run in order, and the
+thread per client), requests cut out in C (parser.py), run in order, and the
 replies to everything one read brought written back at once (pipelining).
 
 Memory per client is bounded: a client that pipelines faster than its commands run
@@ -36,7 +36,7 @@ from engine.api.resp import (  # noqa: F401  (the command modules register thems
 from engine.api.resp.cluster_view import ClusterView
 from engine.api.resp.connection_commands import initial_identity
 from engine.api.resp.context import RespContext
-from engine.api.resp.dispatch import execute
+from engine.api.resp.dispatch import LATER, execute, execute_now
 from engine.api.resp.encoder import Error
 from engine.api.resp.errors import RespError
 from engine.api.resp.parser import ProtocolError, RequestParser
@@ -44,7 +44,7 @@ from engine.api.resp.session import Session
 from engine.api.resp.subscriber import RespSubscriber
 from engine.api.s3.server import https_context
 from engine.cache.pubsub import Broker
-from engine.cache.service import CacheService
+from engine.cache.service import CacheService, Copies
 from engine.clock import Clock
 from engine.cluster.liveness import Liveness
 from engine.cluster.topology import Topology, join_host_port, parse_listen
@@ -70,6 +70,7 @@ class RespProtocol(asyncio.Protocol):
         self.writable.set()
         self.reading = True
         self.out: bytearray | None = None  # the replies of the batch being served
+        self.copies: Copies = []  # writes in out whose copies are not yet sent
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -95,6 +96,8 @@ class RespProtocol(asyncio.Protocol):
         if self.session is None or self.error is not None:
             return
         self._parsed(*self.parser.feed(data))
+        if self.task is None and self.pending:
+            self._serve_now()
         if self.task is None and (self.pending or self.error is not None):
             self.task = asyncio.get_running_loop().create_task(self._serve())
 
@@ -134,6 +137,9 @@ class RespProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        if self.copies and self.out is not None:  # replies wait for copies: keep the order
+            self.out += frame
+            return
         if self.out:
             transport.write(bytes(self.out))
             self.out.clear()
@@ -151,6 +157,50 @@ class RespProtocol(asyncio.Protocol):
             self.reading = False
             self.transport.pause_reading()
 
+    def _serve_now(self) -> None:
+        """Serve, in this loop step, the pending commands that need no await (data
+        commands on keys this node serves, dispatch.execute_now), in order, their replies
+        in one write; stop at the first that needs the loop, which :meth:`_serve` runs."""
+        transport, session = self.transport, self.session
+        assert transport is not None and session is not None
+        if session.multi is not None or not self.writable.is_set():
+            return
+        out = bytearray()
+        pending = self.pending
+        while pending and not transport.is_closing():
+            reply = self._now(pending[0])
+            if reply is LATER:
+                break
+            pending.popleft()
+            if not pending and self.parser.held:
+                self._parsed(*self.parser.feed(b""))
+            encoder.write(out, reply, session.proto)
+            if len(out) >= FLUSH_BYTES:
+                break  # the rest waits for the buffer to drain, in _serve
+        if out:
+            transport.write(bytes(out))
+        if not pending and not self.reading and self.writable.is_set():
+            self.reading = True  # paused at BACKLOG, and all of it served
+            transport.resume_reading()
+
+    def _now(self, argv: list[bytes], copies: Copies | None = None) -> Any:
+        """:func:`execute_now`'s reply (LATER included), errors as replies."""
+        ctx, session = self.ctx, self.session
+        assert session is not None
+        try:
+            reply = execute_now(ctx, session, argv, copies)
+        except RespError as exc:
+            reply = Error(exc.text)
+        except EngineError as exc:
+            reply = Error(errors.from_engine(exc).text)
+        except Exception:  # never the arguments: they may be secrets
+            log.exception("RESP command %r failed", argv[0][:64])
+            reply = Error("ERR internal error")
+        if reply is not LATER:
+            ctx.commands_processed += 1
+            session.active = time.monotonic()
+        return reply
+
     async def _serve(self) -> None:
         """Run what is pending in order; one write per batch of replies."""
         transport, session = self.transport, self.session
@@ -159,18 +209,25 @@ class RespProtocol(asyncio.Protocol):
             while self.pending or self.error is not None:
                 self.out = out = bytearray()
                 while self.pending and not transport.is_closing():
-                    reply = await self._run(self.pending.popleft())
+                    reply = (LATER if session.multi is not None
+                             else self._now(self.pending[0], self.copies))
+                    argv = self.pending.popleft()
+                    if reply is LATER:
+                        reply = await self._run(argv)
                     if not self.pending and self.parser.held:  # the next one, now
                         self._parsed(*self.parser.feed(b""))
                     encoder.write(out, reply, session.proto)
                     if session.close_after_reply:
+                        await self._copied()
                         transport.write(bytes(out))
                         transport.close()
                         return
                     if len(out) >= FLUSH_BYTES:
+                        await self._copied()
                         transport.write(bytes(out))
                         out.clear()
                         await self.writable.wait()
+                await self._copied()
                 if self.error is not None:
                     if self.error.text is not None:
                         out += f"-{self.error.text}\r\n".encode()
@@ -187,6 +244,14 @@ class RespProtocol(asyncio.Protocol):
         finally:
             self.task = None
             self.out = None
+            self.copies = []
+
+    async def _copied(self) -> None:
+        """The replies of writes go out once their copies to the replica were sent
+        (CacheService.copy_all: one wait for all the writes of a pipeline)."""
+        if self.copies:
+            copies, self.copies = self.copies, []
+            await self.ctx.cache.copy_all(copies)
 
     async def _run(self, argv: list[bytes]) -> Any:
         ctx, session = self.ctx, self.session

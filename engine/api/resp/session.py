@@ -42,6 +42,16 @@ class Session:
     watch: KeyWatch | None = None  # its WATCHed keys, None until the first WATCH
 
     @property
+    def unrestricted(self) -> bool:
+        """No permission to check per command: --insecure-no-auth, or the account root
+        (which no policy restricts, as in IAM; CacheUsers.permits says the same)."""
+        identity = self.identity
+        if identity is UNCHECKED:
+            return True
+        return (identity is not None and identity.acl is None
+                and identity.principal is not None and identity.principal.is_root)
+
+    @property
     def subscribed(self) -> bool:
         """RESP2 subscribed mode: only (P|S)(UN)SUBSCRIBE, PING, QUIT, RESET are run."""
         return self.proto == 2 and self.pubsub is not None and self.pubsub.total > 0

@@ -65,11 +65,13 @@ class RespSubscriber:
         self.names: dict[Kind, dict[bytes, None]] = {k: {} for k in KINDS}
         self.soft_since: float | None = None
         self.closed = False
+        # Every subscription (kept as a number: asked before every command); a RESP2
+        # connection with any is in subscribed mode.
+        self.total = 0
 
-    @property
-    def total(self) -> int:
-        """Every subscription: a RESP2 connection with any is in subscribed mode."""
-        return sum(len(n) for n in self.names.values())
+    def _count_all(self) -> None:
+        names = self.names
+        self.total = len(names["channel"]) + len(names["pattern"]) + len(names["shard"])
 
     def count(self, kind: Kind) -> int:
         """The number a confirmation carries: shard channels are counted apart."""
@@ -80,6 +82,7 @@ class RespSubscriber:
     def subscribe(self, kind: Kind, name: bytes) -> Push:
         if self.broker.subscribe(kind, name, self):
             self.names[kind][name] = None
+            self._count_all()
         return Push([SUBSCRIBE[kind], name, self.count(kind)])
 
     def unsubscribe(self, kind: Kind, names: list[bytes]) -> list[Push]:
@@ -91,6 +94,7 @@ class RespSubscriber:
         for name in targets:
             self.broker.unsubscribe(kind, name, self)
             self.names[kind].pop(name, None)
+            self._count_all()
             replies.append(Push([UNSUBSCRIBE[kind], name, self.count(kind)]))
         return replies
 
@@ -100,6 +104,7 @@ class RespSubscriber:
             for name in self.names[kind]:
                 self.broker.unsubscribe(kind, name, self)
             self.names[kind].clear()
+        self.total = 0
         self.soft_since = None
 
     def deliver(self, kind: Kind, channel: bytes, message: bytes,

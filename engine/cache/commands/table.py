@@ -11,7 +11,7 @@ with :meth:`Call.out`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from engine.cache.store import CacheStore
@@ -22,15 +22,18 @@ Argv = list[bytes]
 Reply = Any  # bytes | int | float | None | Status | list | tuple | dict | Members
 
 
-@dataclass
 class Call:
     """One command's view of the node: the store, the key namespace, and for keyless
-    reads (KEYS, SCAN, RANDOMKEY, DBSIZE) which client keys this node answers for."""
+    reads (KEYS, SCAN, RANDOMKEY, DBSIZE) which client keys this node answers for.
+    (A plain slotted class: one is made per command.)"""
 
-    store: CacheStore
-    ns: bytes
-    owned: Callable[[bytes], bool] | None = None
-    written: list[bytes] = field(default_factory=list)
+    __slots__ = ("ns", "owned", "store")
+
+    def __init__(self, store: CacheStore, ns: bytes,
+                 owned: Callable[[bytes], bool] | None = None) -> None:
+        self.store = store
+        self.ns = ns
+        self.owned = owned
 
     def out(self, key: bytes) -> bytes:
         """A store key as the client names it."""
@@ -51,15 +54,32 @@ class Spec:
     name: str  # "hset", "object|encoding"
     arity: int  # Redis's: n exactly, -n at least n (the name counts)
     handler: Handler
+    write: bool = False  # in Redis's @write category: its keys' states are copied
+    # The key positions when Redis's key spec is one fixed index (GET, SET, HSET, ...),
+    # so that the commands run most skip key_indexes.
+    fixed_key: int | None = None
 
 
 TABLE: dict[str, Spec] = {}
+# The spec of each name spelt in lower or upper case, so that the common spellings skip
+# decoding (other spellings take full_name's way).
+_BY_RAW: dict[bytes, Spec] = {}
 _CONTAINERS = frozenset({"object", "memory"})  # commands whose subcommand names the handler
 
 
 def command(name: str, arity: int) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
-        TABLE[name] = Spec(name, arity, handler)
+        redis = COMMANDS.get(name)
+        fixed = None
+        if redis is not None and len(redis.keys) == 1:
+            where = redis.keys[0].where
+            if not (where.counted or where.streams) and where.first == where.last > 0:
+                fixed = where.first
+        spec = Spec(name, arity, handler, redis is not None and "write" in redis.categories,
+                    fixed)
+        TABLE[name] = spec
+        if "|" not in name:
+            _BY_RAW[name.encode()] = _BY_RAW[name.upper().encode()] = spec
         return handler
     return register
 
@@ -137,20 +157,32 @@ def keys_of(argv: Argv) -> list[bytes]:
 
 
 def is_write(argv: Argv) -> bool:
-    spec = COMMANDS.get(full_name(argv))
-    return spec is not None and "write" in spec.categories
+    spec = _BY_RAW.get(argv[0]) if argv else None
+    if spec is not None:
+        return spec.write
+    redis = COMMANDS.get(full_name(argv))
+    return redis is not None and "write" in redis.categories
 
 
 def run(store: CacheStore, argv: Argv, ns: bytes,
         owned: Callable[[bytes], bool] | None = None) -> tuple[Reply, list[bytes]]:
     """Run ``argv`` on ``store``: (reply, store keys a write may have changed).
     EngineErrors carry Redis's text (without "ERR ") and change nothing."""
-    spec = lookup(argv)
-    indexes = key_indexes(spec.name, argv)
+    spec = _BY_RAW.get(argv[0]) if argv else None
+    if spec is None or (spec.arity > 0 and len(argv) != spec.arity) or len(argv) < -spec.arity:
+        spec = lookup(argv)
     args = list(argv)
-    for i in indexes:
-        args[i] = ns + args[i]
-    call = Call(store, ns, owned)
-    reply = spec.handler(call, args)
-    written = [args[i] for i in indexes] if is_write(argv) else []
+    fixed = spec.fixed_key
+    if fixed is not None:  # one key at a fixed place: most commands
+        if fixed >= len(args):
+            indexes: list[int] = []
+        else:
+            args[fixed] = ns + args[fixed]
+            indexes = [fixed]
+    else:
+        indexes = key_indexes(spec.name, argv)
+        for i in indexes:
+            args[i] = ns + args[i]
+    reply = spec.handler(Call(store, ns, owned), args)
+    written = [args[i] for i in indexes] if spec.write else []
     return reply, written

@@ -29,6 +29,7 @@ test: setup
 	$(VENV)/bin/ruff check engine tests bench
 	$(VENV)/bin/lint-imports --no-cache
 	bash deploy/ci/system-packages.sh  # libfuse, rclone, redis-tools; a no-op when present
+	bash deploy/ci/redis-py-versions.sh  # redis-py 5, 6, 7 beside the venv's 8; a no-op when present
 	$(PY) -m pytest tests
 
 bench: setup

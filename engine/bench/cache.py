@@ -2,8 +2,10 @@
 the read cache may serve.
 
 Raw generated stubs over grpc.aio (like the object and queue workloads) so the client's
-own cost stays small. Every key is `<prefix>:<index>` with a random prefix per run, so
-runs never collide, and every value is exactly `value_size` bytes. Phases:
+own cost stays small; `--protocol resp` sends the same cache phases through the RESP
+endpoint with redis-py instead (cache_resp.py: a KeySpaceClient of its own). Every key
+is `<prefix>:<index>` with a random prefix per run, so runs never collide, and every
+value is exactly `value_size` bytes. Phases:
 
 - `set`: SET of this process's keys in turn (process p owns every P-th index);
 - `get`: GET of a random key of the whole key space, which is preloaded (MSET, untimed,
@@ -35,6 +37,7 @@ import math
 import os
 import random
 import secrets
+from abc import abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -180,13 +183,13 @@ class CacheWorkload(Workload):
                            objects_pb2_grpc.ObjectStoreStub(channel), process_index, processes)
 
 
-class CacheClient(WorkloadClient):
-    def __init__(self, workload: CacheWorkload, stub: cache_pb2_grpc.CacheStub,
-                 objects: objects_pb2_grpc.ObjectStoreStub, process_index: int,
-                 processes: int) -> None:
+class KeySpaceClient(WorkloadClient):
+    """The phases over the bench's key space, whatever carries them: which key each op
+    names, the preload and the checks of what a read returned. A subclass says how one
+    SET, GET, MGET and MSET travel (gRPC here, RESP in cache_resp.py)."""
+
+    def __init__(self, workload: CacheWorkload, process_index: int, processes: int) -> None:
         self.w = workload
-        self.stub = stub
-        self.objects = objects
         self.own = own_indexes(workload.keys, process_index, processes)
         if not self.own:
             raise ValueError("fewer keys than worker processes")
@@ -206,8 +209,7 @@ class CacheClient(WorkloadClient):
 
         async def mset(batch: Iterable[int]) -> None:
             async with gate:
-                await self.stub.MSet(pb.CacheMSetRequest(entries=[
-                    pb.CacheEntry(key=self.keys[i], value=self.value) for i in batch]))
+                await self._mset([self.keys[i] for i in batch])
 
         await asyncio.gather(*(mset(b) for b in preload_batches(self.own, self.w.value_size)))
         self.preloaded = True
@@ -230,18 +232,50 @@ class CacheClient(WorkloadClient):
             return await self._object_get(object_key(seq % self.w.object_count))
         raise ValueError(f"unknown phase {phase!r}")
 
-    async def _set(self, key: bytes) -> int:
-        reply = await self.stub.Set(pb.CacheSetRequest(key=key, value=self.value))
-        if not reply.written:
-            raise OpError("NotWritten", "SET without nx/xx was not written")
-        return len(self.value)
-
     def _check(self, found: bool, value: bytes) -> int:
         if not found:
             raise OpError("CacheMiss", "a preloaded key was not found (evicted?)")
         if len(value) != self.w.value_size:
             raise OpError("ValueMismatch", f"got {len(value)} of {self.w.value_size} bytes")
         return len(value)
+
+    @abstractmethod
+    async def _set(self, key: bytes) -> int:
+        """SET `key` to this process's value; the bytes written."""
+
+    @abstractmethod
+    async def _get(self, key: bytes) -> int:
+        """GET a preloaded `key`; the bytes read (checked with `_check`)."""
+
+    @abstractmethod
+    async def _mget(self, keys: list[bytes]) -> int:
+        """MGET preloaded `keys`; the bytes read (each value checked)."""
+
+    @abstractmethod
+    async def _mset(self, keys: list[bytes]) -> None:
+        """MSET `keys` to this process's value (untimed: the preload)."""
+
+    async def _object_get(self, key: str) -> int:
+        raise ValueError(f"{type(self).__name__} reads no objects")
+
+
+class CacheClient(KeySpaceClient):
+    def __init__(self, workload: CacheWorkload, stub: cache_pb2_grpc.CacheStub,
+                 objects: objects_pb2_grpc.ObjectStoreStub, process_index: int,
+                 processes: int) -> None:
+        super().__init__(workload, process_index, processes)
+        self.stub = stub
+        self.objects = objects
+
+    async def _mset(self, keys: list[bytes]) -> None:
+        await self.stub.MSet(pb.CacheMSetRequest(entries=[
+            pb.CacheEntry(key=k, value=self.value) for k in keys]))
+
+    async def _set(self, key: bytes) -> int:
+        reply = await self.stub.Set(pb.CacheSetRequest(key=key, value=self.value))
+        if not reply.written:
+            raise OpError("NotWritten", "SET without nx/xx was not written")
+        return len(self.value)
 
     async def _get(self, key: bytes) -> int:
         reply = await self.stub.Get(pb.CacheGetRequest(key=key))
@@ -353,7 +387,8 @@ def render_cache(report: dict[str, Any], console: Console) -> None:
                         for k in ("object_hits", "object_misses")),
                       _pct(s.get("object_hit_ratio")))
     console.print(table)
+    objects = (f", {c['object_count']} objects of {c['object_size_text']}"
+               if "object-get" in c.get("phases", PHASES) else "")
     console.print(f"[dim]keys {c['keys']:,} x {c['value_size_text']} values, read ratio "
-                  f"{c['read_ratio']:g}, {c['object_count']} objects of "
-                  f"{c['object_size_text']}{', label ' + c['label'] if c.get('label') else ''}"
-                  "[/dim]")
+                  f"{c['read_ratio']:g}{objects}"
+                  f"{', label ' + c['label'] if c.get('label') else ''}[/dim]")

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from engine.bench import cache, mixed, queues
+from engine.bench import cache, cache_resp, mixed, queues
 from engine.bench.echo import EchoWorkload
 from engine.bench.objects import ObjectsWorkload, default_keys, new_bucket_name
 from engine.bench.queue_client import pipeline_roles
@@ -206,12 +206,18 @@ def _queue_report(args: argparse.Namespace, started: str, workload: queues.Queue
 
 
 def bench_cache(args: argparse.Namespace, out: Console, err: Console) -> int:
-    phases = args.phases or cache.PHASES
+    resp = args.protocol == "resp"
+    phases = args.phases or (cache.CACHE_PHASES if resp else cache.PHASES)
     run_plan = plan(args)
     try:
         cache.check_settings(args.value_size, args.keys, args.read_ratio,
                              args.processes * len(run_plan.targets), args.object_count,
                              args.object_size)
+        if resp and "object-get" in phases:
+            raise ValueError("object-get reads objects, which RESP cannot: drop it from "
+                             "--phases with --protocol resp")
+        if args.redis_url and not resp:
+            raise ValueError("--redis-url is for --protocol resp")
     except ValueError as exc:
         err.print(f"engine bench: {exc}")
         return 2
@@ -219,9 +225,21 @@ def bench_cache(args: argparse.Namespace, out: Console, err: Console) -> int:
         prefix=cache.new_prefix(), bucket=new_bucket_name(), keys=args.keys,
         value_size=args.value_size, read_ratio=args.read_ratio,
         object_count=args.object_count, object_size=args.object_size, phase_names=phases)
+    resp_config: dict[str, Any] = {}  # with --protocol resp: where the load went
 
     async def main() -> tuple[Figures, dict[str, Any], Figures | None]:
+        nonlocal workload
         await wait_all(run_plan.targets)
+        base: Workload = cache.CacheBaseline(
+            value_size=args.value_size, object_size=args.object_size,
+            with_objects="object-get" in phases)
+        if resp:
+            urls, cluster = await cache_resp.resp_endpoints(run_plan.targets, args.redis_url)
+            resp_config.update(redis_endpoints=[cache_resp.redacted(u) for u in urls.values()],
+                               redis_cluster=cluster)
+            workload = cache_resp.RespCacheWorkload.of(workload, urls, cluster,
+                                                       args.concurrency)
+            base = cache_resp.RespEchoBaseline(value_size=args.value_size, resp=urls)
         figures: Figures = {}
         counters: dict[str, Any] = {}
         async with open_channel(run_plan.endpoint) as channel:
@@ -239,9 +257,7 @@ def bench_cache(args: argparse.Namespace, out: Console, err: Console) -> int:
         baseline = None
         if not args.no_baseline:
             with monitor(args, run_plan, err, "baseline") as progress:
-                baseline = await run_workload(cache.CacheBaseline(
-                    value_size=args.value_size, object_size=args.object_size,
-                    with_objects="object-get" in phases), run_plan, progress)
+                baseline = await run_workload(base, run_plan, progress)
         return figures, counters, baseline
 
     started = now()
@@ -251,13 +267,17 @@ def bench_cache(args: argparse.Namespace, out: Console, err: Console) -> int:
         return stop.status
 
     config = run_config(
-        started, workload="cache", **common_config(args), phases=list(phases),
+        started, workload="cache", **common_config(args), protocol=args.protocol,
+        **resp_config, phases=list(phases),
         size=args.value_size, size_text=format_size(args.value_size),
         value_size=args.value_size, value_size_text=format_size(args.value_size),
         keys=args.keys, read_ratio=args.read_ratio, mget_batch=cache.MGET_BATCH,
         object_count=args.object_count, object_size=args.object_size,
         object_size_text=format_size(args.object_size),
         prefix=workload.prefix, bucket=workload.bucket, label=args.label)
+    if args.redis_url:  # the command line as run, less any password in a URL
+        config["command"] = config["command"].replace(
+            args.redis_url, ",".join(map(cache_resp.redacted, args.redis_url.split(","))))
     matches = {p: workload.baseline_for(p) for p in phases}
     report = build_report(config, figures, baseline, matches)
     cache.add_cache_figures(report, args.value_size, args.object_size, counters)

@@ -173,6 +173,7 @@ _TITLES = {
     "grpc": ("engine", "bare gRPC (Echo)"),
     "s3": ("engine, S3 REST", "bare HTTP handler (/_engine/echo)"),
     "sqs": ("engine, SQS JSON over HTTP", "bare HTTP handler (/_engine/echo)"),
+    "resp": ("engine, RESP (redis-py)", "bare RESP (ECHO)"),
     "both": ("engine: gRPC, then SQS JSON over HTTP (sqs:)",
              "bare gRPC (Echo), bare HTTP handler (http:unary, /_engine/echo)"),
 }

@@ -94,7 +94,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "call) and object-get phases, each with the server's cache counters "
                     "over it (see engine/bench/cache.py). The read cache's effect on "
                     "object GETs: run --phases object-get against a server started with "
-                    "--object-cache-max 0 and compare.")
+                    "--object-cache-max 0 and compare. --protocol resp runs the same "
+                    "cache phases through the RESP endpoint with redis-py "
+                    "(engine/bench/cache_resp.py).")
     _common(c)
     c.add_argument("--keys", type=_positive, default=10_000,
                    help="distinct keys in the key space (default: 10000)")
@@ -109,9 +111,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "inline threshold (128KiB) (default: 256KiB)")
     c.add_argument("--phases", type=_phases_arg("engine.bench.cache"), default=None,
                    help="comma-separated subset of set,get,mixed,mget,object-get "
-                        "(default: all, in that order)")
+                        "(default: all, in that order; all but object-get with "
+                        "--protocol resp)")
     c.add_argument("--label", default="",
                    help="free text kept in the report, e.g. the server's flags")
+    c.add_argument("--protocol", choices=("grpc", "resp"), default="grpc",
+                   help="resp: send the cache phases to the nodes' RESP (Redis) endpoint "
+                        "with redis-py (RedisCluster against a cluster), authenticated with "
+                        "your access key, judged against ECHO; no object-get (default: grpc)")
+    c.add_argument("--redis-url", default=None, metavar="URL[,...]",
+                   help="with --protocol resp: each --endpoint node's RESP endpoint, e.g. "
+                        "redis://127.0.0.1:6379, in the same order (default: the address "
+                        "each node reports in engine status)")
     c.set_defaults(run=run_cache)
     m = workloads.add_parser(
         "mixed", help="objects, queues and cache at once, each kind with its own figures",

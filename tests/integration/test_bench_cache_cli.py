@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
+
+from credentials import ROOT_KEY_ID, ROOT_SECRET
 
 from engine.client import client
 
@@ -107,3 +110,52 @@ def test_bench_cache_two_processes_read_cache_off(server_factory, tmp_path):
     assert report["phases"]["object-get"]["cache"]["object_hits"] == 0  # the cache is off
     assert report["baseline"] is None and report["vs_baseline"] == {}
     nothing_left(server.endpoint, report["config"]["prefix"])
+
+
+RESP_PHASES = ["set", "get", "mixed", "mget"]
+
+
+def test_bench_cache_over_resp(server, tmp_path):
+    """--protocol resp: the same phases through the node's RESP endpoint (address from
+    the node's status, root's key as user and password), judged against ECHO."""
+    report = run_bench(server.endpoint, tmp_path / "out.json", "--protocol", "resp",
+                       "--concurrency", "4")
+    config = report["config"]
+    assert set(config) >= CONFIG_KEYS
+    assert config["protocol"] == "resp" and config["phases"] == RESP_PHASES
+    assert config["redis_endpoints"] == [f"redis://127.0.0.1:{server.redis_port}"]
+    assert config["redis_cluster"] is False
+    assert list(report["phases"]) == RESP_PHASES
+    for name, phase in report["phases"].items():
+        check_phase(name, phase)  # every GET and MGET read back a preloaded value
+    assert set(report["baseline"]) == {"unary"}
+    assert report["baseline"]["unary"]["errors"] == {}
+    assert report["baseline"]["unary"]["ops_per_s"] > 0
+    assert set(report["vs_baseline"]) == set(RESP_PHASES)
+    nothing_left(server.endpoint, config["prefix"])
+
+
+def test_bench_cache_over_resp_url_two_processes(server, tmp_path):
+    """--redis-url with a user and password in it, as redis-py takes them, and two
+    worker processes: the report (config, command line) keeps the password out."""
+    url = f"redis://{ROOT_KEY_ID}:{quote(ROOT_SECRET)}@127.0.0.1:{server.redis_port}"
+    out = tmp_path / "out.json"
+    report = run_bench(server.endpoint, out, "--protocol", "resp", "--redis-url", url,
+                       "--processes", "2", "--concurrency", "2", "--phases", "set,mget",
+                       "--no-baseline")
+    assert ROOT_SECRET not in out.read_text()
+    assert report["config"]["redis_endpoints"] == [
+        f"redis://{ROOT_KEY_ID}:***@127.0.0.1:{server.redis_port}"]
+    assert list(report["phases"]) == ["set", "mget"]
+    for name, phase in report["phases"].items():
+        check_phase(name, phase)
+    nothing_left(server.endpoint, report["config"]["prefix"])
+
+
+def test_bench_cache_over_resp_refuses_what_it_cannot_do(tmp_path):
+    """No object-get over RESP, and --redis-url only with it: exit 2 before any load."""
+    for extra, text in ((("--protocol", "resp", "--phases", "get,object-get"), "object-get"),
+                        (("--redis-url", "redis://127.0.0.1:1"), "--redis-url")):
+        done = subprocess.run([sys.executable, "-m", "engine", "bench", "cache", *extra],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and text in done.stderr, done.stderr

@@ -10,6 +10,7 @@ a test, the fixture's finalizer SIGCONTs and kills every process it started.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -27,6 +28,7 @@ from typing import Any
 import grpc
 import pytest
 from health import wait_healthy  # tests/health.py (tests/ is on sys.path)
+from ports import free_port
 
 from engine.client import ClientError, signed_channels
 from engine.client import client as sdk_client
@@ -40,6 +42,8 @@ from engine.cluster.topology import (
 from engine.cluster.wire import SECRET_HEADER
 from engine.storage.entries import layouts
 from engine.v1 import admin_pb2, admin_pb2_grpc, node_pb2, node_pb2_grpc
+
+from .resp_nodes import SHARED_CLUSTER_ARGS, restore
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -59,6 +63,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.cluster)
             item.add_marker(pytest.mark.slow)  # processes, kills: more than a few seconds
+    # The tests on `shared_cluster` run back to back, from where the first of them is, so
+    # its processes do not idle through the modules in between.
+    sharing = [i for i in items if "shared_cluster" in i.fixturenames]
+    if sharing:
+        first = items.index(sharing[0])
+        others = [i for i in items if "shared_cluster" not in i.fixturenames]
+        items[:] = [*others[:first], *sharing, *others[first:]]
 
 
 # -- ports -----------------------------------------------------------------------------
@@ -513,3 +524,42 @@ def cluster(cluster_factory: Callable[..., Cluster]) -> Cluster:
     c = cluster_factory().start()
     c.wait_buckets_ready()
     return c
+
+
+@pytest.fixture(scope="session")
+def shared_cluster_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The processes behind `shared_cluster`, started once."""
+    c = Cluster(tmp_path_factory.mktemp("shared-cluster"), nodes=3, azs=3,
+                extra_args=SHARED_CLUSTER_ARGS)
+    c.topology = dataclasses.replace(c.topology, nodes=tuple(
+        dataclasses.replace(n, http_address=f"127.0.0.1:{free_port()}")
+        for n in c.topology.nodes))
+    c.topology.dump(c.topology_file)
+    try:
+        c.start()
+        c.wait_buckets_ready()
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def shared_cluster(shared_cluster_process: Cluster, request: pytest.FixtureRequest
+                   ) -> Iterator[Cluster]:
+    """A 3-node, 3-AZ cluster with a cache replica per slot and an S3 endpoint per node,
+    shared by the tests of every module that only needs names of its own (keys, buckets,
+    users, queues) on a 3-node cluster: a cluster start costs several seconds. A test may
+    kill nodes: the next one starts them again and waits until the cluster serves as
+    planned (resp_nodes.restore). Its users run back to back (pytest_collection_modifyitems)
+    and its processes stop after the last one."""
+    restore(shared_cluster_process)
+    yield shared_cluster_process
+    users = [i for i in request.session.items if "shared_cluster" in i.fixturenames]
+    if users and users[-1] is request.node:
+        shared_cluster_process.close()
+
+
+@pytest.fixture
+def resp_cluster(shared_cluster: Cluster) -> Cluster:
+    """`shared_cluster` under its first name (test_redis_py_versions_cluster uses it)."""
+    return shared_cluster

@@ -5,27 +5,22 @@ so every node authorizes with them (within the replication delay, polled)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from engine.client import S3Client
 from engine.client import client as sdk_client
 
-from .conftest import Cluster, code_of, until_every_node
+from .conftest import Cluster, code_of, until_every_node, wait_until
 
 BUCKET = "cluster-shared"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("policies"), nodes=3, azs=3)
-    try:
-        c.start()
-        c.wait_buckets_ready()
-        yield c
-    finally:
-        c.close()
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The cluster modules share (tests/cluster/conftest.py); turning the account's Block Public
+    Access off there changes nothing the other modules on it do."""
+    return shared_cluster
 
 
 def test_a_policy_and_an_acl_set_on_one_node_are_enforced_on_all(cluster: Cluster) -> None:
@@ -61,7 +56,10 @@ def test_a_policy_and_an_acl_set_on_one_node_are_enforced_on_all(cluster: Cluste
         with sdk_client("s3control", endpoint=cluster.endpoint("n1")) as control:
             control.put_public_access_block(AccountId=arn.split(":")[4],
                                             PublicAccessBlockConfiguration={})
-        root.put_object_acl(Bucket=BUCKET, Key="a.txt", ACL="public-read")
+        # Block Public Access changes take effect after a delay in S3 ("might not take
+        # effect immediately"); here the node that took them may still be applying them.
+        wait_until(lambda: root.put_object_acl(Bucket=BUCKET, Key="a.txt", ACL="public-read"),
+                   10, "public-read ACL accepted once Block Public Access is off")
         until_every_node(cluster, lambda n: anyone_reads(n) is None, "public-read ACL")
     finally:
         for c in (*dana.values(), *anonymous.values()):

@@ -5,7 +5,6 @@ and a key's deactivation or a policy change taking effect on every node within a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,16 +18,10 @@ READ_PHOTOS = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::iam-photos"}]})
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("iam"), nodes=3, azs=3)
-    try:
-        c.start()
-        c.wait_buckets_ready()
-        c.client("n1").create_bucket(Bucket="iam-photos")
-        yield c
-    finally:
-        c.close()
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The cluster modules share (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def test_every_node_serves_one_account_with_one_root(cluster: Cluster) -> None:
@@ -44,6 +37,7 @@ def test_every_node_serves_one_account_with_one_root(cluster: Cluster) -> None:
 
 def test_deactivation_and_policy_changes_reach_every_node_within_a_second(
         cluster: Cluster) -> None:
+    cluster.client("n1").create_bucket(Bucket="iam-photos")
     with sdk_client("iam", endpoint=cluster.endpoint("n1")) as iam:
         iam.create_user(UserName="carol")
         key = iam.create_access_key(UserName="carol")["AccessKey"]

@@ -14,8 +14,8 @@ WAIT = 8
 MESSAGES = 300
 
 
-def test_a_thousand_long_polls_on_a_cluster(cluster_factory):
-    c = cluster_factory(nodes=3, azs=3).start()
+def test_a_thousand_long_polls_on_a_cluster(shared_cluster):
+    c = shared_cluster  # 3 nodes, 3 AZs; the queues run_polls makes are its own
     endpoints = [c.endpoint(n) for n in c.node_ids]
     result = asyncio.run(run_polls(endpoints, POLLS, WAIT, MESSAGES))
     assert result.errors == [], Counter(result.errors).most_common(5)

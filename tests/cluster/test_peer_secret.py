@@ -11,7 +11,7 @@ without it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -26,6 +26,20 @@ from .conftest import MIB, Cluster, body_for, error_code
 
 BUCKET = "secret-test"
 HEADER = "x-engine-secret"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """One 6-node cluster for the module (a start costs 10-15 s): the rejection test
+    changes nothing (it checks so), and the impostor test, which kills n6, runs last;
+    each test has a bucket of its own."""
+    c = Cluster(tmp_path_factory.mktemp("peer-secret"))
+    try:
+        c.start()
+        c.wait_buckets_ready()
+        yield c
+    finally:
+        c.close()
 
 
 def shard_stream(data_id: str) -> Any:
@@ -97,10 +111,11 @@ def test_node_calls_without_the_secret_are_rejected(cluster: Cluster) -> None:
 
 
 def test_a_node_with_another_secret_cannot_read_or_write_the_cluster(cluster: Cluster) -> None:
+    bucket = f"{BUCKET}-impostor"
     s3 = cluster.client("n1")
-    s3.create_bucket(Bucket=BUCKET)
+    s3.create_bucket(Bucket=bucket)
     kept = body_for("kept", 2 * MIB)
-    s3.put_object(Bucket=BUCKET, Key="kept", Body=kept)
+    s3.put_object(Bucket=bucket, Key="kept", Body=kept)
 
     # n6 is replaced by an impostor: same id and addresses, its own empty drive, and a
     # topology file whose secret differs.
@@ -115,18 +130,18 @@ def test_a_node_with_another_secret_cannot_read_or_write_the_cluster(cluster: Cl
 
     rogue = cluster.client("n6", timeout=20)
     with pytest.raises(ClientError) as read:  # any refusal will do
-        rogue.get_object(Bucket=BUCKET, Key="kept")["Body"].read()
+        rogue.get_object(Bucket=bucket, Key="kept")["Body"].read()
     with pytest.raises(ClientError) as write:
-        rogue.put_object(Bucket=BUCKET, Key="from-impostor", Body=body_for("x", MIB))
+        rogue.put_object(Bucket=bucket, Key="from-impostor", Body=body_for("x", MIB))
     print(f"impostor GET: {error_code(read.value)}, PUT: {error_code(write.value)}")
 
     # The cluster does not take the impostor's word either: it reads and writes without it.
-    assert s3.get_object(Bucket=BUCKET, Key="kept")["Body"].read() == kept
-    s3.put_object(Bucket=BUCKET, Key="after", Body=body_for("after", MIB))
+    assert s3.get_object(Bucket=bucket, Key="kept")["Body"].read() == kept
+    s3.put_object(Bucket=bucket, Key="after", Body=body_for("after", MIB))
     with pytest.raises(s3.exceptions.NoSuchKey):
-        s3.get_object(Bucket=BUCKET, Key="from-impostor")
+        s3.get_object(Bucket=bucket, Key="from-impostor")
     for node in ("n2", "n5"):
-        got = cluster.client(node).get_object(Bucket=BUCKET, Key="after")["Body"].read()
+        got = cluster.client(node).get_object(Bucket=bucket, Key="after")["Body"].read()
         assert got == body_for("after", MIB)
     leaked = [f for f in impostor_drive.rglob("*") if f.is_file() and "shards" in f.parts]
     assert not leaked, f"the cluster wrote shards to the impostor: {leaked}"

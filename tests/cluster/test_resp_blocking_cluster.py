@@ -5,8 +5,6 @@ is copied to the slot's replica with the push."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 from credentials import ROOT_KEY_ID, ROOT_SECRET
@@ -18,15 +16,10 @@ from .conftest import Cluster, wait_until
 from .resp_nodes import key_owned_by, node_client, resp_address, slot_map
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("resp-blocking"), nodes=3, azs=3,
-                extra_args=("--cache-replicas", "1"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.close()
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The cluster modules share (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def test_moved_and_crossslot(cluster):

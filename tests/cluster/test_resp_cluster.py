@@ -1,8 +1,9 @@
 """The RESP endpoint in cluster mode on a real 3-node, 3-AZ cluster with a cache replica
 per slot: redis-py's RedisCluster and `redis-cli -c` follow the slot map the nodes
 publish (CLUSTER SLOTS/SHARDS/NODES), MOVED redirects, CROSSSLOT, READONLY reads on a
-replica, and failover when a node dies. One cluster serves the module; the tests run
-in file order and the last one kills a node."""
+replica, and failover when a node dies. The cluster is the one cluster modules share
+(shared_cluster): keys are this module's own, and the failover test's dead node is
+started again before the next test."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -25,23 +25,10 @@ from .conftest import Cluster, wait_until
 from .resp_nodes import key_owned_by, node_client, resp_address, slot_map
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("resp"), nodes=3, azs=3,
-                extra_args=("--cache-replicas", "1"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.close()
-
-
-
-
-
-
-
-
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The cluster modules share (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def test_cluster_slots_shards_and_nodes_describe_the_slot_map(cluster):
@@ -82,6 +69,7 @@ def test_engine_status_shows_every_nodes_resp_address(cluster):
 
 def test_redis_cluster_client_reads_and_writes_every_slot_range(cluster):
     host, port = resp_address(cluster, "n2")
+    before = sum(node_client(cluster, n).dbsize() for n in cluster.node_ids)  # shared
     with RedisCluster(host=host, port=port, username=ROOT_KEY_ID, password=ROOT_SECRET,
                       decode_responses=True) as rc:
         for i in range(300):
@@ -93,7 +81,7 @@ def test_redis_cluster_client_reads_and_writes_every_slot_range(cluster):
         assert rc.delete(*[f"rc:{i}" for i in range(0, 300, 3)]) == 100
         assert rc.get("rc:0") is None and rc.get("rc:1") == "1"
         per_node = [node_client(cluster, n).dbsize() for n in cluster.node_ids]
-        assert sum(per_node) == 200 + 10 + 1
+        assert sum(per_node) - before == 200 + 10 + 1
         assert len(rc.get_primaries()) == 3
     with RedisCluster(host=host, port=port, username=ROOT_KEY_ID, password=ROOT_SECRET,
                       protocol=3) as rc3:
@@ -152,6 +140,30 @@ def test_readonly_reads_a_replica_copy(cluster):
         assert r.execute_command("READWRITE") is True
         with pytest.raises(redis.exceptions.MovedError):
             r.get(key)
+        # No slot ever migrates, so ASKING changes nothing: still MOVED, never ASK.
+        assert r.execute_command("ASKING") in (True, b"OK")
+        with pytest.raises(redis.exceptions.MovedError):
+            r.get(key)
+
+
+def test_a_pipelines_replies_come_after_its_writes_reached_the_replica(cluster):
+    """A pipeline's writes run as they come and their copies go out together; the replies
+    leave only after the copies were sent, so the replica holds every acknowledged write
+    the moment the client has its replies."""
+    slots = slot_map(cluster)
+    key = key_owned_by(cluster, "n2", "pipe:")
+    keys = [f"{{{key}}}:{i}" for i in range(200)]  # one slot: one primary, one replica
+    replica = slots.owners(key_slot(key.encode()))[1]
+    with node_client(cluster, "n2") as primary:
+        pipe = primary.pipeline(transaction=False)
+        for i, k in enumerate(keys):
+            pipe.set(k, f"v{i}")
+        pipe.incr(keys[0] + ":n")
+        assert pipe.execute() == [True] * len(keys) + [1]
+    with node_client(cluster, replica) as r:
+        assert r.execute_command("READONLY") is True
+        assert r.mget(keys) == [f"v{i}".encode() for i in range(len(keys))]
+        assert r.get(keys[0] + ":n") == b"1"
 
 
 def test_a_dead_nodes_slots_move_to_its_replica(cluster):

@@ -1,15 +1,15 @@
 """Pub/sub across a real 3-node cluster: a PUBLISH taken by any node reaches subscribers
 on every node (as Redis Cluster's does), in order, while returning the publishing node's
 receivers only; shard channels live on their slot's node (MOVED elsewhere, and redis-py's
-RedisCluster follows); a dead node costs its own subscribers only. The last test kills a
-node."""
+RedisCluster follows); a dead node costs its own subscribers only. The cluster is the one
+cluster modules share (shared_cluster); the last test kills a node, which is
+started again before the next test."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -22,14 +22,10 @@ from .conftest import Cluster
 from .resp_nodes import node_client, resp_address
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("pubsub"), nodes=3, azs=3)
-    try:
-        c.start()
-        yield c
-    finally:
-        c.close()
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The cluster modules share (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def port_of(cluster: Cluster, node_id: str) -> int:

@@ -18,15 +18,10 @@ from .conftest import Cluster, wait_until
 from .resp_nodes import key_owned_by, node_client, resp_address, slot_map
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("resp-tx"), nodes=3, azs=3,
-                extra_args=("--cache-replicas", "1"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.close()
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The cluster modules share (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 @pytest.fixture

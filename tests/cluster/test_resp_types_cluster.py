@@ -1,12 +1,11 @@
 """Redis's data types on a real 3-node, 3-AZ cluster with a cache replica per slot:
 redis-py's RedisCluster over RESP for every type, the SDK's Cache.Command through any
 node (CROSSSLOT as Redis Cluster answers it), and a hash, list and sorted set written on
-a primary read back from its replica after the primary is killed with -9. One cluster
-serves the module; the last test kills a node."""
+a primary read back from its replica after the primary is killed with -9. The cluster
+is the one cluster modules share (shared_cluster): keys are this module's own, and
+the dead node is started again before the next test."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -20,21 +19,10 @@ from .conftest import Cluster, wait_until
 from .resp_nodes import key_owned_by, resp_address, slot_map
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = Cluster(tmp_path_factory.mktemp("resp-types"), nodes=3, azs=3,
-                extra_args=("--cache-replicas", "1"))
-    try:
-        c.start()
-        yield c
-    finally:
-        c.close()
-
-
-
-
-
-
+@pytest.fixture
+def cluster(shared_cluster: Cluster) -> Cluster:
+    """The cluster modules share (tests/cluster/conftest.py)."""
+    return shared_cluster
 
 
 def redis_cluster(cluster: Cluster, node_id: str = "n1") -> RedisCluster:

@@ -3,7 +3,6 @@ http_address, any node answers for any object, and `engine status` names them.""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import uuid
 import boto3
 from botocore.client import Config
 from botocore.exceptions import ClientError
-from ports import free_port
 
 
 def s3_client(url: str):
@@ -22,14 +20,9 @@ def s3_client(url: str):
                                       retries={"max_attempts": 1}))
 
 
-def test_every_node_serves_s3_over_http(cluster_factory):
-    cluster = cluster_factory(nodes=3, azs=3)
-    cluster.topology = dataclasses.replace(cluster.topology, nodes=tuple(
-        dataclasses.replace(n, http_address=f"127.0.0.1:{free_port()}")
-        for n in cluster.topology.nodes))
-    cluster.topology.dump(cluster.topology_file)
-    cluster.start()
-    cluster.wait_buckets_ready()
+def test_every_node_serves_s3_over_http(shared_cluster):
+    cluster = shared_cluster  # its topology gives every node an http_address
+    assert all(n.http_address for n in cluster.topology.nodes)
     urls = {n.id: f"http://{n.http_address}" for n in cluster.topology.nodes}
     first, second, third = (s3_client(urls[n]) for n in cluster.node_ids)
     name = f"cluster-{uuid.uuid4().hex[:10]}"

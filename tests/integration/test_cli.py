@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 MIB = 1024 * 1024
 
 

@@ -1,5 +1,6 @@
 """ElastiCache users through the SDK against a real server: boto3's method names, shapes,
-paginator and modeled errors, and IAM authorization of the user API."""
+paginator and modeled errors, and IAM authorization of the user API. One server serves the
+module; the round trip, which counts every user, runs first."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from engine.client import client
 PW = "round-trip-password-01"
 
 
-def test_a_user_round_trip_with_boto3s_names(server):
-    ec = client("elasticache", endpoint=server.endpoint)
+def test_a_user_round_trip_with_boto3s_names(shared_server):
+    ec = client("elasticache", endpoint=shared_server.endpoint)
     made = ec.create_user(UserId="app-reader", UserName="app-reader", Engine="redis",
                           AccessString="on ~app:* +@read", Passwords=[PW])
-    account = client("sts", endpoint=server.endpoint).get_caller_identity()["Account"]
+    account = client("sts", endpoint=shared_server.endpoint).get_caller_identity()["Account"]
     assert {k: v for k, v in made.items() if k != "ResponseMetadata"} == {
         "UserId": "app-reader", "UserName": "app-reader", "Status": "active",
         "Engine": "redis", "MinimumEngineVersion": "6.0", "AccessString": "on ~app:* +@read",
@@ -57,16 +58,16 @@ def test_a_user_round_trip_with_boto3s_names(server):
                        NoPasswordRequired=True, Passwords=[PW])
 
 
-def test_the_user_api_is_authorized_by_iam(server):
-    iam = client("iam", endpoint=server.endpoint)
+def test_the_user_api_is_authorized_by_iam(shared_server):
+    iam = client("iam", endpoint=shared_server.endpoint)
     iam.create_user(UserName="cache-admin")
     key = iam.create_access_key(UserName="cache-admin")["AccessKey"]
-    account = client("sts", endpoint=server.endpoint).get_caller_identity()["Account"]
+    account = client("sts", endpoint=shared_server.endpoint).get_caller_identity()["Account"]
     iam.put_user_policy(UserName="cache-admin", PolicyName="users", PolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{
             "Effect": "Allow", "Action": ["elasticache:CreateUser", "elasticache:DescribeUsers"],
             "Resource": f"arn:aws:elasticache:us-east-1:{account}:user:team-*"}]}))
-    ec = client("elasticache", endpoint=server.endpoint,
+    ec = client("elasticache", endpoint=shared_server.endpoint,
                 aws_access_key_id=key["AccessKeyId"],
                 aws_secret_access_key=key["SecretAccessKey"])
     ec.create_user(UserId="team-a", UserName="team-a", Engine="redis", AccessString="on +get",

@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 READ_PHOTOS = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Sid": "ReadPhotos", "Effect": "Allow", "Action": "s3:GetObject",
      "Resource": "arn:aws:s3:::photos/*"},

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from helpers_s3_conformance import Node, error_of, failure, find, lift_account_block, xml_of
 from helpers_s3_http import bucket_name, s3_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTHENTICATED = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"

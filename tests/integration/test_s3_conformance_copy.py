@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from helpers_s3_conformance import Node, error_of, failure, text, xml_of
 from helpers_s3_http import bucket_name, s3_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 BODY = b"copy me, all of me" * 10
 SELF_COPY = ("This copy request is illegal because it is trying to copy an object to itself "
              "without changing the object's metadata, storage class, website redirect "

@@ -19,6 +19,8 @@ from credentials import REGION, ROOT_KEY_ID
 from helpers_s3_conformance import Node, error_of, failure, find, text, xml_of
 from helpers_s3_http import ROOT, bucket_name, raw_exchange, s3_client, signed_headers
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 BODY = b"a body of some bytes"
 
 

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from helpers_s3_conformance import Node, error_of, failure, find, text, xml_of
 from helpers_s3_http import bucket_name, s3_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 MIB = 1024 * 1024
 PART1 = b"\x01" * (5 * MIB)  # the smallest part but the last
 PART2 = b"tail part"

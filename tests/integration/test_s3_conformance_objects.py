@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 from helpers_s3_conformance import Node, error_of, failure, xml_of
 from helpers_s3_http import bucket_name, s3_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 HTTP_DATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|"
                        r"Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
 

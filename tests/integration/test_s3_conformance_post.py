@@ -15,6 +15,8 @@ import pytest
 from helpers_s3_conformance import Node, error_of, xml_of
 from helpers_s3_http import bucket_name, s3_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 FILE = b"uploaded from a browser form"
 BOUNDARY = "----conformance-boundary"
 

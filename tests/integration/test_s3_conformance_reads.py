@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError
 from helpers_s3_conformance import Node, error_of, lift_account_block, xml_of
 from helpers_s3_http import bucket_name, s3_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 BODY = bytes(range(256)) * 4  # 1024 bytes
 SIZE = len(BODY)
 

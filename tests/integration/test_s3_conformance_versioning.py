@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 from helpers_s3_conformance import Node, error_of, failure, find, text, xml_of
 from helpers_s3_http import bucket_name, s3_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 
 @pytest.fixture(scope="module")
 def s3(shared_server):

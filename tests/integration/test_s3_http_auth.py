@@ -17,6 +17,8 @@ from helpers_s3_http import bucket_name, s3_client, send, signed_headers
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 
 @pytest.fixture(scope="module")
 def s3(shared_server):

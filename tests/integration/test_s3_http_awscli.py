@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from helpers_s3_http import bucket_name
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 pytestmark = pytest.mark.skipif(AWS is None, reason="aws-cli is not installed (dev extras)")
 

@@ -14,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from helpers_s3_http import bucket_name, s3_client, send, signed_headers
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 BODY = b"hello world"
 PINNED = {  # base64 digests of b"hello world"
     "CRC32": "DUoRhQ==",

@@ -13,6 +13,8 @@ from helpers_s3_http import bucket_name, s3_client
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 PAST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
 

@@ -12,6 +12,8 @@ from helpers_s3_http import S3_NS, bucket_name, s3_client, send, signed_headers
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 KEYS = ["a/1", "a/2", "a/b/3", "b/1", "c", "d e", "f+g", "h%2Fi", "unicodé"]
 
 

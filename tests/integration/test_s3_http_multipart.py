@@ -17,6 +17,8 @@ from helpers_s3_http import aws_chunked, bucket_name, s3_client, send, signed_he
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 MIB = 1024 * 1024
 PART = hashlib.sha256(b"part").digest() * (5 * MIB // 32)  # exactly 5 MiB, S3's minimum
 TAIL = b"the last part may be small"

@@ -27,6 +27,8 @@ from s3_events import queue_for
 
 from engine.objects.notifications import rules
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 ARN = "arn:aws:sqs:us-east-1:123456789012:jobs"
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 

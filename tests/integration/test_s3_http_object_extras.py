@@ -15,6 +15,8 @@ from ports import free_port
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 EXPIRES = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 

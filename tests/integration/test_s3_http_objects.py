@@ -11,6 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from helpers_s3_http import S3_NS, bucket_name, s3_client, send
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 KEYS = ["a/../b", "with space", "plus+sign", "pct%2Fslash", "unicodé/日本", "trailing/",
         "..", "tab\there", "quote\"and'apos", "x" * 1000, "?query#hash&amp"]
 

@@ -32,6 +32,8 @@ from ports import free_port
 
 from engine.cluster.cert_authority import create_ca, issue, write_pem
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 STREAMING = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_TRAILER = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
 BODY = bytes(range(256)) * 300  # 76800 bytes: several chunks of 32 KiB

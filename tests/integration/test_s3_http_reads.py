@@ -16,6 +16,8 @@ from helpers_s3_http import bucket_name, s3_client
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 BODY = bytes(range(100))
 
 

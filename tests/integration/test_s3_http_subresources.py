@@ -10,6 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from helpers_s3_http import bucket_name, s3_client, send, signed_headers
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 
 @pytest.fixture(scope="module")
 def s3(shared_server):

@@ -19,6 +19,8 @@ from ports import free_port
 
 from engine.client import client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 DOMAIN = "s3-website.localhost"
 PAGES = {"index.html": b"<h1>home</h1>", "about/index.html": b"<h1>about</h1>",

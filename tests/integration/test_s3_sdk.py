@@ -23,6 +23,8 @@ import pytest
 
 from engine.client import ClientError, EndpointConnectionError, ReadTimeoutError, S3Client, client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 MIB = 1024 * 1024
 
 

@@ -16,6 +16,8 @@ from helpers_sqs_http import call, error_of, queue_name, signed_post, sqs_client
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 
 @pytest.fixture(scope="module")
 def sqs(shared_server):

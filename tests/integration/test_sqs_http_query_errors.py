@@ -17,6 +17,8 @@ from helpers_sqs_query import form_request, query_client, xml_error
 
 from engine.client import client as engine_client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 V = {"Version": "2012-11-05"}
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 

@@ -17,6 +17,8 @@ from helpers_sqs_query import query_client
 
 from engine.client import ClientError, client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 
 @pytest.fixture(scope="module")
 def account(shared_server) -> str:

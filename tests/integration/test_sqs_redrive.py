@@ -17,6 +17,8 @@ from helpers_sqs_http import queue_name, sqs_client
 
 from engine.client import ClientError, client
 
+SHARES_RUN_SERVER = True  # shared_server: one server for every module that says so
+
 DEADLINE = 30.0
 
 

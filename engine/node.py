@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -302,4 +304,17 @@ def serve(config: NodeConfig) -> None:
             loop.add_signal_handler(sig, stop.set)
         await run_node(config, stop)
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(main())
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when it is installed (faster sockets and timers for the RESP, HTTP
+    and gRPC servers alike), else asyncio's; ENGINE_EVENT_LOOP=asyncio forces asyncio's."""
+    if os.environ.get("ENGINE_EVENT_LOOP", "").strip().lower() == "asyncio":
+        return None
+    try:
+        import uvloop  # an optional extra: pip install 'engine[uvloop]'
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

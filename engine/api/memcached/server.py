@@ -14,6 +14,7 @@ import asyncio
 import collections
 import logging
 from collections.abc import Callable, Iterator
+from typing import cast
 
 from engine.api.memcached import errors
 from engine.api.memcached.context import MemcachedContext
@@ -47,7 +48,7 @@ class MemcachedProtocol(asyncio.Protocol):
         self.close_after = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.transport = transport
         ctx = self.ctx
         if ctx.connections >= ctx.max_connections:

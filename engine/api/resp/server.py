@@ -17,7 +17,7 @@ import collections
 import logging
 import ssl
 import time
-from typing import Any
+from typing import Any, cast
 
 from engine.api.resp import (  # noqa: F401  (the command modules register themselves)
     blocking,
@@ -73,7 +73,7 @@ class RespProtocol(asyncio.Protocol):
         self.copies: Copies = []  # writes in out whose copies are not yet sent
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.transport = transport
         ctx = self.ctx
         ctx.connections_received += 1

@@ -115,7 +115,11 @@ def test_checkers_import_nothing_from_the_server_side():
 
     allowed = ("engine.chaos", "engine.clock")
     root = Path(engine.chaos.__file__).parent
-    for source in root.rglob("*.py"):
+    # the checkers and what they read (the workloads and the launcher drive a cluster,
+    # so they use the SDK and the topology)
+    judged = [root / "history.py", root / "check.py", *(root / "checkers").rglob("*.py")]
+    assert len(judged) > 5
+    for source in judged:
         for node in ast.walk(ast.parse(source.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])

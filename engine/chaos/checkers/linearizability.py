@@ -9,6 +9,12 @@ explored is never explored again. ``ok`` operations must linearize between their
 invocation and completion; ``info`` ones anywhere after their invocation, or never;
 ``fail`` ones never (callers leave them out).
 
+Indeterminate operations with the same effect (``interchangeable`` gives them one key:
+a register's timed-out deletes all leave the key absent) are tried in invocation order
+only: once two are both invoked, either can take effect at any later point, so
+linearizing the later one while the earlier is pending leads to the same states as the
+other way round. Without this, k timed-out deletes of one key cost 2^k configurations.
+
 The search is exponential in the worst case, so it is bounded: past
 ``max_configurations`` explored configurations the verdict is "unknown", never a false
 "linearizable".
@@ -47,8 +53,11 @@ class SearchResult(Generic[S]):
 
 
 def search(ops: Sequence[Operation], model: Model[S],
-           max_configurations: int = DEFAULT_MAX_CONFIGURATIONS) -> SearchResult[S]:
-    """Whether ``ops`` (``ok`` and ``info`` operations of one object) linearize."""
+           max_configurations: int = DEFAULT_MAX_CONFIGURATIONS,
+           interchangeable: Callable[[Operation], Hashable] | None = None
+           ) -> SearchResult[S]:
+    """Whether ``ops`` (``ok`` and ``info`` operations of one object) linearize.
+    ``interchangeable``: a key shared by ``info`` operations with the same effect."""
     ops = [op for op in ops if op.type == "ok" or op.type == "info"]
     # Entries: (time, 0 = invocation / 1 = completion, op number). At equal times
     # invocations come first: operations we cannot order are taken as concurrent.
@@ -78,6 +87,17 @@ def search(ops: Sequence[Operation], model: Model[S],
     match = [-1] * (size + 2)
     for n in range(len(ops)):
         match[call_entry[n]] = completion[n]
+    # For an info operation, the info operation with the same key invoked just before it
+    # (-1: none): it is linearized only once that one is.
+    before_it = [-1] * len(ops)
+    if interchangeable is not None:
+        last: dict[Hashable, int] = {}
+        for e in range(1, size + 1):
+            n = op_of[e]
+            if is_call[e] and ops[n].type == "info":
+                key = interchangeable(ops[n])
+                before_it[n] = last.get(key, -1)
+                last[key] = n
 
     def lift(e: int) -> None:
         nxt[prv[e]], prv[nxt[e]] = nxt[e], prv[e]
@@ -104,6 +124,10 @@ def search(ops: Sequence[Operation], model: Model[S],
     while remaining:
         n = op_of[entry]
         if is_call[entry]:
+            earlier = before_it[n]
+            if earlier >= 0 and not linearized >> earlier & 1:
+                entry = nxt[entry]  # its twin invoked first goes first
+                continue
             legal, after = model.step(state, ops[n])
             if legal:
                 config = (linearized | (1 << n), after)

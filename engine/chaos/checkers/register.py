@@ -120,7 +120,8 @@ def linearizable(key: str, ops: Sequence[Operation],
     # from trying every subset of a run's timed-out writes.
     read_values = {observed(op) for op in candidates if op.f in READS}
     candidates = [op for op in candidates if op.type == "ok" or written(op) in read_values]
-    result = search(candidates, RegisterModel(), max_configurations)
+    result = search(candidates, RegisterModel(), max_configurations,
+                    interchangeable=lambda op: (op.f in WRITES, written(op)))
     if result.verdict != "nonlinearizable" or result.blocking is None:
         return result.verdict, None
     blocking = result.blocking

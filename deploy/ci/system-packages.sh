@@ -6,13 +6,15 @@
 # redis-tools (redis-cli, redis-benchmark) and redis-server: real Redis clients against the
 # RESP endpoint (tests/integration/test_resp_endpoint.py, tests/cluster/test_resp_cluster.py)
 # and the reference server for side-by-side runs.
+# nftables (nft): the chaos harness's network partitions between loopback nodes
+# (engine/chaos/network.py, tests/chaos/); setpriv comes with util-linux, always installed.
 #
 # Idempotent: does nothing when the packages are installed. Installs them only as root
 # with apt-get (CI, the dev container); elsewhere it says what is missing and exits 0,
 # and the FUSE tests skip with that reason. A failed install as root is an error.
 set -euo pipefail
 
-packages=(fuse3 libfuse3-3 rclone redis-tools redis-server)
+packages=(fuse3 libfuse3-3 rclone redis-tools redis-server nftables)
 missing=()
 for p in "${packages[@]}"; do
     if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then

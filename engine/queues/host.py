@@ -50,14 +50,14 @@ class GroupHost:
                     ) -> PartitionResult:
         data = await self.group.call(MACHINE, command.SerializeToString(),
                                      op_id=command.op_id, timeout=timeout,
-                                     remember=_remember(command))
+                                     remember=_remember(command), visible=False)
         return PartitionResult.FromString(data)
 
     async def apply_bytes(self, data: bytes, timeout: float | None = None) -> bytes:
         """A command forwarded by another node, untouched (its op id is inside)."""
         command = PartitionCommand.FromString(data)
         return await self.group.call(MACHINE, data, op_id=command.op_id, timeout=timeout,
-                                     remember=_remember(command))
+                                     remember=_remember(command), visible=False)
 
     def stats(self, queue: QueueRef) -> list[PartitionStats]:
         """This member's counts (approximate, as SQS's are)."""

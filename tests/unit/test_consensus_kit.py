@@ -141,6 +141,27 @@ def test_calls_from_followers_and_leader_failover(tmp_path):
     run(main())
 
 
+@pytest.mark.parametrize("role", ["leader", "follower"])
+def test_a_caller_reads_its_own_change_locally_as_soon_as_the_call_returns(tmp_path, role):
+    """A group of several members hands a result over before the batch that applied it
+    is committed on this node; the call still returns only after that commit, so a
+    local read right after it sees the change (an account setting changed through a
+    node was once refused by that same node right after, until its fsync landed)."""
+    async def main():
+        c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])
+        for n in c.ids:
+            await c.start(n)
+        leader = await c.leader()
+        node = leader if role == "leader" else next(n for n in c.ids if n != leader)
+        group = c.group(node)
+        for _ in range(30):
+            total = int(await group.call("counters", b"add x 1"))
+            assert group.read_local("counters", lambda k: value(k, b"x")) == total
+        await c.close()
+
+    run(main())
+
+
 def test_linearizable_read_sees_every_acknowledged_write(tmp_path):
     async def main():
         c = LocalCluster(tmp_path, Counters, ["a", "b", "c"])

@@ -48,6 +48,9 @@ log = logging.getLogger("engine.consensus")
 R = TypeVar("R")
 DEFAULT_TIMEOUT = 5.0
 ATTEMPT_SECONDS = 1.5  # a proposal or read round not answered by then is sent again
+# How long a call whose command was applied waits at least for its commit here (visible):
+# reporting such a call unavailable would make its caller retry what already happened.
+VISIBLE_GRACE_SECONDS = 5.0
 KEEP_ENTRIES = 10_000  # log entries kept behind the applied index for slow followers
 _rounds = itertools.count(1)
 
@@ -73,7 +76,8 @@ class ConsensusGroup:
         self.core = RaftCore(name, host.node_id, self.members, raft_log, term=int(record.term),
                              vote=record.vote, election_ticks=election_ticks)
         self._proposals: list[bytes] = []
-        self._waiting: dict[str, asyncio.Future[bytes]] = {}
+        # op id -> (its RaftResult, the index its batch applied up to)
+        self._waiting: dict[str, asyncio.Future[tuple[bytes, int]]] = {}
         self._round: asyncio.Future[int] | None = None  # readers waiting for the next round
         self._rounds: dict[bytes, asyncio.Future[int]] = {}
         self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
@@ -124,7 +128,8 @@ class ConsensusGroup:
     # -- commands ------------------------------------------------------------------------
 
     async def call(self, machine: str, payload: bytes, *, op_id: str = "",
-                   timeout: float | None = None, remember: bool = True) -> bytes:
+                   timeout: float | None = None, remember: bool = True,
+                   visible: bool = True) -> bytes:
         """Propose a command and return its result once applied here.
 
         Raises the machine's rejection as ``EngineError(code)``; ``ServiceUnavailable``
@@ -132,6 +137,14 @@ class ConsensusGroup:
         retry with the same ``op_id`` is safe). ``remember=False`` is for commands whose
         second application is harmless: a retry applies them again, and they cost no
         memo entry (two B-tree writes, and the result kept for two minutes).
+
+        A group of several members learns a result before the batch that applied it is
+        committed here (host.py: it was durable on a majority already), and until that
+        commit :meth:`read_local` still sees the state before it. With ``visible`` (the
+        default) the call returns only once that commit is done, so whoever made a
+        change reads it back on this node at once; ``visible=False`` is for callers that
+        never read their own change locally (queue partitions: every read of theirs is
+        a command too), saving them this node's fsync.
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (DEFAULT_TIMEOUT if timeout is None else timeout)
@@ -155,11 +168,14 @@ class ConsensusGroup:
                 self.host.wake(self)
                 await asyncio.wait((fut,), timeout=min(remaining, ATTEMPT_SECONDS))
                 if fut.done():
-                    data = fut.result()
+                    data, applied_index = fut.result()
                     break
         finally:
             if self._waiting.get(op_id) is fut and not fut.done():
                 del self._waiting[op_id]
+        if visible:  # applied: its commit here is under way, give it time to land
+            await self.wait_applied(applied_index,
+                                    max(deadline - loop.time(), VISIBLE_GRACE_SECONDS))
         result = RaftResult.FromString(data)
         if result.error_code:
             raise EngineError(result.error_code, result.error_message or None)
@@ -359,7 +375,7 @@ class ConsensusGroup:
         for op_id, result in outcome.results:
             fut = self._waiting.pop(op_id, None) if op_id else None
             if fut is not None and not fut.done():
-                fut.set_result(result)
+                fut.set_result((result, outcome.applied_index))
 
     def _deliver(self, outcome: GroupOutcome) -> None:
         self.deliver_results(outcome)  # if the host did not already

@@ -97,7 +97,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _use_throwaway_root() -> Callable[[], None]:
+def use_throwaway_root() -> Callable[[], None]:
     """The throwaway cluster's root key, chosen here: the nodes take it from
     ENGINE_ROOT_* and the bench (and its worker processes) sign with it through AWS_*;
     the caller's own credentials are for some other cluster. Returns the undo."""
@@ -129,7 +129,7 @@ def local_cluster(shape: str, log: TextIO, timeout: float = START_TIMEOUT_S
     root = Path(tempfile.mkdtemp(prefix="engine-bench-cluster-"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # stop the nodes on TERM too
     supervisor: Supervisor | None = None
-    restore_credentials = _use_throwaway_root()
+    restore_credentials = use_throwaway_root()
     try:
         try:
             topology = _topology(nodes, azs, root)

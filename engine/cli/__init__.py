@@ -11,14 +11,14 @@ import sys
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 from engine import __version__
-from engine.cli import admin, bench, cluster, iam, s3, serve, status
+from engine.cli import admin, bench, chaos, cluster, iam, s3, serve, status
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="engine", description=__doc__)
     parser.add_argument("--version", action="version", version=f"engine {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, cluster, s3, iam, status, admin, bench):
+    for module in (serve, cluster, s3, iam, status, admin, bench, chaos):
         module.register(sub)
     return parser
 

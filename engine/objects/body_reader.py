@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -40,6 +41,8 @@ from engine.storage.compression import (
 from engine.storage.drive import AsyncShardReader
 from engine.storage.errors import BitrotError, StorageError
 from engine.v1.records_pb2 import DataLayout, ObjectVersion
+
+log = logging.getLogger("engine.objects")
 
 Failures = (StorageError, OSError, ConnectionError, asyncio.TimeoutError)
 Unreachable = (ConnectionError, asyncio.TimeoutError)  # the drive, not this shard
@@ -233,6 +236,14 @@ class BodyReader:
                 "ServiceUnavailable",
                 f"object data is unavailable: the ONEZONE_IA data of this object is in "
                 f"zone {zone}, which is unavailable")
+        down = sum(1 for p in seg.drives if p in self._down)
+        if down:  # nodes or drives out of reach (a partition, a restart): try again later
+            return EngineError(
+                "ServiceUnavailable",
+                f"object data is unavailable: {down} of the {len(seg.drives)} drives "
+                f"holding it cannot be reached")
+        log.warning("object %s: too few good shards to read (%d of %d missing or damaged)",
+                    self.version.version_id, len(seg.bad), len(seg.drives))
         return EngineError("InternalError", "object data is unavailable: too few good shards")
 
     async def _mark_bad(self, seg: _Segment, shard: int, unreachable: bool) -> None:

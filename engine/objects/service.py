@@ -117,7 +117,8 @@ class ObjectService(MultipartOps, SubresourceOps, PermissionOps, BucketSettingsO
             try:
                 return await self._open_body(bucket, key, read, part_number)
             except EngineError as exc:
-                if attempt + 1 == GET_ATTEMPTS or exc.code != "InternalError" \
+                if attempt + 1 == GET_ATTEMPTS \
+                        or exc.code not in ("InternalError", "ServiceUnavailable") \
                         or not await self._superseded(bucket, key, read.version):
                     raise
         raise AssertionError("unreachable")

@@ -264,7 +264,24 @@ def test_reads_survive_what_the_class_promises(env: Env, cls: str) -> None:
     for lost in FAILS.get(cls, []):
         with pytest.raises(EngineError) as info:
             run(read(v, env.without(*lost)))
-        assert info.value.code == "InternalError", lost
+        # drives out of reach: a 503 to retry, not a 500
+        assert (info.value.code, info.value.http_status) == ("ServiceUnavailable", 503), lost
+        assert f"{len(lost)} of the " in info.value.message, lost
+        assert "cannot be reached" in info.value.message, lost
+
+
+def test_too_many_damaged_shards_are_an_internal_error_and_logged(
+        env: Env, caplog: pytest.LogCaptureFixture) -> None:
+    v = run(write(env.eset, mixed(2 * STRIPE, seed=3), "STANDARD"))
+    files = env.files(v.layout.data_id)
+    for position in (0, 1, 2):  # more than the code can rebuild from
+        files[position].unlink()
+    with caplog.at_level("WARNING", logger="engine.objects"), \
+            pytest.raises(EngineError) as info:
+        run(read(v, env.eset))
+    assert (info.value.code, info.value.http_status) == ("InternalError", 500)
+    assert "too few good shards" in info.value.message
+    assert any("too few good shards to read" in r.getMessage() for r in caplog.records)
 
 
 def test_onezone_data_is_unavailable_with_its_zone(env: Env) -> None:

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SOURCES := pyproject.toml setup.py $(wildcard proto/engine/v1/*.proto) $(wildcard native/*.pyx native/*.pxd native/*.h)
 
-.PHONY: setup stubs serve test lint bench clean
+.PHONY: setup stubs serve test lint bench mutation clean
 
 $(STAMP): $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ test: setup
 
 bench: setup
 	$(PY) -m pytest bench --benchmark-only --benchmark-columns=min,mean,ops
+
+# mutmut on the central modules, each against its own unit tests, in a copy of the tree;
+# prints a score per module (docs/reliability.md). Not CI: tens of minutes on 2 cores.
+# `make mutation MODULES="entries slots"` for some; logs and caches go to build/mutation/.
+mutation: setup
+	nice -n 19 $(PY) tests/mutation/run.py $(MODULES)
 
 lint: setup
 	$(VENV)/bin/ruff check engine tests bench

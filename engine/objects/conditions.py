@@ -25,11 +25,17 @@ class Conditions:
     if_unmodified_since_ns: int | None = None
 
 
-def etag_matches(header: str, etag: str) -> bool:
-    """Whether an If-Match / If-None-Match list names `etag` (unquoted hex)."""
+def etag_matches(header: str, etag: str, *, weak: bool) -> bool:
+    """Whether an If-Match / If-None-Match list names `etag` (unquoted hex; S3's ETags are
+    all strong). RFC 9110 13.1.1-2: If-Match compares strongly, so a weak tag (``W/"…"``)
+    there never matches; If-None-Match compares weakly, so it matches as if strong."""
     for candidate in header.split(","):
         c = candidate.strip()
-        if c == "*" or c.removeprefix("W/").strip('"') == etag:
+        if c == "*":
+            return True
+        if c.startswith("W/") and not weak:
+            continue
+        if c.removeprefix("W/").strip('"') == etag:
             return True
     return False
 
@@ -38,7 +44,7 @@ def check(conditions: Conditions, etag: str, mtime_ns: int, *, copy_source: bool
     mtime_s = mtime_ns // NS
     c = conditions
     if c.if_match is not None:
-        if not etag_matches(c.if_match, etag):
+        if not etag_matches(c.if_match, etag, weak=False):
             raise EngineError("PreconditionFailed", Condition="If-Match")
     elif c.if_unmodified_since_ns is not None and mtime_s > c.if_unmodified_since_ns // NS:
         raise EngineError("PreconditionFailed", Condition="If-Unmodified-Since")
@@ -46,7 +52,7 @@ def check(conditions: Conditions, etag: str, mtime_ns: int, *, copy_source: bool
     # A 304 still names the version it stands for (RFC 7232 4.1: ETag, Last-Modified).
     version = {} if copy_source else {"etag": etag, "mtime_ns": str(mtime_ns)}
     if c.if_none_match is not None:
-        if etag_matches(c.if_none_match, etag):
+        if etag_matches(c.if_none_match, etag, weak=True):
             raise EngineError(not_modified, Condition="If-None-Match", **version)
     elif c.if_modified_since_ns is not None and mtime_s <= c.if_modified_since_ns // NS:
         raise EngineError(not_modified, Condition="If-Modified-Since", **version)

@@ -91,11 +91,13 @@ class RaftLog:
         out: list[RaftEntry] = []
         size = 0
         if lo < self.unstable_offset:
-            out = self._from_recent(lo, min(hi, self.unstable_offset), max_bytes)
-            if not out or int(out[-1].index) + 1 < min(hi, self.unstable_offset):
-                nxt = int(out[-1].index) + 1 if out else lo
-                if not out or sum(e.ByteSize() for e in out) < max_bytes:
-                    out += self.stable.entries(nxt, min(hi, self.unstable_offset), max_bytes)
+            end = min(hi, self.unstable_offset)
+            out = self._from_recent(lo, end, max_bytes)
+            nxt = int(out[-1].index) + 1 if out else lo
+            # Disk only for what memory lacks: stopping on max_bytes leaves `nxt` in memory.
+            if nxt < end and nxt not in self._recent:
+                spent = sum(e.ByteSize() for e in out)
+                out += self.stable.entries(nxt, end, max(max_bytes - spent, 1))
             size = sum(e.ByteSize() for e in out)
             if hi <= self.unstable_offset or int(out[-1].index) + 1 < self.unstable_offset:
                 return out  # all from stable storage, or max_bytes reached there

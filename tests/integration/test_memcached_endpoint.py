@@ -40,7 +40,10 @@ def raw(port: int, data: bytes, timeout: float = 1.0, expect: int | None = None)
     """What the node answers to ``data`` until it closes or goes quiet for ``timeout``;
     with ``expect`` (a length), until that much came and then briefly quiet."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-        s.sendall(data)
+        try:
+            s.sendall(data)
+        except (ConnectionResetError, BrokenPipeError):  # closed before it all went out
+            return b"<closed>"
         s.settimeout(timeout if expect is None else 10)
         chunks: list[bytes] = []
         got = 0

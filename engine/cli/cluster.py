@@ -15,6 +15,7 @@ import socket
 import sys
 from pathlib import Path
 
+from engine.cache.eviction import DEFAULT_POLICY, POLICIES
 from engine.cli.supervisor import Backoff, NodeCommand, OnDeath, Supervisor, print_plan
 from engine.cluster.cert_authority import ensure_cluster_certs
 from engine.cluster.layout import LayoutError, plan_erasure_sets
@@ -59,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(passed on to every node)")
     up.add_argument("--cache-replicas", type=int, choices=[0, 1], default=0,
                     help="1: every cache slot gets a replica in another AZ (default 0)")
+    up.add_argument("--cache-eviction-policy", choices=POLICIES, metavar="POLICY",
+                    help="every node's maxmemory policy (passed on as engine serve's; "
+                    f"default {DEFAULT_POLICY}): {', '.join(POLICIES)}")
     up.add_argument("--tls", action="store_true",
                     help=f"make a cluster CA and node certificates in DATA/{TLS_DIR} and run "
                     "over TLS: clients on TLS (trust DATA/tls/ca.pem), nodes on mutual TLS "
@@ -118,7 +122,8 @@ def run_up(args: argparse.Namespace) -> int:
         return 1
     assert topology.path is not None
     command = (template_command(args.node_command) if args.node_command
-               else serve_command(reduced, args.cache_replicas, args.metrics_base_port))
+               else serve_command(reduced, args.cache_replicas, args.metrics_base_port,
+                                  args.cache_eviction_policy))
     supervisor = Supervisor(topology, sets, command, topology.path.parent / "logs", sys.stdout,
                             stop_timeout=args.stop_timeout, err=sys.stderr,
                             on_death=args.on_death, backoff=BACKOFF)
@@ -244,11 +249,14 @@ def check_ports_free(topology: Topology) -> None:
 
 
 def serve_command(allow_reduced_tolerance: bool = False, cache_replicas: int = 0,
-                  metrics_base_port: int | None = None) -> NodeCommand:
+                  metrics_base_port: int | None = None,
+                  eviction_policy: str | None = None) -> NodeCommand:
     """`engine serve --cluster FILE --node ID` with this interpreter."""
     extra = ["--allow-reduced-tolerance"] if allow_reduced_tolerance else []
     if cache_replicas:
         extra += ["--cache-replicas", str(cache_replicas)]
+    if eviction_policy is not None:
+        extra += ["--cache-eviction-policy", eviction_policy]
 
     def command(topology: Topology, node: NodeSpec) -> list[str]:
         metrics: list[str] = []

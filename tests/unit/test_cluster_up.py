@@ -407,6 +407,8 @@ def test_serve_command() -> None:
         sys.executable, "-m", "engine", "serve", "--cluster", "/tmp/c/cluster.toml",
         "--node", "n2"]
     assert serve_command(True)(t, t.nodes[0])[-1] == "--allow-reduced-tolerance"
+    assert serve_command(eviction_policy="volatile-ttl")(t, t.nodes[0])[-2:] == [
+        "--cache-eviction-policy", "volatile-ttl"]
 
 
 def test_bad_shape_is_a_clear_error(tmp_path: Path, capsys) -> None:

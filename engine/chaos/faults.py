@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
+from engine.chaos.history import json_lines
 from engine.clock import Clock, SystemClock
 
 
@@ -110,17 +111,8 @@ def read_faults(path: str | Path) -> list[Fault]:
     path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").split("\n")
     faults: dict[int, Fault] = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):  # no newline after it: the write was cut short
-                break
-            raise FaultLogError(f"line {number} of {path} is not JSON") from None
+    for number, doc in json_lines(path, FaultLogError):
         _apply(faults, doc, number)
     return sorted(faults.values(), key=lambda f: (f.start_ns, f.id))
 

@@ -177,12 +177,13 @@ def _next_index(path: Path) -> int:
     return last + 1
 
 
-def read_events(path: str | Path) -> list[Event]:
-    """The events of a history file; a torn last line (harness killed mid-write) is
-    dropped, a malformed line anywhere else is a HistoryError."""
+def json_lines(path: str | Path, error: type[Exception] = ValueError
+               ) -> Iterator[tuple[int, Any]]:
+    """(line number, document) of each line of a JSON-lines file the harness appends
+    to; a torn last line (harness killed mid-write) is dropped, a malformed line
+    anywhere else raises ``error``."""
     with Path(path).open(encoding="utf-8") as f:
         lines = f.read().split("\n")
-    events: list[Event] = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -191,9 +192,14 @@ def read_events(path: str | Path) -> list[Event]:
         except json.JSONDecodeError:
             if number == len(lines):  # no newline after it: the write was cut short
                 break
-            raise HistoryError(f"line {number} of {path} is not JSON") from None
-        events.append(Event.from_json(doc))
-    return events
+            raise error(f"line {number} of {path} is not JSON") from None
+        yield number, doc
+
+
+def read_events(path: str | Path) -> list[Event]:
+    """The events of a history file (json_lines: a torn last line is dropped, a
+    malformed line anywhere else is a HistoryError)."""
+    return [Event.from_json(doc) for _, doc in json_lines(path, HistoryError)]
 
 
 def pair(events: Iterable[Event]) -> list[Operation]:

@@ -5,6 +5,7 @@ subscribed context, then run it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from engine.api.resp import errors, transactions
@@ -54,29 +55,41 @@ def lookup(argv: list[bytes]) -> Served:
     return served
 
 
-LATER = object()  # execute_now: the command needs the loop (an await); run it with execute
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """execute_now's answer for a command that needs the loop (an await): it passed every
+    check, so :func:`execute` runs it without checking again."""
+
+    served: Served
+    slot: int
 
 
 def execute_now(ctx: RespContext, session: Session, argv: list[bytes],
                 copies: Copies | None = None) -> Any:
     """The reply, as plain values (engine/cache/commands/reply.py), of a data command this
-    node runs on its own store at once (CacheService.run_now); LATER for every other
-    command. Outside MULTI only (the caller checks). ``copies``: see
+    node runs on its own store at once (CacheService.run_now); an :class:`Admitted` for
+    every other command. Outside MULTI only (the caller checks). ``copies``: see
     CacheService.run_now (the caller awaits them before it answers). RespError/EngineError:
     the reply is that error, as from :func:`execute`."""
     served, slot = _admit(ctx, session, argv)
-    if served.name not in TABLE:
-        return LATER
-    done = ctx.cache.run_now(argv, slot, on_copy=session.local_read, copies=copies)
-    return LATER if done is None else plain(done[0], session.proto)
+    if served.name in TABLE:
+        done = ctx.cache.run_now(argv, slot, on_copy=session.local_read, copies=copies)
+        if done is not None:
+            return plain(done[0], session.proto)
+    return Admitted(served, slot)
 
 
-async def execute(ctx: RespContext, session: Session, argv: list[bytes]) -> Any:
-    try:
-        served, slot = _admit(ctx, session, argv)
-    except RespError:
-        transactions.flag(session)  # inside MULTI: EXEC will answer EXECABORT
-        raise
+async def execute(ctx: RespContext, session: Session, argv: list[bytes],
+                  admitted: Admitted | None = None) -> Any:
+    """Check ``argv`` (unless execute_now did: ``admitted``), then run or queue it."""
+    if admitted is not None:
+        served, slot = admitted.served, admitted.slot
+    else:
+        try:
+            served, slot = _admit(ctx, session, argv)
+        except RespError:
+            transactions.flag(session)  # inside MULTI: EXEC will answer EXECABORT
+            raise
     if session.multi is not None and served.name.split("|")[0] not in transactions.RUN_NOW:
         return transactions.queue(session, served, argv, slot)
     assert served.handler is not None

@@ -36,7 +36,7 @@ from engine.api.resp import (  # noqa: F401  (the command modules register thems
 from engine.api.resp.cluster_view import ClusterView
 from engine.api.resp.connection_commands import initial_identity
 from engine.api.resp.context import RespContext
-from engine.api.resp.dispatch import LATER, execute, execute_now
+from engine.api.resp.dispatch import Admitted, execute, execute_now
 from engine.api.resp.encoder import Error
 from engine.api.resp.errors import RespError
 from engine.api.resp.parser import ProtocolError, RequestParser
@@ -71,6 +71,8 @@ class RespProtocol(asyncio.Protocol):
         self.reading = True
         self.out: bytearray | None = None  # the replies of the batch being served
         self.copies: Copies = []  # writes in out whose copies are not yet sent
+        # the pending command _serve_now checked and left for _serve to run
+        self.admitted: tuple[list[bytes], Admitted] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -169,7 +171,8 @@ class RespProtocol(asyncio.Protocol):
         pending = self.pending
         while pending and not transport.is_closing():
             reply = self._now(pending[0])
-            if reply is LATER:
+            if isinstance(reply, Admitted):
+                self.admitted = (pending[0], reply)  # for _serve, which runs it
                 break
             pending.popleft()
             if not pending and self.parser.held:
@@ -184,19 +187,14 @@ class RespProtocol(asyncio.Protocol):
             transport.resume_reading()
 
     def _now(self, argv: list[bytes], copies: Copies | None = None) -> Any:
-        """:func:`execute_now`'s reply (LATER included), errors as replies."""
+        """:func:`execute_now`'s reply (an Admitted included), errors as replies."""
         ctx, session = self.ctx, self.session
         assert session is not None
         try:
             reply = execute_now(ctx, session, argv, copies)
-        except RespError as exc:
-            reply = Error(exc.text)
-        except EngineError as exc:
-            reply = Error(errors.from_engine(exc).text)
-        except Exception:  # never the arguments: they may be secrets
-            log.exception("RESP command %r failed", argv[0][:64])
-            reply = Error("ERR internal error")
-        if reply is not LATER:
+        except Exception as exc:
+            reply = _error_reply(exc, argv)
+        if not isinstance(reply, Admitted):
             ctx.commands_processed += 1
             session.active = time.monotonic()
         return reply
@@ -209,11 +207,16 @@ class RespProtocol(asyncio.Protocol):
             while self.pending or self.error is not None:
                 self.out = out = bytearray()
                 while self.pending and not transport.is_closing():
-                    reply = (LATER if session.multi is not None
-                             else self._now(self.pending[0], self.copies))
                     argv = self.pending.popleft()
-                    if reply is LATER:
-                        reply = await self._run(argv)
+                    held, self.admitted = self.admitted, None
+                    if held is not None and held[0] is argv:  # _serve_now checked it
+                        reply: Any = held[1]
+                    elif session.multi is not None:
+                        reply = None
+                    else:
+                        reply = self._now(argv, self.copies)
+                    if reply is None or isinstance(reply, Admitted):
+                        reply = await self._run(argv, reply)
                     if not self.pending and self.parser.held:  # the next one, now
                         self._parsed(*self.parser.feed(b""))
                     encoder.write(out, reply, session.proto)
@@ -253,22 +256,26 @@ class RespProtocol(asyncio.Protocol):
             copies, self.copies = self.copies, []
             await self.ctx.cache.copy_all(copies)
 
-    async def _run(self, argv: list[bytes]) -> Any:
+    async def _run(self, argv: list[bytes], admitted: Admitted | None) -> Any:
         ctx, session = self.ctx, self.session
         assert session is not None
         ctx.commands_processed += 1
         session.active = time.monotonic()
         try:
-            return await execute(ctx, session, argv)
-        except RespError as exc:
-            return Error(exc.text)
-        except EngineError as exc:
-            return Error(errors.from_engine(exc).text)
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # never the arguments: AUTH and HELLO carry passwords
-            log.exception("RESP command %r failed", argv[0][:64])
-            return Error("ERR internal error")
+            return await execute(ctx, session, argv, admitted)
+        except Exception as exc:  # (CancelledError is not an Exception: it goes on up)
+            return _error_reply(exc, argv)
+
+
+def _error_reply(exc: Exception, argv: list[bytes]) -> Error:
+    """What a command that raised answers: its RESP or engine error, else Redis's
+    internal error, logged without the arguments (AUTH and HELLO carry passwords)."""
+    if isinstance(exc, RespError):
+        return Error(exc.text)
+    if isinstance(exc, EngineError):
+        return Error(errors.from_engine(exc).text)
+    log.exception("RESP command %r failed", argv[0][:64])
+    return Error("ERR internal error")
 
 
 def _address(info: Any) -> str:

@@ -52,6 +52,24 @@ def numkeys(raw: bytes, available: int) -> int:
     return count
 
 
+def mpop_args(args: list[bytes], sides: tuple[str, str]) -> tuple[list[bytes], str, int]:
+    """LMPOP's and ZMPOP's ``numkeys key... side [COUNT n]`` (argv after the name): the
+    keys, the side (one of ``sides``, checked before the count, as Redis does) and the
+    count."""
+    n = numkeys(args[0], len(args) - 1)
+    keys, rest = args[1:1 + n], args[1 + n:]
+    if not rest or word(rest[0]) not in sides:
+        raise syntax()
+    count = 1
+    if len(rest) == 3 and word(rest[1]) == "COUNT":
+        count = integer(rest[2])
+        if count <= 0:
+            raise EngineError("InvalidArgument", "count should be greater than 0")
+    elif len(rest) != 1:
+        raise syntax()
+    return keys, word(rest[0]), count
+
+
 def expire_ms(raw: bytes, unit: int, command: str) -> int:
     """A relative or absolute time in seconds (unit 1000) or ms, as milliseconds."""
     value = integer(raw)

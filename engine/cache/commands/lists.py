@@ -3,7 +3,7 @@ LSET, LINSERT, LREM, LTRIM, LPOS (RANK/COUNT/MAXLEN), LMOVE, RPOPLPUSH, LMPOP.""
 
 from __future__ import annotations
 
-from engine.cache.commands.args import integer, numkeys, positive, syntax, word
+from engine.cache.commands.args import integer, mpop_args, positive, syntax, word
 from engine.cache.commands.reply import NULL_ARRAY, OK
 from engine.cache.commands.table import Argv, Call, Reply, command
 from engine.errors import EngineError
@@ -150,19 +150,7 @@ def rpoplpush(c: Call, a: Argv) -> Reply:
 
 @command("lmpop", -4)
 def lmpop(c: Call, a: Argv) -> Reply:
-    n = numkeys(a[1], len(a) - 2)
-    keys = a[2:2 + n]
-    rest = a[2 + n:]
-    if not rest:
-        raise syntax()
-    where = _side(rest[0])
-    count = 1
-    if len(rest) == 3 and word(rest[1]) == "COUNT":
-        count = integer(rest[2])
-        if count <= 0:
-            raise EngineError("InvalidArgument", "count should be greater than 0")
-    elif len(rest) != 1:
-        raise syntax()
+    keys, where, count = mpop_args(a[1:], ("LEFT", "RIGHT"))
     found = c.store.lmpop(keys, where, count)
     if found is None:
         return NULL_ARRAY

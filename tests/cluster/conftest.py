@@ -518,6 +518,18 @@ def cluster_factory(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
                     print(f"==== {n}\n{c.log_tail(n, 200)}")
 
 
+@contextlib.contextmanager
+def running(cluster: Cluster) -> Iterator[Cluster]:
+    """``cluster`` started with its bucket table ready; every process stopped after (the
+    body of each module-scoped cluster fixture)."""
+    try:
+        cluster.start()
+        cluster.wait_buckets_ready()
+        yield cluster
+    finally:
+        cluster.close()
+
+
 @pytest.fixture
 def cluster(cluster_factory: Callable[..., Cluster]) -> Cluster:
     """A running 6-node, 3-AZ cluster whose bucket table is ready."""
@@ -535,12 +547,8 @@ def shared_cluster_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator
         dataclasses.replace(n, http_address=f"127.0.0.1:{free_port()}")
         for n in c.topology.nodes))
     c.topology.dump(c.topology_file)
-    try:
-        c.start()
-        c.wait_buckets_ready()
+    with running(c):
         yield c
-    finally:
-        c.close()
 
 
 @pytest.fixture

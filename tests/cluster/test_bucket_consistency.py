@@ -18,19 +18,15 @@ from typing import Any
 
 import pytest
 
-from .conftest import Cluster, error_code
+from .conftest import Cluster, error_code, running
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """One running 6-node, 3-AZ cluster for the module, its bucket table ready."""
     c = Cluster(tmp_path_factory.mktemp("buckets"))
-    try:
-        c.start()
-        c.wait_buckets_ready()
+    with running(c):
         yield c
-    finally:
-        c.close()
 
 
 def test_create_bucket_is_visible_everywhere_at_once(cluster: Cluster) -> None:

@@ -22,7 +22,7 @@ from engine.client import ClientError
 from engine.v1 import node_pb2 as pb
 from engine.v1 import node_pb2_grpc
 
-from .conftest import MIB, Cluster, body_for, error_code
+from .conftest import MIB, Cluster, body_for, error_code, running
 
 BUCKET = "secret-test"
 HEADER = "x-engine-secret"
@@ -34,12 +34,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     changes nothing (it checks so), and the impostor test, which kills n6, runs last;
     each test has a bucket of its own."""
     c = Cluster(tmp_path_factory.mktemp("peer-secret"))
-    try:
-        c.start()
-        c.wait_buckets_ready()
+    with running(c):
         yield c
-    finally:
-        c.close()
 
 
 def shard_stream(data_id: str) -> Any:

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from engine.client import signed_channels
 from engine.v1 import objects_pb2, objects_pb2_grpc
 
-from .conftest import Cluster, wait_until
+from .conftest import Cluster, running, wait_until
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -23,12 +23,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp_path_factory.mktemp("observability"), nodes=3, azs=3,
                 extra_args=["--metrics-listen", "127.0.0.1:0", "--metrics-bucket-refresh", "0",
                             "--log-format", "json", "--log-level", "DEBUG"])
-    try:
-        c.start()
-        c.wait_buckets_ready()
+    with running(c):
         yield c
-    finally:
-        c.close()
 
 
 def log_records(c: Cluster, node_id: str) -> list[dict[str, str]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import MIB, Cluster, body_for, error_code, md5_hex, read_md5, wait_until
+from .conftest import MIB, Cluster, body_for, error_code, md5_hex, read_md5, running, wait_until
 
 DAY_SECONDS = 0.05
 
@@ -23,12 +23,8 @@ DAY_SECONDS = 0.05
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     c = Cluster(tmp_path_factory.mktemp("s3"), extra_args=("--day-seconds", str(DAY_SECONDS)))
-    try:
-        c.start()
-        c.wait_buckets_ready()
+    with running(c):
         yield c
-    finally:
-        c.close()
 
 
 def nodes(c: Cluster) -> list[Any]:
